@@ -1,0 +1,85 @@
+"""Detector: the nn.Module of a NetworkSpec, with strides, anchors and biases set up as the
+reference Model does (spec §1.5)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from scaler.blocks import Detect
+from scaler.builder import build_layers
+from scaler.spec import NetworkSpec
+
+STRIDE_PROBE_SIZE = 256
+
+
+class Detector(nn.Module):
+    """Routes each layer's inputs by the spec's ``from`` indices; ``model.N`` are the layers."""
+
+    def __init__(self, spec: NetworkSpec, initialize: bool = True) -> None:
+        super().__init__()
+        built = build_layers(spec)
+        self.spec = spec
+        self.model = nn.Sequential(*built.modules)
+        self.inputs = built.inputs
+        self.takes_list = built.takes_list
+        self.out_channels = built.out_channels
+        used_later = {
+            source
+            for index, sources in enumerate(built.inputs)
+            for source in sources
+            if source != index - 1 or built.takes_list[index]
+        }
+        self.keep = frozenset(used_later)
+        if initialize:
+            self._initialize()
+
+    @property
+    def detect(self) -> Detect:
+        head = self.model[-1]
+        assert isinstance(head, Detect)
+        return head
+
+    @property
+    def stride(self) -> torch.Tensor:
+        return self.detect.stride
+
+    @property
+    def max_stride(self) -> int:
+        return int(self.stride.max().item())
+
+    def forward(self, image: torch.Tensor) -> list[torch.Tensor] | tuple | torch.Tensor:
+        outputs: list[torch.Tensor | None] = []
+        x: torch.Tensor | list[torch.Tensor] = image
+        for index, layer in enumerate(self.model):
+            sources = self.inputs[index]
+            if self.takes_list[index]:
+                x = [image if s == -1 else outputs[s] for s in sources]
+            elif sources[0] != index - 1:
+                x = image if sources[0] == -1 else outputs[sources[0]]
+            x = layer(x)
+            outputs.append(x if index in self.keep else None)
+        return x
+
+    @torch.no_grad()
+    def _initialize(self) -> None:
+        head = self.detect
+        was_training = self.training
+        self.eval()
+        probe = STRIDE_PROBE_SIZE  # as the reference; eval-mode BN also copes with 1×1 maps (P8)
+        _, raw = self.forward(torch.zeros(1, 3, probe, probe))
+        head.stride.copy_(torch.tensor([probe / level.shape[2] for level in raw]))
+        head.anchors /= head.stride.view(-1, 1, 1)
+        _check_anchor_order(head)
+        head.initialize_biases()
+        self.train(was_training)
+
+
+def _check_anchor_order(head: Detect) -> None:
+    """Flip the anchor order when anchor area and stride grow in opposite directions."""
+    areas = head.anchor_grid.prod(-1).view(-1)
+    delta_area = areas[-1] - areas[0]
+    delta_stride = head.stride[-1] - head.stride[0]
+    if delta_area.sign() != delta_stride.sign():
+        head.anchors[:] = head.anchors.flip(0)
+        head.anchor_grid[:] = head.anchor_grid.flip(0)

@@ -1,0 +1,1 @@
+"""Compound scaling: from a scaling point to an architecture spec and a network graph."""
