@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from scaler.blocks import Detect
-from scaler.builder import build_layers
+from scaler.builder import build_modules, route_layers
 from scaler.spec import NetworkSpec
 
 STRIDE_PROBE_SIZE = 256
@@ -16,22 +16,24 @@ STRIDE_PROBE_SIZE = 256
 class Detector(nn.Module):
     """Routes each layer's inputs by the spec's ``from`` indices; ``model.N`` are the layers."""
 
-    def __init__(self, spec: NetworkSpec, initialize: bool = True) -> None:
+    def __init__(self, spec: NetworkSpec, modules: tuple[nn.Module, ...] | None = None) -> None:
+        """Build ``spec``; with ``modules`` (already initialised, e.g. shared with another
+        detector) use those instead of new ones."""
         super().__init__()
-        built = build_layers(spec)
+        routing = route_layers(spec)
         self.spec = spec
-        self.model = nn.Sequential(*built.modules)
-        self.inputs = built.inputs
-        self.takes_list = built.takes_list
-        self.out_channels = built.out_channels
+        self.model = nn.Sequential(*(modules if modules is not None else build_modules(spec, routing)))
+        self.inputs = routing.inputs
+        self.takes_list = routing.takes_list
+        self.out_channels = routing.out_channels
         used_later = {
             source
-            for index, sources in enumerate(built.inputs)
+            for index, sources in enumerate(routing.inputs)
             for source in sources
-            if source != index - 1 or built.takes_list[index]
+            if source != index - 1 or routing.takes_list[index]
         }
         self.keep = frozenset(used_later)
-        if initialize:
+        if modules is None:
             self._initialize()
 
     @property

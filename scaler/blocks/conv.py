@@ -69,5 +69,6 @@ BLOCKS.register(
         build=_build,
         out_channels=lambda args, in_channels: args.out_channels,
         width_scaled=True,
+        yaml_min_args=3,
     )
 )

@@ -42,6 +42,12 @@ class BlockType:
     yaml_names: tuple[str, ...] = ()
     width_scaled: bool = False
     repeats_inside: bool = False
+    yaml_min_args: int = 1
+
+    @property
+    def yaml_spelling(self) -> str:
+        """The module name the reference yamls use (``nn.Upsample`` for Upsample)."""
+        return self.yaml_names[0] if self.yaml_names else self.name
 
 
 class BlockRegistry:
