@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.func import functional_call
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -55,15 +56,26 @@ def _arguments(layer: LayerSpec) -> tuple:
     return tuple(getattr(layer.args, field.name) for field in dataclasses.fields(layer.args))
 
 
-def count_flops(model: nn.Module, input_size: int, batch: int = 1) -> tuple[float, float]:
-    """(conv GFLOPs, all GFLOPs) of an eval-mode forward pass; a FLOP is half a multiply-add."""
-    image = torch.zeros(batch, 3, input_size, input_size, device=_device(model))
+def _meta_forward(model: nn.Module, input_size: int, batch: int, mode: object) -> None:
+    """Run an eval-mode forward of ``model`` on the meta device under ``mode``: shapes only, so
+    profiling a P7 at 1536 px costs milliseconds and no memory."""
+    tensors = {name: torch.empty_like(value, device="meta") for name, value in model.named_parameters()}
+    tensors |= {name: torch.empty_like(value, device="meta") for name, value in model.named_buffers()}
+    image = torch.empty(batch, 3, input_size, input_size, device="meta")
     was_training = model.training
     model.eval()
+    try:
+        with torch.no_grad(), mode:
+            output = functional_call(model, tensors, (image,))
+            del output
+    finally:
+        model.train(was_training)
+
+
+def count_flops(model: nn.Module, input_size: int, batch: int = 1) -> tuple[float, float]:
+    """(conv GFLOPs, all GFLOPs) of an eval-mode forward pass; a FLOP is half a multiply-add."""
     counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        model(image)
-    model.train(was_training)
+    _meta_forward(model, input_size, batch, counter)
     counts = counter.get_flop_counts().get("Global", {})
     convolution = sum(value for op, value in counts.items() if _op_name(op) in _CONVOLUTION_OPS)
     return convolution / 1e9, counter.get_total_flops() / 1e9
@@ -73,58 +85,45 @@ def _op_name(op: object) -> str:
     return str(op).split(".")[1] if str(op).count(".") else str(op)  # "aten.convolution" → "convolution"
 
 
-def _device(model: nn.Module) -> torch.device:
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
-
-
 class _LiveTensorBytes(TorchDispatchMode):
-    """Tracks the bytes held by tensors that ops create, freeing them when they die."""
+    """Tracks the bytes of tensors that ops create, releasing them when they die. Views and
+    in-place results count once, with the tensor that owns the memory."""
 
     def __init__(self) -> None:
         super().__init__()
         self.live = 0
         self.peak = 0
-        self._references: dict[int, int] = {}
+        self._owners: set[int] = set()
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
         result = func(*args, **(kwargs or {}))
         for tensor in torch.utils._pytree.tree_leaves(result):
             if isinstance(tensor, torch.Tensor):
-                self._track(tensor)
+                self.track(tensor)
         return result
 
-    def _track(self, tensor: torch.Tensor) -> None:
-        storage = tensor.untyped_storage()
-        key = storage.data_ptr()
-        if key not in self._references:
-            self._references[key] = 0
-            self.live += storage.nbytes()
-            self.peak = max(self.peak, self.live)
-        self._references[key] += 1
-        weakref.finalize(tensor, self._release, key, storage.nbytes())
+    def track(self, tensor: torch.Tensor) -> None:
+        owner = tensor._base if tensor._base is not None else tensor
+        key = id(owner)
+        if key in self._owners:
+            return
+        nbytes = owner.numel() * owner.element_size()
+        self._owners.add(key)
+        self.live += nbytes
+        self.peak = max(self.peak, self.live)
+        weakref.finalize(owner, self._release, key, nbytes)
 
     def _release(self, key: int, nbytes: int) -> None:
-        self._references[key] -= 1
-        if self._references[key] == 0:
-            del self._references[key]
-            self.live -= nbytes
+        self._owners.discard(key)
+        self.live -= nbytes
 
 
 def peak_activation_bytes(model: nn.Module, input_size: int, batch: int = 1) -> int:
-    """Peak bytes of tensors alive at once during an inference forward pass (weights excluded,
-    the input image included)."""
-    was_training = model.training
-    model.eval()
+    """Peak bytes of activations alive at once during an inference forward pass (weights
+    excluded, the input image included), from the tensor lifetimes of a meta-device run."""
     tracker = _LiveTensorBytes()
-    with torch.no_grad():
-        image = torch.zeros(batch, 3, input_size, input_size, device=_device(model))
-        with tracker:
-            output = model(image)
-            del output
-        peak = tracker.peak + image.untyped_storage().nbytes()
-    model.train(was_training)
-    return peak
+    _meta_forward(model, input_size, batch, tracker)
+    return tracker.peak + batch * 3 * input_size * input_size * 4
 
 
 def profile_model(model: Detector, input_size: int | None = None) -> ModelProfile:

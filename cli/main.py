@@ -1,0 +1,21 @@
+"""The ``scaler`` command line. Each command group lives in its own module and imports its
+heavy dependencies only when it runs."""
+
+from __future__ import annotations
+
+import click
+
+from cli.model_commands import model
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="scaler")
+def cli() -> None:
+    """Scaler: find the best speed/accuracy trade-offs of Scaled-YOLOv4 family detectors."""
+
+
+cli.add_command(model)
+
+
+def main() -> None:
+    cli()
