@@ -47,8 +47,10 @@ def _build(name_or_yaml: str, **overrides: Any):  # noqa: ANN202 - returns scale
 
     spec = resolve_network(name_or_yaml, **overrides)
     model = Detector(spec)
-    if spec.input_size % model.max_stride:
-        raise SpecError("input_size", f"{spec.input_size} is not a multiple of the largest stride {model.max_stride}")
+    if spec.input_size % model.input_multiple:
+        raise SpecError(
+            "input_size", f"{spec.input_size} is not a multiple of the largest stride {model.input_multiple}"
+        )
     return model
 
 

@@ -21,6 +21,7 @@ class Routing:
     takes_list: tuple[bool, ...]  # whether a layer receives a list of tensors
     in_channels: tuple[tuple[int, ...], ...]
     out_channels: tuple[int, ...]
+    strides: tuple[float, ...]  # each layer's output stride relative to the input image
 
 
 def route_layers(spec: NetworkSpec, in_channels: int = INPUT_CHANNELS) -> Routing:
@@ -28,6 +29,7 @@ def route_layers(spec: NetworkSpec, in_channels: int = INPUT_CHANNELS) -> Routin
     inputs: list[tuple[int, ...]] = []
     layer_in: list[tuple[int, ...]] = []
     out: list[int] = []
+    strides: list[float] = []
     for index, layer in enumerate(spec.layers):
         block_type = BLOCKS.get(layer.block, f"layers[{index}].block")
         sources = layer.sources(index)
@@ -35,8 +37,9 @@ def route_layers(spec: NetworkSpec, in_channels: int = INPUT_CHANNELS) -> Routin
         inputs.append(sources)
         layer_in.append(source_channels)
         out.append(block_type.out_channels(layer.args, source_channels))
+        strides.append(max(1.0 if s == -1 else strides[s] for s in sources) * block_type.stride(layer.args))
     takes_list = tuple(isinstance(layer.source, tuple) for layer in spec.layers)
-    return Routing(tuple(inputs), takes_list, tuple(layer_in), tuple(out))
+    return Routing(tuple(inputs), takes_list, tuple(layer_in), tuple(out), tuple(strides))
 
 
 def build_modules(spec: NetworkSpec, routing: Routing) -> tuple[nn.Module, ...]:

@@ -26,6 +26,7 @@ class Detector(nn.Module):
         self.inputs = routing.inputs
         self.takes_list = routing.takes_list
         self.out_channels = routing.out_channels
+        self.input_multiple = int(max(routing.strides))
         used_later = {
             source
             for index, sources in enumerate(routing.inputs)
@@ -48,6 +49,8 @@ class Detector(nn.Module):
 
     @property
     def max_stride(self) -> int:
+        """The largest detection stride (an input must be a multiple of ``input_multiple``, which
+        is larger for once-for-all sub-networks that keep deeper backbone stages)."""
         return int(self.stride.max().item())
 
     def forward(self, image: torch.Tensor) -> list[torch.Tensor] | tuple | torch.Tensor:

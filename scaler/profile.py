@@ -56,12 +56,12 @@ def _arguments(layer: LayerSpec) -> tuple:
     return tuple(getattr(layer.args, field.name) for field in dataclasses.fields(layer.args))
 
 
-def _meta_forward(model: nn.Module, input_size: int, batch: int, mode: object) -> None:
+def _meta_forward(model: nn.Module, input_size: int, batch: int, mode: object, in_channels: int = 3) -> None:
     """Run an eval-mode forward of ``model`` on the meta device under ``mode``: shapes only, so
     profiling a P7 at 1536 px costs milliseconds and no memory."""
     tensors = {name: torch.empty_like(value, device="meta") for name, value in model.named_parameters()}
     tensors |= {name: torch.empty_like(value, device="meta") for name, value in model.named_buffers()}
-    image = torch.empty(batch, 3, input_size, input_size, device="meta")
+    image = torch.empty(batch, in_channels, input_size, input_size, device="meta")
     was_training = model.training
     model.eval()
     try:
@@ -72,10 +72,11 @@ def _meta_forward(model: nn.Module, input_size: int, batch: int, mode: object) -
         model.train(was_training)
 
 
-def count_flops(model: nn.Module, input_size: int, batch: int = 1) -> tuple[float, float]:
-    """(conv GFLOPs, all GFLOPs) of an eval-mode forward pass; a FLOP is half a multiply-add."""
+def count_flops(model: nn.Module, input_size: int, batch: int = 1, in_channels: int = 3) -> tuple[float, float]:
+    """(conv GFLOPs, all GFLOPs) of an eval-mode forward pass on a square input; a FLOP is half
+    a multiply-add, so conv GFLOPs = 2 × MACs."""
     counter = FlopCounterMode(display=False)
-    _meta_forward(model, input_size, batch, counter)
+    _meta_forward(model, input_size, batch, counter, in_channels)
     counts = counter.get_flop_counts().get("Global", {})
     convolution = sum(value for op, value in counts.items() if _op_name(op) in _CONVOLUTION_OPS)
     return convolution / 1e9, counter.get_total_flops() / 1e9

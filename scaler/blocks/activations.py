@@ -26,7 +26,7 @@ def fast_mish(x: torch.Tensor) -> torch.Tensor:
     """
     exp_x = torch.exp(x.clamp(max=20.0))
     numerator = exp_x * (exp_x + 2.0)
-    return x * numerator / (numerator + 2.0)
+    return x * (numerator / (numerator + 2.0))
 
 
 class FastMish(nn.Module):

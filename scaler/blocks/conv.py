@@ -70,5 +70,6 @@ BLOCKS.register(
         out_channels=lambda args, in_channels: args.out_channels,
         width_scaled=True,
         yaml_min_args=3,
+        stride=lambda args: float(args.stride),
     )
 )

@@ -43,6 +43,7 @@ class BlockType:
     width_scaled: bool = False
     repeats_inside: bool = False
     yaml_min_args: int = 1
+    stride: Callable[[Any], float] = lambda args: 1.0  # how much the block downsamples its input
 
     @property
     def yaml_spelling(self) -> str:

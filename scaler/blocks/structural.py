@@ -50,6 +50,7 @@ BLOCKS.register(
         build=lambda args, context: nn.Upsample(args.size, args.scale_factor, args.mode),
         out_channels=_same_channels,
         yaml_names=("nn.Upsample",),
+        stride=lambda args: 1.0 / args.scale_factor,
     )
 )
 BLOCKS.register(
@@ -61,6 +62,7 @@ BLOCKS.register(
         ),
         out_channels=_same_channels,
         yaml_names=("nn.MaxPool2d",),
+        stride=lambda args: float(args.stride),
     )
 )
 BLOCKS.register(
