@@ -12,7 +12,9 @@ from typing import Any
 import click
 
 _OVERRIDES = (
-    click.option("--img", "input_size", type=int, default=None, help="Input size (default: the model's native size)."),
+    click.option(
+        "--img", "input_size", type=int, default=None, help="Input size (default: the model's native size)."
+    ),
     click.option("--classes", "num_classes", type=int, default=None, help="Number of classes."),
     click.option("--depth-multiple", type=float, default=None, help="Depth multiplier (banker's rounding)."),
     click.option("--width-multiple", type=float, default=None, help="Width multiplier (ceil to 8)."),
@@ -69,6 +71,45 @@ def list_presets() -> None:
 
 
 @model.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line instead of the table.")
+def family(as_json: bool) -> None:
+    """The released family and the once-for-all sub-networks of YOLOv4-P7, profiled at their
+    native input sizes: parameters, conv GFLOPs, strides, peak activation memory."""
+    from scaler import build_model, drop_top_levels
+    from scaler.presets import PRESETS
+    from scaler.profile import profile_model
+
+    rows = []
+    for name in PRESETS:
+        network = build_model(name)
+        rows.append(profile_model(network))
+        if name == "yolov4-p7":
+            rows += [profile_model(drop_top_levels(network, count), network.spec.input_size) for count in (1, 2)]
+    if not as_json:
+        click.echo(f"{'network':<20} {'input':>6} {'params':>14} {'GFLOPs':>9} {'strides':<18} {'peak MiB':>9}")
+    for profile in rows:
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "name": profile.name,
+                        "input_size": profile.input_size,
+                        "params": profile.params,
+                        "gflops": round(profile.conv_gflops, 4),
+                        "strides": list(profile.strides),
+                        "peak_activation_mib": round(profile.peak_activation_mib, 2),
+                    }
+                )
+            )
+            continue
+        strides = "/".join(map(str, profile.strides))
+        click.echo(
+            f"{profile.name:<20} {profile.input_size:>6} {profile.params:>14,} {profile.conv_gflops:>9.1f} "
+            f"{strides:<18} {profile.peak_activation_mib:>9.1f}"
+        )
+
+
+@model.command()
 @click.argument("name_or_yaml")
 @_model_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
@@ -105,8 +146,9 @@ def show(name_or_yaml: str, as_json: bool, **overrides: Any) -> None:
     strides = "/".join(map(str, profile.strides))
     click.echo(
         f"{profile.name}: {len(profile.layers)} layers, {profile.params:,} parameters, "
-        f"{profile.conv_gflops:.2f} GFLOPs at {profile.input_size}x{profile.input_size}, strides {strides}, "
-        f"{profile.anchors_per_level} anchors per level, peak activations {profile.peak_activation_mib:.1f} MiB"
+        f"{profile.conv_gflops:.2f} GFLOPs at {profile.input_size}x{profile.input_size}, "
+        f"strides {strides}, {profile.anchors_per_level} anchors per level, "
+        f"peak activations {profile.peak_activation_mib:.1f} MiB"
     )
 
 

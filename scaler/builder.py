@@ -52,7 +52,9 @@ def build_modules(spec: NetworkSpec, routing: Routing) -> tuple[nn.Module, ...]:
         activation = check_activation(layer.activation or spec.activation, f"layers[{index}].activation")
         source_channels = routing.in_channels[index]
         if block_type.repeats_inside or layer.repeats <= 1:
-            modules.append(block_type.build(layer.args, BuildContext(source_channels, layer.repeats, activation)))
+            modules.append(
+                block_type.build(layer.args, BuildContext(source_channels, layer.repeats, activation))
+            )
             continue
         later = (routing.out_channels[index],)
         copies = [

@@ -45,7 +45,9 @@ def resolve_network(
         return compound_scale(replace(point, **changes)).to_network()
     path = Path(name_or_yaml)
     if path.suffix not in (".yaml", ".yml"):
-        raise SpecError("model", f"{name_or_yaml!r} is neither a preset ({', '.join(PRESETS)}) nor a .yaml file")
+        raise SpecError(
+            "model", f"{name_or_yaml!r} is neither a preset ({', '.join(PRESETS)}) nor a .yaml file"
+        )
     if not path.is_file():
         raise SpecError("model", f"model yaml {name_or_yaml!r} does not exist")
     if stages is not None:

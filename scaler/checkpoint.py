@@ -11,8 +11,8 @@ state dict is taken from it. Because our layers and buffers are named like the r
 from __future__ import annotations
 
 import pickle
-from pathlib import Path
 import types
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -47,13 +47,17 @@ def _stub_pickle_module() -> types.ModuleType:
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """The model weights in ``path``: a state dict, ``{"model": state dict}``, or a reference
     checkpoint ``{"model": Model, "ema": …}`` (EMA weights preferred when present)."""
-    checkpoint = torch.load(Path(path), map_location="cpu", weights_only=False, pickle_module=_stub_pickle_module())
+    checkpoint = torch.load(
+        Path(path), map_location="cpu", weights_only=False, pickle_module=_stub_pickle_module()
+    )
     if isinstance(checkpoint, dict) and any(key in checkpoint for key in ("ema", "model")):
         checkpoint = checkpoint["ema"] if checkpoint.get("ema") is not None else checkpoint["model"]
     if isinstance(checkpoint, nn.Module):
         checkpoint = checkpoint.state_dict()
     if not isinstance(checkpoint, dict) or not all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
-        raise ValueError(f"{path}: no model weights found (expected a state dict or a checkpoint with 'model')")
+        raise ValueError(
+            f"{path}: no model weights found (expected a state dict or a checkpoint with 'model')"
+        )
     return {key: value.float() if value.is_floating_point() else value for key, value in checkpoint.items()}
 
 

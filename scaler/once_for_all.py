@@ -15,7 +15,7 @@ import torch
 from scaler.blocks import Detect, DetectArgs
 from scaler.detector import Detector
 from scaler.errors import SpecError
-from scaler.spec import LayerSpec, NetworkSpec
+from scaler.spec import LayerSpec
 
 
 def drop_top_levels(model: Detector, count: int = 1) -> Detector:
@@ -45,7 +45,7 @@ def drop_top_levels(model: Detector, count: int = 1) -> Detector:
         backbone_length=min(spec.backbone_length, sum(1 for old in live if old < spec.backbone_length)),
     )
     sub_head = _sub_head(head, keep_levels, tuple(model.out_channels[s] for s in detect_sources))
-    modules = tuple(model.model[old] for old in live) + (sub_head,)
+    modules = (*(model.model[old] for old in live), sub_head)
     sub = Detector(sub_spec, modules=modules)
     sub.train(model.training)
     return sub

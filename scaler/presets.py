@@ -11,7 +11,9 @@ PRESETS: dict[str, ScalingPoint] = {
     "yolov4-csp": ScalingPoint(family="csp", input_size=640, stages=5, name="yolov4-csp"),
     "yolov4-p5": ScalingPoint(family="large", input_size=896, stages=5, name="yolov4-p5"),
     "yolov4-p6": ScalingPoint(family="large", input_size=1280, stages=6, name="yolov4-p6"),
-    "yolov4-p7": ScalingPoint(family="large", input_size=1536, stages=7, width_multiple=1.25, name="yolov4-p7"),
+    "yolov4-p7": ScalingPoint(
+        family="large", input_size=1536, stages=7, width_multiple=1.25, name="yolov4-p7"
+    ),
     "yolov4-tiny": ScalingPoint(family="tiny", input_size=416, stages=5, name="yolov4-tiny"),
 }
 

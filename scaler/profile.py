@@ -47,7 +47,9 @@ def count_parameters(module: nn.Module) -> int:
 
 def layer_table(model: Detector) -> tuple[LayerInfo, ...]:
     return tuple(
-        LayerInfo(index, layer.source, layer.repeats, layer.block, _arguments(layer), count_parameters(module))
+        LayerInfo(
+            index, layer.source, layer.repeats, layer.block, _arguments(layer), count_parameters(module)
+        )
         for index, (layer, module) in enumerate(zip(model.spec.layers, model.model, strict=True))
     )
 
@@ -72,7 +74,9 @@ def _meta_forward(model: nn.Module, input_size: int, batch: int, mode: object, i
         model.train(was_training)
 
 
-def count_flops(model: nn.Module, input_size: int, batch: int = 1, in_channels: int = 3) -> tuple[float, float]:
+def count_flops(
+    model: nn.Module, input_size: int, batch: int = 1, in_channels: int = 3
+) -> tuple[float, float]:
     """(conv GFLOPs, all GFLOPs) of an eval-mode forward pass on a square input; a FLOP is half
     a multiply-add, so conv GFLOPs = 2 × MACs."""
     counter = FlopCounterMode(display=False)

@@ -49,7 +49,9 @@ class NetworkSpec:
             field = f"layers[{index}]"
             block_type = BLOCKS.get(layer.block, f"{field}.block")
             if not isinstance(layer.args, block_type.args_type):
-                raise SpecError(f"{field}.args", f"expected {block_type.args_type.__name__} for {layer.block}")
+                raise SpecError(
+                    f"{field}.args", f"expected {block_type.args_type.__name__} for {layer.block}"
+                )
             if layer.repeats < 0:
                 raise SpecError(f"{field}.repeats", "must be ≥ 0")
             for source in layer.sources(index):

@@ -75,7 +75,9 @@ def _read(source: str | Path | Mapping[str, Any]) -> Mapping[str, Any]:
     if isinstance(source, Mapping):
         return source
     text = source
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml"))):
+    if isinstance(source, Path) or (
+        isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml"))
+    ):
         path = Path(source)
         if not path.is_file():
             raise SpecError("model", f"model yaml {str(path)!r} does not exist")
@@ -162,7 +164,9 @@ def _is_int(value: object) -> bool:
 def _typed(args_type: type, values: list[Any], field: str) -> Any:
     fields = dataclasses.fields(args_type)
     if len(values) > len(fields):
-        raise SpecError(field, f"{args_type.__name__} takes at most {len(fields)} arguments, got {len(values)}")
+        raise SpecError(
+            field, f"{args_type.__name__} takes at most {len(fields)} arguments, got {len(values)}"
+        )
     hints = typing.get_type_hints(args_type)
     converted = {
         spec.name: _coerce(value, hints[spec.name], f"{field}[{i}]")
@@ -174,21 +178,27 @@ def _typed(args_type: type, values: list[Any], field: str) -> Any:
         raise SpecError(field, str(error)) from error
 
 
+def _matches(value: Any, option: Any) -> bool:
+    if option is int:
+        return _is_int(value)
+    if option is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if option is str:
+        return isinstance(value, str)
+    return False
+
+
 def _coerce(value: Any, hint: Any, field: str) -> Any:
     options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
     if value in (None, "None") and type(None) in options:
         return None
     for option in options:
-        if option is bool:
-            if isinstance(value, bool) or value in _TRUE + _FALSE:
-                return value if isinstance(value, bool) else value in _TRUE
-        elif option is int and _is_int(value):
+        if option is bool and (isinstance(value, bool) or value in _TRUE + _FALSE):
+            return value if isinstance(value, bool) else value in _TRUE
+        if _matches(value, option):
             return value
-        elif option is float and isinstance(value, int | float) and not isinstance(value, bool):
-            return value
-        elif option is str and isinstance(value, str):
-            return value
-        elif typing.get_origin(option) is tuple and isinstance(value, list | tuple) and all(map(_is_int, value)):
+        is_tuple = typing.get_origin(option) is tuple
+        if is_tuple and isinstance(value, list | tuple) and all(map(_is_int, value)):
             return tuple(value)
     raise SpecError(field, f"{value!r} is not a valid {hint}")
 
@@ -208,7 +218,7 @@ def dump_model_yaml(spec: NetworkSpec) -> str:
     ]
     for level in spec.detect.anchors:
         head.append("  - [" + ", ".join(_number(v) for v in level) + "]")
-    lines = head + ["", "backbone:", "  # [from, number, module, args]", "  ["]
+    lines = [*head, "", "backbone:", "  # [from, number, module, args]", "  ["]
     for index, layer in enumerate(spec.layers):
         if index == spec.backbone_length:
             lines += ["  ]", "", "head:", "  ["]
@@ -219,7 +229,9 @@ def dump_model_yaml(spec: NetworkSpec) -> str:
 
 
 def _row(layer: LayerSpec) -> str:
-    source = f"[{', '.join(map(str, layer.source))}]" if isinstance(layer.source, tuple) else str(layer.source)
+    source = (
+        f"[{', '.join(map(str, layer.source))}]" if isinstance(layer.source, tuple) else str(layer.source)
+    )
     block_type = BLOCKS.get(layer.block)
     if isinstance(layer.args, DetectArgs):
         args = "[nc, anchors]"

@@ -58,7 +58,9 @@ def compound_scale(point: ScalingPoint) -> ArchitectureSpec:
     for level, repeats in zip(range(1, point.stages + 1), base_repeats(point), strict=True):
         block = "Bottleneck" if point.family == "csp" and level == 1 else "BottleneckCSP"
         stages.append(
-            StageSpec(level, scale_width(base_stage_channels(level), width), scale_depth(repeats, depth), block)
+            StageSpec(
+                level, scale_width(base_stage_channels(level), width), scale_depth(repeats, depth), block
+            )
         )
     neck_base = {lvl: min(base_stage_channels(lvl) // 2, MAX_NECK_CHANNELS) for lvl in point.detection_levels}
     neck_repeats = point.neck_repeats

@@ -44,9 +44,13 @@ def lower(architecture: ArchitectureSpec) -> NetworkSpec:
     for stage in architecture.stages:
         rows.add(-1, ConvArgs(stage.out_channels, 3, 2), "Conv")
         if stage.block == "Bottleneck":
-            stage_outputs[stage.level] = rows.add(-1, BottleneckArgs(stage.out_channels), "Bottleneck", stage.repeats)
+            stage_outputs[stage.level] = rows.add(
+                -1, BottleneckArgs(stage.out_channels), "Bottleneck", stage.repeats
+            )
         else:
-            stage_outputs[stage.level] = rows.add(-1, CSPArgs(stage.out_channels), "BottleneckCSP", stage.repeats)
+            stage_outputs[stage.level] = rows.add(
+                -1, CSPArgs(stage.out_channels), "BottleneckCSP", stage.repeats
+            )
     backbone_length = len(rows.layers)
 
     neck = architecture.neck

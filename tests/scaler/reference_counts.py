@@ -28,7 +28,16 @@ def csp2(c1: int, c2: int, n: int) -> int:
 
 def sppcsp(c1: int, c2: int) -> int:
     h = c2
-    return conv(c1, h) + c1 * h + conv(h, h, 3) + conv(h, h) + conv(4 * h, h) + conv(h, h, 3) + 4 * h + conv(2 * h, c2)
+    return (
+        conv(c1, h)
+        + c1 * h
+        + conv(h, h, 3)
+        + conv(h, h)
+        + conv(4 * h, h)
+        + conv(h, h, 3)
+        + 4 * h
+        + conv(2 * h, c2)
+    )
 
 
 def detect(in_channels: list[int], na: int, nc: int) -> int:
@@ -52,12 +61,20 @@ def large(stages: int, width: float, stage_repeats: list[int], neck_n: int, nc: 
     total += sppcsp(chans[-1], neck[stages])
     upper = neck[stages]
     for level in range(stages - 1, 2, -1):  # top-down
-        total += conv(upper, neck[level]) + conv(chans[level - 1], neck[level]) + csp2(2 * neck[level], neck[level], neck_n)
+        total += (
+            conv(upper, neck[level])
+            + conv(chans[level - 1], neck[level])
+            + csp2(2 * neck[level], neck[level], neck_n)
+        )
         upper = neck[level]
     total += conv(neck[3], out[3], 3)
     lower = neck[3]
     for level in range(4, stages + 1):  # bottom-up
-        total += conv(lower, neck[level], 3) + csp2(2 * neck[level], neck[level], neck_n) + conv(neck[level], out[level], 3)
+        total += (
+            conv(lower, neck[level], 3)
+            + csp2(2 * neck[level], neck[level], neck_n)
+            + conv(neck[level], out[level], 3)
+        )
         lower = neck[level]
     return total + detect([out[level] for level in range(3, stages + 1)], na, nc)
 
@@ -82,10 +99,25 @@ def yolov4_csp(nc: int = 80) -> int:
 def darknet_tiny(nc: int = 80) -> int:
     """yolov4-tiny.cfg conv layers (filters, size, input channels); two linear head convs with bias."""
     layers = [
-        (3, 32, 3), (32, 64, 3), (64, 64, 3), (32, 32, 3), (32, 32, 3), (64, 64, 1),
-        (128, 128, 3), (64, 64, 3), (64, 64, 3), (128, 128, 1),
-        (256, 256, 3), (128, 128, 3), (128, 128, 3), (256, 256, 1),
-        (512, 512, 3), (512, 256, 1), (256, 512, 3), (256, 128, 1), (384, 256, 3),
+        (3, 32, 3),
+        (32, 64, 3),
+        (64, 64, 3),
+        (32, 32, 3),
+        (32, 32, 3),
+        (64, 64, 1),
+        (128, 128, 3),
+        (64, 64, 3),
+        (64, 64, 3),
+        (128, 128, 1),
+        (256, 256, 3),
+        (128, 128, 3),
+        (128, 128, 3),
+        (256, 256, 1),
+        (512, 512, 3),
+        (512, 256, 1),
+        (256, 512, 3),
+        (256, 128, 1),
+        (384, 256, 3),
     ]
     total = sum(conv(c1, c2, k) for c1, c2, k in layers)
     return total + detect([256, 512], 3, nc)

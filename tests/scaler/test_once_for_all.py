@@ -14,7 +14,9 @@ def p7():
     return model.eval()
 
 
-@pytest.mark.parametrize(("count", "name", "strides"), [(1, "\\P7", [8, 16, 32, 64]), (2, "\\P7\\P6", [8, 16, 32])])
+@pytest.mark.parametrize(
+    ("count", "name", "strides"), [(1, "\\P7", [8, 16, 32, 64]), (2, "\\P7\\P6", [8, 16, 32])]
+)
 def test_sub_network_predicts_the_parents_lower_levels(p7, count, name, strides):
     sub = drop_top_levels(p7, count)
     assert sub.spec.name.endswith(name)

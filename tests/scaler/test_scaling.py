@@ -77,7 +77,9 @@ def test_p7_is_p5_plus_two_stages_at_width_one_and_a_quarter():
 
 
 GRID = [
-    ScalingPoint(family=family, stages=stages, depth_multiple=depth, width_multiple=width, input_size=2**stages * 2)
+    ScalingPoint(
+        family=family, stages=stages, depth_multiple=depth, width_multiple=width, input_size=2**stages * 2
+    )
     for family in ("large", "csp")
     for stages in (4, 5, 6, 7, 8)
     for depth, width in ((0.33, 0.125), (0.5, 0.25))
@@ -89,7 +91,9 @@ GRID = [
 ]
 
 
-@pytest.mark.parametrize("point", GRID, ids=lambda p: f"{p.family}-s{p.stages}-d{p.depth_multiple}-w{p.width_multiple}")
+@pytest.mark.parametrize(
+    "point", GRID, ids=lambda p: f"{p.family}-s{p.stages}-d{p.depth_multiple}-w{p.width_multiple}"
+)
 def test_grid_points_build_and_predict_every_level(point):
     model = build_model(point).eval()
     levels = point.detection_levels

@@ -42,13 +42,16 @@ def test_reference_yaml_scaled_to_p7_width_applies_the_width_rule():
     document["depth_multiple"] = 1.33
     spec = load_model_yaml(document)
     expected = compound_scale(ScalingPoint(depth_multiple=1.33, width_multiple=1.25))
-    assert [spec.layers[i].args.out_channels for i in (2, 4, 6, 8, 10)] == [s.out_channels for s in expected.stages]
+    assert [spec.layers[i].args.out_channels for i in (2, 4, 6, 8, 10)] == [
+        s.out_channels for s in expected.stages
+    ]
     assert [spec.layers[i].repeats for i in (2, 4, 6, 8, 10)] == [1, 4, 20, 20, 9]
     assert spec.layers[11].args.out_channels == 640
     assert _shapes(build_model(spec)) == _shapes(build_model(expected.to_network()))
 
 
-ROUND_TRIP = [*PRESETS.values()] + [
+ROUND_TRIP = [
+    *PRESETS.values(),
     ScalingPoint(stages=6, depth_multiple=0.33, width_multiple=0.25, input_size=640),
     ScalingPoint(family="csp", depth_multiple=0.67, width_multiple=0.75, activation="leaky"),
     ScalingPoint(stages=8, depth_exponents=(1, 1, 2, 2, 1, 1, 1, 1), width_multiple=0.125, input_size=512),
@@ -111,13 +114,25 @@ def _broken(mutate):
         (_broken(lambda d: d.update(activation="gelu")), "activation"),
         (_broken(lambda d: d.pop("backbone")), "backbone"),
         (_broken(lambda d: d.update(head=[])), "head"),
-        (_broken(lambda d: d["backbone"].__setitem__(3, [-1, 1, "__import__('os').system", ["ls"]])), "backbone[3].module"),
+        (
+            _broken(lambda d: d["backbone"].__setitem__(3, [-1, 1, "__import__('os').system", ["ls"]])),
+            "backbone[3].module",
+        ),
         (_broken(lambda d: d["backbone"].__setitem__(3, [-1, 1, "Conv"])), "backbone[3]"),
         (_broken(lambda d: d["backbone"].__setitem__(3, ["x", 1, "Conv", [128, 3, 2]])), "backbone[3].from"),
-        (_broken(lambda d: d["backbone"].__setitem__(3, [-1, -2, "Conv", [128, 3, 2]])), "backbone[3].number"),
+        (
+            _broken(lambda d: d["backbone"].__setitem__(3, [-1, -2, "Conv", [128, 3, 2]])),
+            "backbone[3].number",
+        ),
         (_broken(lambda d: d["backbone"].__setitem__(3, [-1, 1, "Conv", "128"])), "backbone[3].args"),
-        (_broken(lambda d: d["backbone"].__setitem__(3, [-1, 1, "Conv", [128, "three", 2]])), "backbone[3].args[1]"),
-        (_broken(lambda d: d["backbone"].__setitem__(3, [-1, 1, "Conv", [128, 3, 2, 1, True, 9]])), "backbone[3].args"),
+        (
+            _broken(lambda d: d["backbone"].__setitem__(3, [-1, 1, "Conv", [128, "three", 2]])),
+            "backbone[3].args[1]",
+        ),
+        (
+            _broken(lambda d: d["backbone"].__setitem__(3, [-1, 1, "Conv", [128, 3, 2, 1, True, 9]])),
+            "backbone[3].args",
+        ),
         (_broken(lambda d: d["head"].__setitem__(3, [40, 1, "Conv", [256, 1, 1]])), "layers[14].source"),
         (_broken(lambda d: d.update(anchors=[[1, 2, 3]])), "anchors"),
         (_broken(lambda d: d["head"].__setitem__(-1, [[22, 26, 30], 1, "Detect", ["nc"]])), "head[20].args"),

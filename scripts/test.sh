@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Quick start 2: install with the test tools, lint, and run the whole test suite (2 workers).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EXTRAS=test bash scripts/install.sh
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/python -m pytest -n 2 "$@"
