@@ -84,9 +84,13 @@ def family(as_json: bool) -> None:
         network = build_model(name)
         rows.append(profile_model(network))
         if name == "yolov4-p7":
-            rows += [profile_model(drop_top_levels(network, count), network.spec.input_size) for count in (1, 2)]
+            rows += [
+                profile_model(drop_top_levels(network, count), network.spec.input_size) for count in (1, 2)
+            ]
     if not as_json:
-        click.echo(f"{'network':<20} {'input':>6} {'params':>14} {'GFLOPs':>9} {'strides':<18} {'peak MiB':>9}")
+        click.echo(
+            f"{'network':<20} {'input':>6} {'params':>14} {'GFLOPs':>9} {'strides':<18} {'peak MiB':>9}"
+        )
     for profile in rows:
         if as_json:
             click.echo(

@@ -1,0 +1,153 @@
+"""CPU latency of every preset: plain eval model vs the deployment form.
+
+For each preset at a small size and at its native size: batch-1 latency (median and p95 of
+``--runs`` timed runs after ``--warmup`` runs) of
+  * ``eval``     the model as trained (BN separate, native Mish, NCHW),
+  * ``deploy``   scaler.deploy: BN folded, fast Mish, channels_last,
+  * ``compiled`` the deploy form through torch.compile (inductor, CPU), when --compile is given,
+  * ``onnxrt``   the fused ONNX export on ONNX Runtime (CPU), when --onnxruntime is given,
+and, in the same run, the throughput of one large 3×3 convolution, so that each network's
+achieved GFLOP/s can be read against what this CPU can do.
+
+    python bench/model_latency.py                      # every preset, small + native size
+    python bench/model_latency.py --presets yolov4-p5 --sizes small --runs 20 --compile
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from scaler import PRESETS, build_model, count_flops, deploy
+from scaler.onnx_export import export_onnx
+
+SMALL_SIZES = {"yolov4-tiny": 320, "yolov4-csp": 320, "yolov4-p5": 384, "yolov4-p6": 384, "yolov4-p7": 512}
+
+
+def time_runs(run: Callable[[], object], runs: int, warmup: int) -> list[float]:
+    for _ in range(warmup):
+        run()
+    timings = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        run()
+        timings.append((time.perf_counter() - start) * 1000)
+    return timings
+
+
+def summary(timings: list[float]) -> dict[str, float]:
+    ordered = sorted(timings)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"median_ms": statistics.median(ordered), "p95_ms": p95, "runs": len(ordered)}
+
+
+def conv_throughput(runs: int) -> float:
+    """GFLOP/s of a 3×3, 256→256 convolution on a 1×256×64×64 input (fp32, channels_last)."""
+    conv = torch.nn.Conv2d(256, 256, 3, padding=1, bias=False).eval().to(memory_format=torch.channels_last)
+    image = torch.randn(1, 256, 64, 64).contiguous(memory_format=torch.channels_last)
+    flops = 2 * 256 * 256 * 9 * 64 * 64
+    with torch.inference_mode():
+        timings = time_runs(lambda: conv(image), runs, 5)
+    return flops / (statistics.median(timings) / 1000) / 1e9
+
+
+def measure(name: str, size: int, args: argparse.Namespace) -> list[dict[str, object]]:
+    model = build_model(name).eval()
+    gflops, _ = count_flops(model, size)
+    image = torch.rand(1, 3, size, size)
+    rows = []
+
+    def record(variant: str, timings: list[float]) -> None:
+        stats = summary(timings)
+        rows.append(
+            {
+                "preset": name,
+                "size": size,
+                "variant": variant,
+                "gflops": gflops,
+                **stats,
+                "achieved_gflops_per_s": gflops / (stats["median_ms"] / 1000),
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+
+    with torch.inference_mode():
+        record("eval", time_runs(lambda: model(image), args.runs, args.warmup))
+        deployed = deploy(model)
+        image_last = image.contiguous(memory_format=torch.channels_last)
+        record("deploy", time_runs(lambda: deployed(image_last), args.runs, args.warmup))
+    if args.compile:
+        compiled = torch.compile(deployed)
+        with torch.inference_mode():
+            compiled(image_last)  # compilation happens here, outside the timings
+            record("compiled", time_runs(lambda: compiled(image_last), args.runs, args.warmup))
+    if args.onnxruntime:
+        import onnxruntime
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = export_onnx(model, Path(folder) / "model.onnx", size)
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = torch.get_num_threads()
+            session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            feed = {"images": image.numpy()}
+            record("onnxrt", time_runs(lambda: session.run(None, feed), args.runs, args.warmup))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--presets", nargs="+", default=list(PRESETS))
+    parser.add_argument("--sizes", nargs="+", choices=["small", "native"], default=["small", "native"])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--onnxruntime", action="store_true")
+    parser.add_argument("--out", type=Path, default=None, help="also write the rows as JSON lines here")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    machine = {
+        "cpu": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "conv3x3_gflops_per_s": conv_throughput(args.runs),
+    }
+    print(json.dumps(machine), flush=True)
+    rows = []
+    for name in args.presets:
+        for which in args.sizes:
+            size = SMALL_SIZES[name] if which == "small" else PRESETS[name].input_size
+            rows += measure(name, size, args)
+    print()
+    print(
+        f"{'preset':<12} {'size':>5} {'variant':<9} {'GFLOPs':>8} {'median ms':>10} {'p95 ms':>9} "
+        f"{'GFLOP/s':>8} {'vs eval':>8}"
+    )
+    for row in rows:
+        base = next(
+            r
+            for r in rows
+            if r["preset"] == row["preset"] and r["size"] == row["size"] and r["variant"] == "eval"
+        )
+        print(
+            f"{row['preset']:<12} {row['size']:>5} {row['variant']:<9} {row['gflops']:>8.1f} "
+            f"{row['median_ms']:>10.1f} {row['p95_ms']:>9.1f} {row['achieved_gflops_per_s']:>8.1f} "
+            f"{row['median_ms'] / base['median_ms']:>8.2f}"
+        )
+    print(f"one 3x3 conv: {machine['conv3x3_gflops_per_s']:.1f} GFLOP/s with {machine['threads']} threads")
+    if args.out:
+        args.out.write_text("\n".join(json.dumps(row) for row in [machine, *rows]) + "\n")
+
+
+if __name__ == "__main__":
+    main()
