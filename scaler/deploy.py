@@ -42,10 +42,15 @@ def deploy(
     channels_last: bool = True,
     fast_activations: bool = True,
     export: bool = False,
-) -> Detector:
+    compile: bool = False,
+) -> nn.Module:
     """A fused eval-mode copy of ``model`` for inference; the original is left untouched.
 
     ``export`` makes the head return only the decoded predictions (bs, N, nc+5).
+    ``compile`` wraps the result in ``torch.compile`` with static shapes and inductor's weight
+    freezing (pre-packed conv weights, activations fused into the convolutions); it compiles on
+    the first call for each input shape (seconds to a minute) and must run under
+    ``torch.no_grad()`` or ``torch.inference_mode()``. See docs/benchmarks.md for what each step buys.
     """
     deployed = fuse(copy.deepcopy(model))
     if fast_activations:
@@ -55,4 +60,6 @@ def deploy(
     deployed.detect.export = export
     for parameter in deployed.parameters():
         parameter.requires_grad_(False)
+    if compile:
+        return torch.compile(deployed, dynamic=False, options={"freezing": True})
     return deployed

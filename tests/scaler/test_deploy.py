@@ -91,3 +91,17 @@ def test_onnx_export_is_valid_and_matches_torch(tmp_path):
     with torch.no_grad():
         expected, _ = model.eval()(image)
     np.testing.assert_allclose(onnx_predictions, expected.numpy(), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.slow
+def test_compiled_deploy_form_gives_the_same_predictions():
+    point = _small("yolov4-p5")
+    model = build_model(point)
+    _randomise_batch_norms(model, seed=1)
+    model.eval()
+    image = torch.rand(1, 3, point.input_size, point.input_size)
+    compiled = deploy(model, compile=True)
+    with torch.inference_mode():
+        expected, _ = model(image)
+        actual, _ = compiled(image.contiguous(memory_format=torch.channels_last))
+    assert _relative_error(expected, actual) < 1e-3
