@@ -7,6 +7,7 @@ For each preset at a small size and at its native size: batch-1 latency (median 
   * ``compiled`` scaler.deploy(compile=True): the deploy form through torch.compile with inductor's
                  weight freezing (skip with --no-compile),
   * ``onnxrt``   the fused ONNX export on ONNX Runtime (CPU), when --onnxruntime is given,
+  * ``fused`` / ``fused+cl``  BN folding alone / with channels_last, when --ablation is given,
 and, in the same run, the throughput of one large 3×3 convolution, so that each network's
 achieved GFLOP/s can be read against what this CPU can do.
 
@@ -30,7 +31,14 @@ import torch
 from scaler import PRESETS, build_model, count_flops, deploy
 from scaler.onnx_export import export_onnx
 
-SMALL_SIZES = {"yolov4-tiny": 320, "yolov4-csp": 320, "yolov4-p5": 384, "yolov4-p6": 384, "yolov4-p7": 512}
+SMALL_SIZES = {
+    "yolov4-tiny": 320,
+    "yolov4-csp": 320,
+    "yolov4-p5": 384,
+    "yolov4-p6": 384,
+    "yolov4-p7": 512,
+    "yolov4": 320,
+}
 
 
 def time_runs(run: Callable[[], object], runs: int, warmup: int) -> list[float]:
@@ -80,10 +88,15 @@ def measure(name: str, size: int, args: argparse.Namespace) -> list[dict[str, ob
         )
         print(json.dumps(rows[-1]), flush=True)
 
+    image_last = image.contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         record("eval", time_runs(lambda: model(image), args.runs, args.warmup))
+        if args.ablation:  # what each step of the deploy form buys
+            fused = deploy(model, channels_last=False, fast_activations=False)
+            record("fused", time_runs(lambda: fused(image), args.runs, args.warmup))
+            fused_last = deploy(model, fast_activations=False)
+            record("fused+cl", time_runs(lambda: fused_last(image_last), args.runs, args.warmup))
         deployed = deploy(model)
-        image_last = image.contiguous(memory_format=torch.channels_last)
         record("deploy", time_runs(lambda: deployed(image_last), args.runs, args.warmup))
     if not args.no_compile:
         compiled = deploy(model, compile=True)
@@ -116,6 +129,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
     parser.add_argument("--onnxruntime", action="store_true")
+    parser.add_argument(
+        "--ablation", action="store_true", help="also time fused-only and fused+channels_last"
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write the rows as JSON lines here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

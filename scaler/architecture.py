@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scaler.blocks import Anchors
+from scaler.spec import NetworkSpec
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class StageSpec:
     level: int
     out_channels: int
     repeats: int
-    block: str  # "BottleneckCSP", "Bottleneck" (first CSP-YOLOv4 stage) or "CSPOSA" (tiny)
+    block: str  # "BottleneckCSP", "Bottleneck" (first CSP-YOLOv4 stage), "CSPOSA" (tiny), "DarknetCSP"
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class NeckSpec:
     spp_channels: int
     csp_repeats: int
     levels: tuple[NeckLevelSpec, ...]
+    activation: str | None = None  # None: the network's activation (YOLOv4's neck uses leaky)
 
     def at(self, level: int) -> NeckLevelSpec:
         return next(item for item in self.levels if item.level == level)
@@ -70,7 +72,8 @@ class ArchitectureSpec:
     depth_multiple: float = 1.0
     width_multiple: float = 1.0
 
-    def to_network(self):  # noqa: ANN201 - returns scaler.spec.NetworkSpec (import cycle avoided)
-        from scaler.scaling.lowering import lower
+    def to_network(self) -> NetworkSpec:
+        """The layer graph of this architecture (what the builder walks and the yaml stores)."""
+        from scaler.scaling.lowering import lower  # lowering imports this module
 
         return lower(self)

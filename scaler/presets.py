@@ -1,4 +1,4 @@
-"""The released Scaled-YOLOv4 family as scaling points (spec §1.1)."""
+"""The released Scaled-YOLOv4 family (spec §1.1) and the original YOLOv4 as scaling points."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ PRESETS: dict[str, ScalingPoint] = {
         family="large", input_size=1536, stages=7, width_multiple=1.25, name="yolov4-p7"
     ),
     "yolov4-tiny": ScalingPoint(family="tiny", input_size=416, stages=5, name="yolov4-tiny"),
+    "yolov4": ScalingPoint(family="yolov4", input_size=608, stages=5, name="yolov4"),
 }
 
 

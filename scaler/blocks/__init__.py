@@ -1,10 +1,11 @@
 """Network blocks, one family per module, registered in :data:`BLOCKS`."""
 
-from scaler.blocks import bottleneck, conv, csp, detect, osa, spp, structural
+from scaler.blocks import bottleneck, conv, csp, darknet_csp, detect, osa, spp, structural
 from scaler.blocks.activations import ACTIVATIONS, FastMish, Mish, make_activation
 from scaler.blocks.bottleneck import Bottleneck, BottleneckArgs
 from scaler.blocks.conv import Conv, ConvArgs
 from scaler.blocks.csp import BottleneckCSP, BottleneckCSP2, CSP2Args, CSPArgs
+from scaler.blocks.darknet_csp import DarknetCSP, DarknetCSPArgs
 from scaler.blocks.detect import Anchors, Detect, DetectArgs
 from scaler.blocks.osa import CSPOSA, CSPOSAArgs
 from scaler.blocks.registry import BLOCKS, BlockRegistry, BlockType, BuildContext
@@ -32,6 +33,8 @@ __all__ = [
     "ConcatArgs",
     "Conv",
     "ConvArgs",
+    "DarknetCSP",
+    "DarknetCSPArgs",
     "Detect",
     "DetectArgs",
     "FastMish",
@@ -43,6 +46,7 @@ __all__ = [
     "bottleneck",
     "conv",
     "csp",
+    "darknet_csp",
     "detect",
     "make_activation",
     "osa",

@@ -12,6 +12,7 @@ MAX_STAGE_CHANNELS = 1024
 MAX_NECK_CHANNELS = 512
 # Released depth: YOLOv4-large stages use ds = [1, 2, 4, 4, 3] (+3 per extra stage), its neck 2^2 − 1;
 # YOLOv4-CSP keeps CSPDarknet53's counts 1-2-8-8-4 (the first one a plain residual layer), neck 2.
+# The original YOLOv4 (CSPDarknet53 + SPP + PAN) has the same counts and a neck of plain convs.
 LARGE_DEPTH_EXPONENTS = (1, 2, 4, 4, 3)
 LARGE_EXTRA_STAGE_EXPONENT = 3
 LARGE_NECK_REPEATS = 3
@@ -35,10 +36,16 @@ def base_repeats(point: ScalingPoint) -> tuple[int, ...]:
         return point.repeats
     if point.depth_exponents is not None:
         return tuple(repeats_from_exponent(ds) for ds in point.depth_exponents)
-    if point.family == "csp":
+    if point.family in ("csp", "yolov4"):
         return tuple(CSP_REPEATS[min(i, len(CSP_REPEATS) - 1)] for i in range(point.stages))
     exponents = LARGE_DEPTH_EXPONENTS + (LARGE_EXTRA_STAGE_EXPONENT,) * point.stages
     return tuple(repeats_from_exponent(ds) for ds in exponents[: point.stages])
+
+
+def _stage_block(family: str, level: int) -> str:
+    if family == "yolov4":
+        return "DarknetCSP"
+    return "Bottleneck" if family == "csp" and level == 1 else "BottleneckCSP"
 
 
 def _default_name(point: ScalingPoint) -> str:
@@ -56,7 +63,7 @@ def compound_scale(point: ScalingPoint) -> ArchitectureSpec:
     depth = point.depth_multiple
     stages = []
     for level, repeats in zip(range(1, point.stages + 1), base_repeats(point), strict=True):
-        block = "Bottleneck" if point.family == "csp" and level == 1 else "BottleneckCSP"
+        block = _stage_block(point.family, level)
         stages.append(
             StageSpec(
                 level, scale_width(base_stage_channels(level), width), scale_depth(repeats, depth), block
@@ -65,7 +72,7 @@ def compound_scale(point: ScalingPoint) -> ArchitectureSpec:
     neck_base = {lvl: min(base_stage_channels(lvl) // 2, MAX_NECK_CHANNELS) for lvl in point.detection_levels}
     neck_repeats = point.neck_repeats
     if neck_repeats is None:
-        neck_repeats = CSP_NECK_REPEATS if point.family == "csp" else LARGE_NECK_REPEATS
+        neck_repeats = LARGE_NECK_REPEATS if point.family == "large" else CSP_NECK_REPEATS
     neck = NeckSpec(
         spp_channels=scale_width(neck_base[point.stages], width),
         csp_repeats=scale_depth(neck_repeats, depth),
@@ -73,6 +80,7 @@ def compound_scale(point: ScalingPoint) -> ArchitectureSpec:
             NeckLevelSpec(lvl, scale_width(base, width), scale_width(2 * base, width))
             for lvl, base in neck_base.items()
         ),
+        activation="leaky" if point.family == "yolov4" and point.activation is None else None,
     )
     return ArchitectureSpec(
         name=point.name or _default_name(point),
@@ -82,7 +90,7 @@ def compound_scale(point: ScalingPoint) -> ArchitectureSpec:
         stem_channels=scale_width(STEM_CHANNELS, width),
         stages=tuple(stages),
         neck=neck,
-        head=_head(point, CSP_ANCHORS_PER_LEVEL if point.family == "csp" else LARGE_ANCHORS_PER_LEVEL),
+        head=_head(point, LARGE_ANCHORS_PER_LEVEL if point.family == "large" else CSP_ANCHORS_PER_LEVEL),
         depth_multiple=depth,
         width_multiple=width,
     )

@@ -8,7 +8,8 @@ from scaler.blocks import Anchors
 from scaler.blocks.activations import check_activation
 from scaler.errors import SpecError
 
-FAMILIES: tuple[str, ...] = ("large", "csp", "tiny")
+FAMILIES: tuple[str, ...] = ("large", "csp", "tiny", "yolov4")
+FIXED_LAYOUT_FAMILIES: tuple[str, ...] = ("tiny", "yolov4")
 MIN_STAGES, MAX_STAGES = 4, 8
 MAX_DEPTH_EXPONENT = 8
 TINY_STAGES = 5
@@ -70,8 +71,8 @@ def _check_family_and_stages(point: ScalingPoint) -> None:
         raise SpecError("family", f"unknown family {point.family!r}; choose one of {', '.join(FAMILIES)}")
     if not isinstance(point.stages, int) or not MIN_STAGES <= point.stages <= MAX_STAGES:
         raise SpecError("stages", f"must be an integer in [{MIN_STAGES}, {MAX_STAGES}], got {point.stages!r}")
-    if point.family == "tiny" and point.stages != TINY_STAGES:
-        raise SpecError("stages", "the tiny family has a fixed layout with 5 stages (heads at P4 and P5)")
+    if point.family in FIXED_LAYOUT_FAMILIES and point.stages != TINY_STAGES:
+        raise SpecError("stages", f"the {point.family} family has a fixed layout with 5 stages")
 
 
 def _check_sizes(point: ScalingPoint) -> None:

@@ -120,4 +120,4 @@ def test_export_onnx(tmp_path):
 
 def test_list_presets():
     names = [line.split()[0] for line in run("model", "list").stdout.splitlines()]
-    assert names == ["yolov4-csp", "yolov4-p5", "yolov4-p6", "yolov4-p7", "yolov4-tiny"]
+    assert names == ["yolov4-csp", "yolov4-p5", "yolov4-p6", "yolov4-p7", "yolov4-tiny", "yolov4"]

@@ -121,3 +121,29 @@ def darknet_tiny(nc: int = 80) -> int:
     ]
     total = sum(conv(c1, c2, k) for c1, c2, k in layers)
     return total + detect([256, 512], 3, nc)
+
+
+def darknet_csp(c1: int, c2: int, hidden: int, n: int, e: float) -> int:
+    parts = conv(c1, hidden) * 2 + conv(hidden, hidden) + conv(2 * hidden, c2)
+    return parts + n * bottleneck(hidden, hidden, e)
+
+
+def five_convs(c_in: int, c: int) -> int:
+    return conv(c_in, c) + conv(c, 2 * c, 3) + conv(2 * c, c) + conv(c, 2 * c, 3) + conv(2 * c, c)
+
+
+def darknet_yolov4(nc: int = 80) -> int:
+    """yolov4.cfg: CSPDarknet53 (1-2-8-8-4), SPP block, PAN of five-conv stacks, three heads."""
+    total = conv(3, 32, 3) + conv(32, 64, 3) + darknet_csp(64, 64, 64, 1, 0.5)
+    previous = 64
+    for c, n in zip([128, 256, 512, 1024], [2, 8, 8, 4], strict=True):
+        total += conv(previous, c, 3) + darknet_csp(c, c, c // 2, n, 1.0)
+        previous = c
+    total += conv(1024, 512) + conv(512, 1024, 3) + conv(1024, 512)  # before SPP
+    total += conv(2048, 512) + conv(512, 1024, 3) + conv(1024, 512)  # after SPP
+    total += conv(512, 256) + conv(512, 256) + five_convs(512, 256)  # top-down P4
+    total += conv(256, 128) + conv(256, 128) + five_convs(256, 128)  # top-down P3
+    total += conv(128, 256, 3)  # P3 output
+    total += conv(128, 256, 3) + five_convs(512, 256) + conv(256, 512, 3)  # bottom-up P4
+    total += conv(256, 512, 3) + five_convs(1024, 512) + conv(512, 1024, 3)  # bottom-up P5
+    return total + detect([256, 512, 1024], 3, nc)

@@ -65,6 +65,7 @@ def test_p5_per_layer_counts_match_the_calibration_list(p5):
         ("yolov4-p6", lambda: reference.large(6, 1.0, [1, 3, 15, 15, 7, 7], 3), 43, [8, 16, 32, 64]),
         ("yolov4-p7", lambda: reference.large(7, 1.25, [1, 3, 15, 15, 7, 7, 7], 3), 54, [8, 16, 32, 64, 128]),
         ("yolov4-tiny", reference.darknet_tiny, 22, [16, 32]),
+        ("yolov4", reference.darknet_yolov4, 54, [8, 16, 32]),
     ],
 )
 def test_family_members_match_independent_counts(name, expected_count, modules, strides):
@@ -143,3 +144,13 @@ def test_tiny_follows_the_darknet_cfg():
     with torch.no_grad():
         _, raw = model.eval()(torch.zeros(1, 3, 416, 416))
     assert [tuple(level.shape) for level in raw] == [(1, 3, 26, 26, 85), (1, 3, 13, 13, 85)]
+
+
+def test_original_yolov4_matches_the_darknet_cfg():
+    model = build_model("yolov4")
+    assert count_parameters(model) == 64_363_101  # darknet's count for yolov4.cfg
+    kinds = [type(m).__name__ for m in model.modules()]
+    assert kinds.count("Mish") == 72 and kinds.count("LeakyReLU") == 35  # spec §4: 72 mish + 35 leaky
+    assert model.detect.anchor_grid.view(-1).tolist()[:6] == [12, 16, 19, 36, 40, 28]
+    assert [type(model.model[i]).__name__ for i in (2, 14)] == ["DarknetCSP", "SPP"]
+    assert model.out_channels[14] == 2048

@@ -85,6 +85,7 @@ GRID = [
     for depth, width in ((0.33, 0.125), (0.5, 0.25))
 ] + [
     ScalingPoint(family="tiny", width_multiple=0.25, input_size=64),
+    ScalingPoint(family="yolov4", width_multiple=0.125, depth_multiple=0.33, input_size=64),
     ScalingPoint(stages=6, depth_exponents=(0, 1, 2, 1, 1, 0), width_multiple=0.125, input_size=128),
     ScalingPoint(stages=5, repeats=(1, 1, 2, 2, 1), neck_repeats=1, width_multiple=0.125, activation="silu"),
     ScalingPoint(stages=5, width_multiple=0.125, num_classes=3, anchors_per_level=2, activation="leaky"),
@@ -136,6 +137,7 @@ def test_training_mode_returns_raw_maps_only():
         ({"stages": 3}, "stages"),
         ({"stages": 9}, "stages"),
         ({"family": "tiny", "stages": 6}, "stages"),
+        ({"family": "yolov4", "stages": 6}, "stages"),
         ({"family": "tiny", "depth_exponents": (1, 1, 1, 1, 1)}, "depth_exponents"),
         ({"depth_exponents": (1, 2, 3)}, "depth_exponents"),
         ({"depth_exponents": (1, 2, 4, 4, -1)}, "depth_exponents[4]"),
