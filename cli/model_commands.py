@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Callable
 from dataclasses import asdict
 from functools import wraps
@@ -19,6 +20,18 @@ _OVERRIDES = (
     click.option("--depth-multiple", type=float, default=None, help="Depth multiplier (banker's rounding)."),
     click.option("--width-multiple", type=float, default=None, help="Width multiplier (ceil to 8)."),
     click.option("--stages", type=int, default=None, help="Backbone stages: 5 → P5 heads, 6 → P6, 7 → P7."),
+    click.option(
+        "--drop-levels",
+        type=int,
+        default=0,
+        help="Once-for-all sub-network without the top K detection levels (P7\\P7 is 1).",
+    ),
+    click.option(
+        "--weights",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="Load weights: a state dict or a reference checkpoint (.pt).",
+    ),
 )
 
 
@@ -44,11 +57,22 @@ def _spec_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _build(name_or_yaml: str, **overrides: Any):  # noqa: ANN202 - returns scaler.Detector
-    from scaler import Detector, SpecError, resolve_network
+def _build(name_or_yaml: str, drop_levels: int, weights: Path | None, **overrides: Any):  # noqa: ANN202
+    """The requested Detector (with weights, as a sub-network), its input size checked."""
+    from scaler import Detector, SpecError, drop_top_levels, resolve_network
+    from scaler.checkpoint import load_weights
 
     spec = resolve_network(name_or_yaml, **overrides)
     model = Detector(spec)
+    if weights is not None:
+        try:
+            load_weights(model, weights)
+        except (RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as error:
+            raise SpecError("weights", f"{weights} does not fit {spec.name}: {str(error)[:300]}") from error
+    if not 0 <= drop_levels < model.detect.nl:
+        raise SpecError("drop_levels", f"can drop 0 to {model.detect.nl - 1} of {model.detect.nl} levels")
+    if drop_levels:
+        model = drop_top_levels(model, drop_levels)
     if spec.input_size % model.input_multiple:
         raise SpecError(
             "input_size", f"{spec.input_size} is not a multiple of the largest stride {model.input_multiple}"

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from scaler.blocks.conv import Conv
-from scaler.blocks.registry import BLOCKS, BlockType, BuildContext, first_input
+from scaler.blocks.registry import register_width_block
 
 
 @dataclass(frozen=True)
@@ -54,23 +54,4 @@ def bottleneck_stack(
     )
 
 
-def _build(args: BottleneckArgs, context: BuildContext) -> nn.Module:
-    return Bottleneck(
-        first_input(context.in_channels),
-        args.out_channels,
-        args.shortcut,
-        args.groups,
-        args.expansion,
-        context.activation,
-    )
-
-
-BLOCKS.register(
-    BlockType(
-        name="Bottleneck",
-        args_type=BottleneckArgs,
-        build=_build,
-        out_channels=lambda args, in_channels: args.out_channels,
-        width_scaled=True,
-    )
-)
+register_width_block("Bottleneck", Bottleneck, BottleneckArgs)

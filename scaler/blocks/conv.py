@@ -9,7 +9,7 @@ from torch import nn
 
 from scaler.blocks.activations import make_activation
 from scaler.blocks.norm import batch_norm, fold_batch_norm
-from scaler.blocks.registry import BLOCKS, BlockType, BuildContext, first_input
+from scaler.blocks.registry import BLOCKS, BlockType, BuildContext, declared_out_channels, first_input
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ BLOCKS.register(
         name="Conv",
         args_type=ConvArgs,
         build=_build,
-        out_channels=lambda args, in_channels: args.out_channels,
+        out_channels=declared_out_channels,
         width_scaled=True,
         yaml_min_args=3,
         stride=lambda args: float(args.stride),

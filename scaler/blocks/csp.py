@@ -15,7 +15,7 @@ from scaler.blocks.activations import make_activation
 from scaler.blocks.bottleneck import bottleneck_stack
 from scaler.blocks.conv import Conv
 from scaler.blocks.norm import batch_norm, fold_batch_norm
-from scaler.blocks.registry import BLOCKS, BlockType, BuildContext, first_input
+from scaler.blocks.registry import register_width_block
 
 
 @dataclass(frozen=True)
@@ -101,47 +101,5 @@ class BottleneckCSP2(nn.Module):
         return self.cv3(self.act(self.bn(torch.cat((y1, y2), dim=1))))
 
 
-def _build_csp(args: CSPArgs, context: BuildContext) -> nn.Module:
-    return BottleneckCSP(
-        first_input(context.in_channels),
-        args.out_channels,
-        context.repeats,
-        args.shortcut,
-        args.groups,
-        args.expansion,
-        context.activation,
-    )
-
-
-def _build_csp2(args: CSP2Args, context: BuildContext) -> nn.Module:
-    return BottleneckCSP2(
-        first_input(context.in_channels),
-        args.out_channels,
-        context.repeats,
-        args.shortcut,
-        args.groups,
-        args.expansion,
-        context.activation,
-    )
-
-
-BLOCKS.register(
-    BlockType(
-        name="BottleneckCSP",
-        args_type=CSPArgs,
-        build=_build_csp,
-        out_channels=lambda args, in_channels: args.out_channels,
-        width_scaled=True,
-        repeats_inside=True,
-    )
-)
-BLOCKS.register(
-    BlockType(
-        name="BottleneckCSP2",
-        args_type=CSP2Args,
-        build=_build_csp2,
-        out_channels=lambda args, in_channels: args.out_channels,
-        width_scaled=True,
-        repeats_inside=True,
-    )
-)
+register_width_block("BottleneckCSP", BottleneckCSP, CSPArgs, repeats_inside=True)
+register_width_block("BottleneckCSP2", BottleneckCSP2, CSP2Args, repeats_inside=True)

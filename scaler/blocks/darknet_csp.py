@@ -15,7 +15,7 @@ from torch import nn
 
 from scaler.blocks.bottleneck import Bottleneck
 from scaler.blocks.conv import Conv
-from scaler.blocks.registry import BLOCKS, BlockType, BuildContext, first_input
+from scaler.blocks.registry import register_width_block
 
 
 @dataclass(frozen=True)
@@ -52,24 +52,4 @@ class DarknetCSP(nn.Module):
         return self.cv4(torch.cat((self.cv3(self.m(self.cv1(x))), self.cv2(x)), dim=1))
 
 
-def _build(args: DarknetCSPArgs, context: BuildContext) -> nn.Module:
-    return DarknetCSP(
-        first_input(context.in_channels),
-        args.out_channels,
-        context.repeats,
-        args.hidden_ratio,
-        args.bottleneck_expansion,
-        context.activation,
-    )
-
-
-BLOCKS.register(
-    BlockType(
-        name="DarknetCSP",
-        args_type=DarknetCSPArgs,
-        build=_build,
-        out_channels=lambda args, in_channels: args.out_channels,
-        width_scaled=True,
-        repeats_inside=True,
-    )
-)
+register_width_block("DarknetCSP", DarknetCSP, DarknetCSPArgs, repeats_inside=True)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from scaler.blocks.conv import Conv
-from scaler.blocks.registry import BLOCKS, BlockType, BuildContext, first_input
+from scaler.blocks.registry import register_width_block
 
 
 @dataclass(frozen=True)
@@ -38,16 +38,4 @@ class CSPOSA(nn.Module):
         return self.cv3(torch.cat((second, first), dim=1))
 
 
-def _build(args: CSPOSAArgs, context: BuildContext) -> nn.Module:
-    return CSPOSA(first_input(context.in_channels), args.out_channels, context.activation)
-
-
-BLOCKS.register(
-    BlockType(
-        name="CSPOSA",
-        args_type=CSPOSAArgs,
-        build=_build,
-        out_channels=lambda args, in_channels: args.out_channels,
-        width_scaled=True,
-    )
-)
+register_width_block("CSPOSA", CSPOSA, CSPOSAArgs)

@@ -9,7 +9,7 @@ produces. The builder and the yaml reader look blocks up here by name; nothing i
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from torch import nn
@@ -89,3 +89,37 @@ BLOCKS = BlockRegistry()
 def first_input(in_channels: tuple[int, ...]) -> int:
     """The channel count of a single-input block's input."""
     return in_channels[0]
+
+
+def declared_out_channels(args: Any, in_channels: tuple[int, ...]) -> int:
+    """For blocks whose first argument is their output width."""
+    return args.out_channels
+
+
+def register_width_block(
+    name: str,
+    module_type: Callable[..., nn.Module],
+    args_type: type,
+    *,
+    repeats_inside: bool = False,
+    ignored: tuple[str, ...] = (),
+) -> BlockType:
+    """Register a single-input block whose constructor is
+    ``module_type(in_channels, <args fields by name>, [repeats=], activation=)``."""
+
+    def build(args: Any, context: BuildContext) -> nn.Module:
+        keywords = {f.name: getattr(args, f.name) for f in fields(args) if f.name not in ignored}
+        if repeats_inside:
+            keywords["repeats"] = context.repeats
+        return module_type(first_input(context.in_channels), activation=context.activation, **keywords)
+
+    return BLOCKS.register(
+        BlockType(
+            name=name,
+            args_type=args_type,
+            build=build,
+            out_channels=declared_out_channels,
+            width_scaled=True,
+            repeats_inside=repeats_inside,
+        )
+    )

@@ -10,7 +10,7 @@ from torch import nn
 from scaler.blocks.activations import make_activation
 from scaler.blocks.conv import Conv
 from scaler.blocks.norm import batch_norm
-from scaler.blocks.registry import BLOCKS, BlockType, BuildContext, first_input
+from scaler.blocks.registry import BLOCKS, BlockType, register_width_block
 
 
 def _pools(kernels: tuple[int, ...]) -> nn.ModuleList:
@@ -73,16 +73,6 @@ class SPPCSP(nn.Module):
         return self.cv7(self.act(self.bn(torch.cat((y1, y2), dim=1))))
 
 
-def _build_sppcsp(args: SPPCSPArgs, context: BuildContext) -> nn.Module:
-    return SPPCSP(
-        first_input(context.in_channels),
-        args.out_channels,
-        args.expansion,
-        tuple(args.kernels),
-        context.activation,
-    )
-
-
 BLOCKS.register(
     BlockType(
         name="SPP",
@@ -91,12 +81,4 @@ BLOCKS.register(
         out_channels=lambda args, in_channels: in_channels[0] * (len(args.kernels) + 1),
     )
 )
-BLOCKS.register(
-    BlockType(
-        name="SPPCSP",
-        args_type=SPPCSPArgs,
-        build=_build_sppcsp,
-        out_channels=lambda args, in_channels: args.out_channels,
-        width_scaled=True,
-    )
-)
+register_width_block("SPPCSP", SPPCSP, SPPCSPArgs, ignored=("shortcut", "groups"))

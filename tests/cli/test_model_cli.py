@@ -121,3 +121,56 @@ def test_export_onnx(tmp_path):
 def test_list_presets():
     names = [line.split()[0] for line in run("model", "list").stdout.splitlines()]
     assert names == ["yolov4-csp", "yolov4-p5", "yolov4-p6", "yolov4-p7", "yolov4-tiny", "yolov4"]
+
+
+def test_once_for_all_sub_network_from_the_command_line():
+    full = json.loads(
+        run("model", "show", "yolov4-p7", "--json", "--img", "256", "--width-multiple", "0.25").stdout
+    )
+    sub = json.loads(
+        run(
+            "model",
+            "show",
+            "yolov4-p7",
+            "--json",
+            "--img",
+            "256",
+            "--width-multiple",
+            "0.25",
+            "--drop-levels",
+            "2",
+        ).stdout
+    )
+    assert sub["strides"] == [8, 16, 32] and full["strides"] == [8, 16, 32, 64, 128]
+    assert sub["name"].endswith("\\P7\\P6") and sub["params"] < full["params"]
+    bad = run("model", "show", "yolov4-p5", "--drop-levels", "3")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: drop_levels:")
+
+
+def test_weights_are_loaded_and_mismatches_rejected(tmp_path):
+    import torch
+
+    from scaler import ScalingPoint, build_model
+
+    small = build_model(ScalingPoint(width_multiple=0.125, depth_multiple=0.33, input_size=64))
+    weights = tmp_path / "small.pt"
+    torch.save(small.state_dict(), weights)
+    args = (
+        "model",
+        "export",
+        "yolov4-p5",
+        "--width-multiple",
+        "0.125",
+        "--depth-multiple",
+        "0.33",
+        "--img",
+        "64",
+    )
+    good = run(*args, "--weights", str(weights), "--format", "onnx", "-o", str(tmp_path / "small.onnx"))
+    assert good.returncode == 0, good.stderr
+    wrong = run("model", "show", "yolov4-p5", "--weights", str(weights))
+    assert wrong.returncode == 2 and wrong.stderr.startswith("error: weights:")
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint")
+    broken = run("model", "show", "yolov4-p5", "--weights", str(garbage))
+    assert broken.returncode == 2 and broken.stderr.startswith("error: weights:")
