@@ -18,6 +18,7 @@ achieved GFLOP/s can be read against what this CPU can do.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import platform
 import statistics
@@ -42,13 +43,27 @@ SMALL_SIZES = {
 
 
 def time_runs(run: Callable[[], object], runs: int, warmup: int) -> list[float]:
+    """Milliseconds per run; on CUDA timed with events around a synchronised run."""
     for _ in range(warmup):
         run()
     timings = []
+    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
     for _ in range(runs):
-        start = time.perf_counter()
-        run()
-        timings.append((time.perf_counter() - start) * 1000)
+        if cuda:
+            start_event, end_event = (
+                torch.cuda.Event(enable_timing=True),
+                torch.cuda.Event(enable_timing=True),
+            )
+            torch.cuda.synchronize()
+            start_event.record()
+            run()
+            end_event.record()
+            torch.cuda.synchronize()
+            timings.append(start_event.elapsed_time(end_event))
+        else:
+            start = time.perf_counter()
+            run()
+            timings.append((time.perf_counter() - start) * 1000)
     return timings
 
 
@@ -58,20 +73,32 @@ def summary(timings: list[float]) -> dict[str, float]:
     return {"median_ms": statistics.median(ordered), "p95_ms": p95, "runs": len(ordered)}
 
 
-def conv_throughput(runs: int) -> float:
-    """GFLOP/s of a 3×3, 256→256 convolution on a 1×256×64×64 input (fp32, channels_last)."""
-    conv = torch.nn.Conv2d(256, 256, 3, padding=1, bias=False).eval().to(memory_format=torch.channels_last)
-    image = torch.randn(1, 256, 64, 64).contiguous(memory_format=torch.channels_last)
-    flops = 2 * 256 * 256 * 9 * 64 * 64
+def conv_throughput(runs: int, device: torch.device, dtype: torch.dtype) -> float:
+    """GFLOP/s of a 3×3, 256→256 convolution on a 256×64×64 input (×8 batch on a GPU), channels_last."""
+    batch = 8 if device.type == "cuda" else 1
+    conv = torch.nn.Conv2d(256, 256, 3, padding=1, bias=False).eval()
+    conv = conv.to(device, dtype, memory_format=torch.channels_last)
+    image = torch.randn(batch, 256, 64, 64, device=device, dtype=dtype).contiguous(
+        memory_format=torch.channels_last
+    )
+    flops = batch * 2 * 256 * 256 * 9 * 64 * 64
     with torch.inference_mode():
         timings = time_runs(lambda: conv(image), runs, 5)
     return flops / (statistics.median(timings) / 1000) / 1e9
 
 
 def measure(name: str, size: int, args: argparse.Namespace) -> list[dict[str, object]]:
+    device = torch.device(args.device)
+    dtype = torch.float16 if args.half else torch.float32
     model = build_model(name).eval()
-    gflops, _ = count_flops(model, size)
-    image = torch.rand(1, 3, size, size)
+    gflops, _ = count_flops(model, size, batch=args.batch)
+    reference = model  # deploy forms are derived in fp32 on the CPU, then moved
+
+    def on_device(module: torch.nn.Module) -> torch.nn.Module:
+        return module.to(device, dtype)
+
+    model = on_device(copy.deepcopy(reference))
+    image = torch.rand(args.batch, 3, size, size, device=device, dtype=dtype)
     rows = []
 
     def record(variant: str, timings: list[float]) -> None:
@@ -81,6 +108,9 @@ def measure(name: str, size: int, args: argparse.Namespace) -> list[dict[str, ob
                 "preset": name,
                 "size": size,
                 "variant": variant,
+                "batch": args.batch,
+                "device": args.device,
+                "precision": "fp16" if args.half else "fp32",
                 "gflops": gflops,
                 **stats,
                 "achieved_gflops_per_s": gflops / (stats["median_ms"] / 1000),
@@ -92,24 +122,24 @@ def measure(name: str, size: int, args: argparse.Namespace) -> list[dict[str, ob
     with torch.inference_mode():
         record("eval", time_runs(lambda: model(image), args.runs, args.warmup))
         if args.ablation:  # what each step of the deploy form buys
-            fused = deploy(model, channels_last=False, fast_activations=False)
+            fused = on_device(deploy(reference, channels_last=False, fast_activations=False))
             record("fused", time_runs(lambda: fused(image), args.runs, args.warmup))
-            fused_last = deploy(model, fast_activations=False)
+            fused_last = on_device(deploy(reference, fast_activations=False))
             record("fused+cl", time_runs(lambda: fused_last(image_last), args.runs, args.warmup))
-        deployed = deploy(model)
+        deployed = on_device(deploy(reference))
         record("deploy", time_runs(lambda: deployed(image_last), args.runs, args.warmup))
     if not args.no_compile:
-        compiled = deploy(model, compile=True)
+        compiled = deploy(on_device(copy.deepcopy(reference)), compile=True)
         with torch.inference_mode():
             start = time.perf_counter()
             compiled(image_last)  # compilation happens here, outside the timings
             print(f"# compiled {name} at {size} in {time.perf_counter() - start:.0f} s", flush=True)
             record("compiled", time_runs(lambda: compiled(image_last), args.runs, args.warmup))
-    if args.onnxruntime:
+    if args.onnxruntime and device.type == "cpu" and not args.half:
         import onnxruntime
 
         with tempfile.TemporaryDirectory() as folder:
-            path = export_onnx(model, Path(folder) / "model.onnx", size)
+            path = export_onnx(reference, Path(folder) / "model.onnx", size, batch=args.batch)
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = torch.get_num_threads()
             session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -127,6 +157,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--half", action="store_true", help="fp16 (CUDA)")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
     parser.add_argument("--onnxruntime", action="store_true")
     parser.add_argument(
@@ -135,11 +168,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="also write the rows as JSON lines here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.device.startswith("cuda"):
+        torch.cuda.init()
     machine = {
         "cpu": platform.processor() or platform.machine(),
+        "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
-        "conv3x3_gflops_per_s": conv_throughput(args.runs),
+        "conv3x3_gflops_per_s": conv_throughput(
+            args.runs, torch.device(args.device), torch.float16 if args.half else torch.float32
+        ),
     }
     print(json.dumps(machine), flush=True)
     rows = []

@@ -206,8 +206,11 @@ def _short(value: Any) -> str:
 @_model_options
 @click.option("--format", "export_format", type=click.Choice(["yaml", "onnx"]), required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--dynamic-batch", is_flag=True, help="ONNX: symbolic batch dimension.")
 @_spec_errors
-def export(name_or_yaml: str, export_format: str, output: Path, **overrides: Any) -> None:
+def export(
+    name_or_yaml: str, export_format: str, output: Path, dynamic_batch: bool, **overrides: Any
+) -> None:
     """Write the model as a model yaml or as ONNX (fused deployment form)."""
     network = _build(name_or_yaml, **overrides)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -218,5 +221,5 @@ def export(name_or_yaml: str, export_format: str, output: Path, **overrides: Any
     else:
         from scaler.onnx_export import export_onnx
 
-        export_onnx(network, output, network.spec.input_size)
+        export_onnx(network, output, network.spec.input_size, dynamic_batch=dynamic_batch)
     click.echo(f"wrote {output}")

@@ -21,9 +21,11 @@ def export_onnx(
     input_size: int | None = None,
     batch: int = 1,
     opset: int = DEFAULT_OPSET,
+    dynamic_batch: bool = False,
 ) -> Path:
     """Write the fused model to ``path`` as ONNX (input ``images`` (batch, 3, S, S), output
-    ``predictions`` (batch, N, nc+5) in input pixels) and validate it."""
+    ``predictions`` (batch, N, nc+5) in input pixels) and validate it; with ``dynamic_batch`` the
+    batch dimension is symbolic."""
     size = input_size or model.spec.input_size
     deployed = deploy(model, channels_last=False, fast_activations=False, export=True).cpu()
     image = torch.zeros(batch, 3, size, size)
@@ -37,6 +39,7 @@ def export_onnx(
             input_names=["images"],
             output_names=["predictions"],
             opset_version=opset,
+            dynamic_axes={"images": {0: "batch"}, "predictions": {0: "batch"}} if dynamic_batch else None,
             dynamo=False,
         )
     proto = onnx.load_from_string(buffer.getvalue())

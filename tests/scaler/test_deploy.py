@@ -105,3 +105,15 @@ def test_compiled_deploy_form_gives_the_same_predictions():
         expected, _ = model(image)
         actual, _ = compiled(image.contiguous(memory_format=torch.channels_last))
     assert _relative_error(expected, actual) < 1e-3
+
+
+def test_onnx_export_with_a_dynamic_batch(tmp_path):
+    point = _small("yolov4-tiny")
+    model = build_model(point).eval()
+    path = export_onnx(model, tmp_path / "tiny.onnx", point.input_size, dynamic_batch=True)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    image = torch.rand(3, 3, point.input_size, point.input_size)
+    (predictions,) = session.run(None, {"images": image.numpy()})
+    with torch.no_grad():
+        expected, _ = model(image)
+    np.testing.assert_allclose(predictions, expected.numpy(), rtol=1e-3, atol=1e-3)
