@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from cli.data_commands import data
 from cli.model_commands import model
 
 
@@ -15,6 +16,7 @@ def cli() -> None:
 
 
 cli.add_command(model)
+cli.add_command(data)
 
 
 def main() -> None:
