@@ -1,0 +1,56 @@
+"""Typed results that cross package boundaries (workers → api, dashboards via the API)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CocoMetrics:
+    """COCO box metrics from pycocotools (−1 where COCO leaves a figure undefined, e.g. no large
+    objects in the ground truth)."""
+
+    ap: float  # AP@[.50:.95]
+    ap50: float
+    ap75: float
+    ap_small: float
+    ap_medium: float
+    ap_large: float
+
+    @property
+    def fitness(self) -> float:
+        """The reference's scalar fitness: 0.1·AP50 + 0.9·AP."""
+        return 0.1 * self.ap50 + 0.9 * self.ap
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def zero(cls) -> CocoMetrics:
+        return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Latency of one configuration on one device, in milliseconds per batch."""
+
+    p50_ms: float
+    p95_ms: float
+    mean_ms: float
+    std_ms: float
+    runs: int
+    warmup: int
+    device: str  # "cpu" or "cuda:0"
+    device_name: str
+    torch_version: str
+    cuda_version: str | None
+    driver_version: str | None
+    threads: int
+    precision: str  # "fp32" or "fp16"
+    batch: int
+    input_size: int
+    include_nms: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
