@@ -34,7 +34,12 @@ def coco_categories(coco: COCO) -> tuple[tuple[int, ...], tuple[str, ...]]:
 
 
 def load_coco_split(
-    split: str, images_dir: Path, coco: COCO, category_ids: tuple[int, ...], problems: list[str]
+    split: str,
+    images_dir: Path,
+    coco: COCO,
+    category_ids: tuple[int, ...],
+    problems: list[str],
+    annotation_file: Path | None = None,
 ) -> DatasetSplit:
     """Records of one split; every problem found is appended to ``problems``."""
     index_of = {category_id: index for index, category_id in enumerate(category_ids)}
@@ -81,4 +86,4 @@ def load_coco_split(
                 classes=np.asarray(classes, dtype=np.int64),
             )
         )
-    return DatasetSplit(split, tuple(records))
+    return DatasetSplit(split, tuple(records), annotation_file)

@@ -39,6 +39,7 @@ class ImageRecord:
 class DatasetSplit:
     name: str
     records: tuple[ImageRecord, ...]
+    annotation_file: Path | None = None  # COCO layout: the ground truth used for evaluation
 
     @property
     def num_objects(self) -> int:

@@ -55,11 +55,9 @@ def _open_coco(root: Path, description: dict[str, Any], source: Path | None = No
         if not isinstance(entry, dict) or not {"images", "annotations"} <= set(entry):
             problems.append(f"{split}: needs 'images' and 'annotations' entries")
             continue
-        cocos[split] = (
-            root / str(entry["images"]),
-            read_coco(root / str(entry["annotations"]), problems, split),
-        )
-    if problems or any(coco is None for _, coco in cocos.values()):
+        annotations = root / str(entry["annotations"])
+        cocos[split] = (root / str(entry["images"]), read_coco(annotations, problems, split), annotations)
+    if problems or any(coco is None for _, coco, _ in cocos.values()):
         raise DatasetError(source or root, problems)
     category_ids, names = coco_categories(cocos["train"][1])
     if not category_ids:
@@ -67,8 +65,8 @@ def _open_coco(root: Path, description: dict[str, Any], source: Path | None = No
     if coco_categories(cocos["val"][1]) != (category_ids, names):
         problems.append("val: its categories differ from train's")
     splits = {
-        split: load_coco_split(split, images_dir, coco, category_ids, problems)
-        for split, (images_dir, coco) in cocos.items()
+        split: load_coco_split(split, images_dir, coco, category_ids, problems, annotations)
+        for split, (images_dir, coco, annotations) in cocos.items()
     }
     return _finish(source or root, root, "coco", names, category_ids, splits, problems)
 
