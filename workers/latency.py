@@ -1,0 +1,144 @@
+"""Latency on the target device, measured as the paper and careful practitioners do.
+
+The network is measured in its deployment form (BN folded, fused Mish, channels_last) at a
+fixed batch and input size. On CPU: a fixed thread count, warm-up runs, then ≥ 30 timed runs
+with ``perf_counter``. On CUDA: optional fp16, ``torch.cuda.synchronize`` and CUDA events
+around every run. Two figures, as in the paper: the network alone, and network + NMS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import torch
+
+from scaler import Detector, deploy
+from workers.evaluation.nms import NMSConfig, non_max_suppression
+from workers.results import LatencyStats
+
+MIN_CPU_RUNS = 30
+PRECISIONS = ("fp32", "fp16")
+
+
+@contextlib.contextmanager
+def _threads(count: int | None) -> Iterator[int]:
+    previous = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _driver_version() -> str | None:
+    try:
+        import pynvml  # optional: only on GPU machines
+
+        pynvml.nvmlInit()
+        return str(pynvml.nvmlSystemGetDriverVersion())
+    except Exception:  # no NVML here: no driver figure
+        return None
+
+
+def _time(run: Callable[[], object], runs: int, warmup: int, cuda: bool) -> list[float]:
+    for _ in range(warmup):
+        run()
+    timings = []
+    for _ in range(runs):
+        if cuda:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            torch.cuda.synchronize()
+            start.record()
+            run()
+            end.record()
+            torch.cuda.synchronize()
+            timings.append(float(start.elapsed_time(end)))
+        else:
+            began = time.perf_counter()
+            run()
+            timings.append((time.perf_counter() - began) * 1000)
+    return timings
+
+
+def measure_latency(
+    model: Detector,
+    device: str = "cpu",
+    input_size: int | None = None,
+    batch: int = 1,
+    precision: str = "fp32",
+    include_nms: bool = False,
+    *,
+    runs: int = MIN_CPU_RUNS,
+    warmup: int = 5,
+    threads: int | None = None,
+    nms: NMSConfig | None = None,
+) -> LatencyStats:
+    """Latency of ``model`` (its deployment form; the model itself is not changed)."""
+    target = torch.device(device)
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision: must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "fp16" and target.type != "cuda":
+        raise ValueError("precision: fp16 latency needs a CUDA device")
+    if target.type == "cpu" and runs < MIN_CPU_RUNS:
+        raise ValueError(f"runs: at least {MIN_CPU_RUNS} timed runs on CPU, got {runs}")
+    size = input_size or model.spec.input_size
+    if size % model.input_multiple:
+        raise ValueError(f"input_size: {size} is not a multiple of {model.input_multiple}")
+    dtype = torch.float16 if precision == "fp16" else torch.float32
+    network = deploy(model, fast_activations=True).to(target, dtype)
+    image = torch.rand(batch, 3, size, size, device=target, dtype=dtype).contiguous(
+        memory_format=torch.channels_last
+    )
+    settings = nms or NMSConfig()
+
+    def run() -> object:
+        predictions, _ = network(image)
+        return non_max_suppression(predictions.float(), settings) if include_nms else predictions
+
+    cuda = target.type == "cuda"
+    with _threads(threads if not cuda else None) as thread_count, torch.inference_mode():
+        timings = _time(run, runs, warmup, cuda)
+    ordered = sorted(timings)
+    return LatencyStats(
+        p50_ms=statistics.median(ordered),
+        p95_ms=ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
+        mean_ms=statistics.fmean(ordered),
+        std_ms=statistics.pstdev(ordered),
+        runs=runs,
+        warmup=warmup,
+        device=str(target),
+        device_name=torch.cuda.get_device_name(target) if cuda else _cpu_name(),
+        torch_version=torch.__version__,
+        cuda_version=torch.version.cuda if cuda else None,
+        driver_version=_driver_version() if cuda else None,
+        threads=thread_count,
+        precision=precision,
+        batch=batch,
+        input_size=size,
+        include_nms=include_nms,
+    )
+
+
+def measure_both(
+    model: Detector, device: str = "cpu", **options: object
+) -> tuple[LatencyStats, LatencyStats]:
+    """The paper's two figures: (network only, network + NMS)."""
+    network_only = measure_latency(model, device, include_nms=False, **options)  # type: ignore[arg-type]
+    with_nms = measure_latency(model, device, include_nms=True, **options)  # type: ignore[arg-type]
+    return network_only, with_nms
