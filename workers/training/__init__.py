@@ -1,0 +1,1 @@
+"""Training: hyperparameters, the YOLO loss, augmentation and the training loop."""
