@@ -1,0 +1,102 @@
+"""The training loop: it learns, it resumes to the same state, it fails clearly when it diverges."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from scaler import ScalingPoint, compound_scale
+from workers.data.open import open_dataset
+from workers.training.hyp import Hyperparameters
+from workers.training.trainer import NonFiniteLossError, TrainConfig, Trainer
+
+NO_AUGMENTATION = Hyperparameters(
+    mosaic=0.0, hsv_h=0.0, hsv_s=0.0, hsv_v=0.0, translate=0.0, scale=0.0, fliplr=0.0, warmup_epochs=0.0
+)
+
+
+def _network(width=0.25, size=96):
+    return compound_scale(
+        ScalingPoint(depth_multiple=0.33, width_multiple=width, input_size=size, num_classes=3)
+    ).to_network()
+
+
+@pytest.mark.slow
+def test_overfitting_one_small_batch_reaches_high_ap50(synth_dataset):
+    dataset = open_dataset(synth_dataset)
+    # four images whose objects are all at least 6 px (NMS drops boxes of ≤ 2 px, as the reference)
+    clear = [
+        r for r in dataset.train.records if len(r.boxes) and (r.boxes[:, 2:] - r.boxes[:, :2]).min() >= 6
+    ]
+    few = dataclasses.replace(dataset.train, records=tuple(clear[:4]))
+    dataset = dataclasses.replace(dataset, train=few, val=few)  # evaluate on the very images trained on
+    config = TrainConfig(
+        network=_network(0.25, 128),
+        data=synth_dataset,
+        image_size=128,
+        epochs=250,
+        batch_size=4,
+        hyp=NO_AUGMENTATION.replace(lr0=0.02),
+        nominal_batch=4,
+    )
+    trainer = Trainer(config, dataset=dataset)
+    for _ in range(config.epochs):
+        trainer.train_epoch()
+        trainer.epoch += 1
+    metrics = trainer.evaluate()
+    assert metrics.ap50 > 0.9, metrics
+
+
+def test_resuming_from_a_checkpoint_gives_the_same_next_epoch(synth_dataset, tmp_path):
+    config = TrainConfig(
+        network=_network(0.125, 64),
+        data=synth_dataset,
+        image_size=64,
+        epochs=2,
+        batch_size=8,
+        hyp=Hyperparameters(mosaic=0.5, mixup=0.2),
+        seed=3,
+        out_dir=tmp_path / "run",
+    )
+    straight = Trainer(config)
+    straight.fit()
+
+    first = Trainer(dataclasses.replace(config, out_dir=tmp_path / "interrupted"))
+    first.train_epoch()
+    first.epoch += 1
+    first.save(tmp_path / "interrupted" / "epoch1.pt")
+    resumed = Trainer(dataclasses.replace(config, out_dir=tmp_path / "interrupted"))
+    resumed.resume(tmp_path / "interrupted" / "epoch1.pt")
+    assert resumed.epoch == 1
+    resumed.train_epoch()
+    for key, value in straight.model.state_dict().items():
+        assert torch.allclose(value.float(), resumed.model.state_dict()[key].float(), atol=1e-6), key
+    for key, value in straight.ema.ema.state_dict().items():
+        assert torch.allclose(value.float(), resumed.ema.ema.state_dict()[key].float(), atol=1e-6), key
+    assert (tmp_path / "run" / "last.pt").is_file() and (tmp_path / "run" / "best.pt").is_file()
+    assert [r.epoch for r in straight.history] == [0, 1]
+    assert all(
+        r.images_per_second > 0 and set(r.losses) == {"box", "obj", "cls", "total"} for r in straight.history
+    )
+
+
+def test_a_diverging_run_fails_with_a_clear_message(synth_dataset):
+    config = TrainConfig(
+        network=_network(0.125, 64),
+        data=synth_dataset,
+        image_size=64,
+        epochs=3,
+        batch_size=8,
+        hyp=NO_AUGMENTATION.replace(lr0=1e12, momentum=0.98),
+        nominal_batch=8,
+    )
+    with pytest.raises(NonFiniteLossError, match=r"non-finite loss at epoch \d+, batch \d+"):
+        Trainer(config).fit()
+
+
+def test_class_count_mismatch_is_rejected(synth_dataset):
+    network = compound_scale(ScalingPoint(width_multiple=0.125, input_size=64, num_classes=5)).to_network()
+    with pytest.raises(ValueError, match="num_classes"):
+        Trainer(TrainConfig(network=network, data=synth_dataset, image_size=64))
