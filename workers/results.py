@@ -54,3 +54,26 @@ class LatencyStats:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """Everything one trial measured; ``status`` is "completed" or "failed" (with ``error``)."""
+
+    status: str
+    config: dict[str, Any]
+    metrics: CocoMetrics
+    latency: LatencyStats | None
+    latency_with_nms: LatencyStats | None
+    params: int
+    gflops: float
+    epochs: int
+    train_seconds: float
+    history: tuple[dict[str, Any], ...] = ()
+    error: str | None = None
+    checkpoint: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["history"] = list(self.history)
+        return document

@@ -1,0 +1,63 @@
+"""One trial end to end, without Ray and under a real Ray Tune Tuner."""
+
+from __future__ import annotations
+
+import pytest
+
+from workers.trial import TrialConfig, run_trial
+
+SMALL_POINT = {"family": "large", "stages": 5, "depth_multiple": 0.33, "width_multiple": 0.125}
+
+
+def _config(synth_dataset, tmp_path, **changes):
+    values = {
+        "data": str(synth_dataset),
+        "point": SMALL_POINT,
+        "image_size": 64,
+        "epochs": 2,
+        "batch_size": 8,
+        "out_dir": str(tmp_path / "trial"),
+        "latency": {"runs": 30},
+    }
+    return TrialConfig.from_dict({**values, **changes})
+
+
+def test_run_trial_reports_metrics_latency_and_cost(synth_dataset, tmp_path):
+    seen = []
+    result = run_trial(
+        _config(synth_dataset, tmp_path), on_epoch=lambda r, trainer, latency: seen.append(r.epoch)
+    )
+    assert result.status == "completed" and result.error is None
+    assert seen == [0, 1] and result.epochs == 2 and len(result.history) == 2
+    assert 0 <= result.metrics.ap <= 1 and result.params > 0 and result.gflops > 0
+    assert result.latency.include_nms is False and result.latency_with_nms.include_nms is True
+    assert result.latency.input_size == 64 and result.checkpoint.endswith("last.pt")
+    assert result.config["point"] == SMALL_POINT
+    assert result.to_dict()["metrics"]["ap"] == result.metrics.ap
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        (
+            {"hyp": {"lr0": 1e12, "momentum": 0.98, "warmup_epochs": 0.0, "mosaic": 0.0}, "nominal_batch": 8},
+            "non-finite loss",
+        ),
+        ({"point": {**SMALL_POINT, "width_multiple": -1}}, "width_multiple"),
+        ({"image_size": 70}, "input_size"),
+        ({"hyp": {"warp_speed": 9}}, "warp_speed"),
+    ],
+)
+def test_failing_trials_are_recorded_with_their_reason(synth_dataset, tmp_path, changes, reason):
+    result = run_trial(_config(synth_dataset, tmp_path, **changes))
+    assert result.status == "failed" and reason in result.error
+
+
+def test_missing_dataset_fails_the_trial_not_the_caller(tmp_path):
+    result = run_trial(TrialConfig(data=str(tmp_path / "nowhere"), epochs=1))
+    assert result.status == "failed" and "does not exist" in result.error
+
+
+def test_unknown_settings_are_rejected():
+    with pytest.raises(ValueError, match="colour"):
+        TrialConfig.from_dict({"data": "x", "colour": "blue"})

@@ -1,0 +1,160 @@
+"""One trial: build the candidate, train it, evaluate COCO AP, measure latency → TrialResult.
+
+Usable without Ray (``run_trial``); ``workers.tune_trainable`` wraps it for Ray Tune. A trial
+that fails (bad dataset, invalid point, diverging loss, out of memory) returns a result with
+status "failed" and the reason, so that a search goes on."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from scaler import NetworkSpec, ScalingPoint, SpecError, compound_scale, count_parameters, resolve_network
+from scaler.profile import count_flops
+from workers.data.dataset import DatasetError
+from workers.data.open import open_dataset
+from workers.latency import measure_latency
+from workers.results import CocoMetrics, LatencyStats, TrialResult
+from workers.training.hyp import Hyperparameters, HypError
+from workers.training.trainer import EpochResult, NonFiniteLossError, TrainConfig, Trainer
+
+EXPECTED_FAILURES = (
+    NonFiniteLossError,
+    DatasetError,
+    SpecError,
+    HypError,
+    ValueError,
+    torch.OutOfMemoryError,
+)
+
+
+@dataclass(frozen=True)
+class LatencyTarget:
+    device: str = "cpu"
+    batch: int = 1
+    precision: str = "fp32"
+    runs: int = 30
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """``model`` is a preset name or model yaml; ``point`` (ScalingPoint fields) overrides it with
+    a compound-scaling point, as a search proposes. Classes and input size come from the data."""
+
+    data: str
+    model: str = "yolov4-p5"
+    point: dict[str, Any] | None = None
+    image_size: int = 256
+    epochs: int = 10
+    batch_size: int = 16
+    hyp: dict[str, float] = field(default_factory=dict)
+    device: str = "cpu"
+    workers: int = 0
+    seed: int = 0
+    out_dir: str | None = None
+    cache: bool = False
+    nominal_batch: int = 64
+    latency: LatencyTarget = field(default_factory=LatencyTarget)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrialConfig:
+        known = {item.name for item in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"{unknown[0]}: unknown trial setting")
+        latency = values.get("latency") or {}
+        return cls(
+            **{
+                **values,
+                "latency": latency if isinstance(latency, LatencyTarget) else LatencyTarget(**latency),
+            }
+        )
+
+
+def build_network(config: TrialConfig, num_classes: int) -> NetworkSpec:
+    if config.point is not None:
+        point = ScalingPoint(**{**config.point, "num_classes": num_classes, "input_size": config.image_size})
+        return compound_scale(point).to_network()
+    return resolve_network(config.model, num_classes=num_classes, input_size=config.image_size)
+
+
+EpochCallback = Callable[[EpochResult, Trainer, LatencyStats], None]
+
+
+def run_trial(
+    config: TrialConfig, on_epoch: EpochCallback | None = None, resume_from: Path | None = None
+) -> TrialResult:
+    """Train and measure one candidate; never raises for the expected failures above."""
+    started = time.perf_counter()
+    params, gflops = 0, 0.0
+    try:
+        dataset = open_dataset(config.data)
+        network = build_network(config, dataset.num_classes)
+        train_config = TrainConfig(
+            network=network,
+            data=Path(config.data),
+            image_size=config.image_size,
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            hyp=Hyperparameters.from_mapping(config.hyp),
+            device=config.device,
+            workers=config.workers,
+            seed=config.seed,
+            out_dir=Path(config.out_dir) if config.out_dir else None,
+            cache=config.cache,
+            nominal_batch=config.nominal_batch,
+        )
+        trainer = Trainer(train_config, dataset=dataset)
+        params = count_parameters(trainer.model)
+        gflops, _ = count_flops(trainer.model, config.image_size)
+        if resume_from is not None:
+            trainer.resume(resume_from)
+        target = config.latency
+        options = {
+            "input_size": config.image_size,
+            "batch": target.batch,
+            "precision": target.precision,
+            "runs": target.runs,
+            "threads": target.threads,
+        }
+        network_latency = measure_latency(trainer.model, target.device, include_nms=False, **options)
+        trainer.fit(lambda result: on_epoch(result, trainer, network_latency) if on_epoch else None)
+        with_nms = measure_latency(trainer.ema.ema, target.device, include_nms=True, **options)
+        last = trainer.history[-1] if trainer.history else None
+        checkpoint = str(Path(config.out_dir) / "last.pt") if config.out_dir else None
+        return TrialResult(
+            status="completed",
+            config=config.to_dict(),
+            metrics=last.metrics if last else CocoMetrics.zero(),
+            latency=network_latency,
+            latency_with_nms=with_nms,
+            params=params,
+            gflops=gflops,
+            epochs=len(trainer.history),
+            train_seconds=time.perf_counter() - started,
+            history=tuple(item.to_dict() for item in trainer.history),
+            checkpoint=checkpoint,
+        )
+    except EXPECTED_FAILURES as error:
+        return TrialResult(
+            status="failed",
+            config=config.to_dict(),
+            metrics=CocoMetrics.zero(),
+            latency=None,
+            latency_with_nms=None,
+            params=params,
+            gflops=gflops,
+            epochs=0,
+            train_seconds=time.perf_counter() - started,
+            error=f"{type(error).__name__}: {error}",
+        )
