@@ -7,6 +7,7 @@ import click
 
 from cli.data_commands import data
 from cli.model_commands import model
+from cli.train_command import train
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,6 +18,7 @@ def cli() -> None:
 
 cli.add_command(model)
 cli.add_command(data)
+cli.add_command(train)
 
 
 def main() -> None:

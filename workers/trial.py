@@ -50,6 +50,8 @@ class TrialConfig:
 
     data: str
     model: str = "yolov4-p5"
+    depth_multiple: float | None = None
+    width_multiple: float | None = None
     point: dict[str, Any] | None = None
     image_size: int = 256
     epochs: int = 10
@@ -85,14 +87,23 @@ def build_network(config: TrialConfig, num_classes: int) -> NetworkSpec:
     if config.point is not None:
         point = ScalingPoint(**{**config.point, "num_classes": num_classes, "input_size": config.image_size})
         return compound_scale(point).to_network()
-    return resolve_network(config.model, num_classes=num_classes, input_size=config.image_size)
+    return resolve_network(
+        config.model,
+        num_classes=num_classes,
+        input_size=config.image_size,
+        depth_multiple=config.depth_multiple,
+        width_multiple=config.width_multiple,
+    )
 
 
 EpochCallback = Callable[[EpochResult, Trainer, LatencyStats], None]
 
 
 def run_trial(
-    config: TrialConfig, on_epoch: EpochCallback | None = None, resume_from: Path | None = None
+    config: TrialConfig,
+    on_epoch: EpochCallback | None = None,
+    resume_from: Path | None = None,
+    on_batch: Callable[[int, torch.Tensor], None] | None = None,
 ) -> TrialResult:
     """Train and measure one candidate; never raises for the expected failures above."""
     started = time.perf_counter()
@@ -128,7 +139,7 @@ def run_trial(
             "threads": target.threads,
         }
         network_latency = measure_latency(trainer.model, target.device, include_nms=False, **options)
-        trainer.fit(lambda result: on_epoch(result, trainer, network_latency) if on_epoch else None)
+        trainer.fit(lambda result: on_epoch(result, trainer, network_latency) if on_epoch else None, on_batch)
         with_nms = measure_latency(trainer.ema.ema, target.device, include_nms=True, **options)
         last = trainer.history[-1] if trainer.history else None
         checkpoint = str(Path(config.out_dir) / "last.pt") if config.out_dir else None

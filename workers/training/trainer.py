@@ -112,7 +112,7 @@ class Trainer:
             pin_memory=self.cuda,
         )
 
-    def train_epoch(self) -> dict[str, float]:
+    def train_epoch(self, on_batch: Callable[[int, torch.Tensor], None] | None = None) -> dict[str, float]:
         config, epoch = self.config, self.epoch
         self.model.train()
         self.train_set.set_epoch(epoch)
@@ -141,6 +141,8 @@ class Trainer:
                 self.last_step = iteration
             sums += items.cpu()
             batches += 1
+            if on_batch is not None:
+                on_batch(index, items.cpu())
         means = (sums / max(batches, 1)).tolist()
         return dict(zip(("box", "obj", "cls", "total"), means, strict=True))
 
@@ -151,11 +153,16 @@ class Trainer:
             self.ema.ema, loader, self.truth, self.dataset.category_ids, self.config.nms, self.device
         )
 
-    def fit(self, on_epoch: Callable[[EpochResult], None] | None = None) -> list[EpochResult]:
-        """Train from the current epoch to ``config.epochs``; ``on_epoch`` sees each result."""
+    def fit(
+        self,
+        on_epoch: Callable[[EpochResult], None] | None = None,
+        on_batch: Callable[[int, torch.Tensor], None] | None = None,
+    ) -> list[EpochResult]:
+        """Train from the current epoch to ``config.epochs``; ``on_epoch`` sees each result and
+        ``on_batch`` each batch's (index, [box, obj, cls, total] losses)."""
         while self.epoch < self.config.epochs:
             started = time.perf_counter()
-            losses = self.train_epoch()
+            losses = self.train_epoch(on_batch)
             training_seconds = time.perf_counter() - started
             metrics = self.evaluate()
             result = EpochResult(
