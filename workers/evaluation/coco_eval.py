@@ -7,8 +7,8 @@ import io
 
 import numpy as np
 import torch
-from pycocotools.coco import COCO
 from pycocotools import cocoeval
+from pycocotools.coco import COCO
 
 from workers.data.dataset import Dataset, DatasetSplit
 from workers.results import CocoMetrics
