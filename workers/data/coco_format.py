@@ -7,7 +7,6 @@ import io
 import json
 from pathlib import Path
 
-import numpy as np
 from pycocotools.coco import COCO
 
 from workers.data.dataset import DatasetSplit, ImageRecord, box_problems
@@ -76,14 +75,5 @@ def load_coco_split(
             x, y, w, h = box
             boxes.append([max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)])
             classes.append(index_of[category])
-        records.append(
-            ImageRecord(
-                image_id=int(image_id),
-                path=path,
-                width=width,
-                height=height,
-                boxes=np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
-                classes=np.asarray(classes, dtype=np.int64),
-            )
-        )
+        records.append(ImageRecord.from_lists(int(image_id), path, width, height, boxes, classes))
     return DatasetSplit(split, tuple(records), annotation_file)

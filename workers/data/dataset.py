@@ -34,6 +34,20 @@ class ImageRecord:
     boxes: np.ndarray = field(repr=False)
     classes: np.ndarray = field(repr=False)
 
+    @classmethod
+    def from_lists(
+        cls, image_id: int, path: Path, width: int, height: int, boxes: list[list[float]], classes: list[int]
+    ) -> ImageRecord:
+        """A record from plain lists of xyxy pixel boxes and 0-based classes."""
+        return cls(
+            image_id=image_id,
+            path=path,
+            width=width,
+            height=height,
+            boxes=np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
+            classes=np.asarray(classes, dtype=np.int64),
+        )
+
 
 @dataclass(frozen=True)
 class DatasetSplit:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from workers.data.dataset import DatasetSplit, ImageRecord
 from workers.data.images import IMAGE_SUFFIXES, image_problem, image_size
 
@@ -83,13 +81,6 @@ def load_yolo_split(split: str, images_dir: Path, num_classes: int, problems: li
             for _, (cx, cy, w, h) in rows
         ]
         records.append(
-            ImageRecord(
-                image_id=image_id,
-                path=path,
-                width=width,
-                height=height,
-                boxes=np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
-                classes=np.asarray([category for category, _ in rows], dtype=np.int64),
-            )
+            ImageRecord.from_lists(image_id, path, width, height, boxes, [category for category, _ in rows])
         )
     return DatasetSplit(split, tuple(records))

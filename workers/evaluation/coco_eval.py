@@ -7,8 +7,8 @@ import io
 
 import numpy as np
 import torch
-from pycocotools import cocoeval
 from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval as CocoEvaluator
 
 from workers.data.dataset import Dataset, DatasetSplit
 from workers.results import CocoMetrics
@@ -67,7 +67,7 @@ def evaluate(
         return CocoMetrics.zero()
     with contextlib.redirect_stdout(io.StringIO()):
         predicted = truth.loadRes(results)
-        evaluator = cocoeval.COCOeval(truth, predicted, "bbox")
+        evaluator = CocoEvaluator(truth, predicted, "bbox")
         evaluator.params.imgIds = sorted(int(i) for i in detections)
         evaluator.evaluate()
         evaluator.accumulate()
