@@ -6,7 +6,10 @@ from __future__ import annotations
 import click
 
 from cli.data_commands import data
+from cli.demo_command import demo
 from cli.model_commands import model
+from cli.search_command import search
+from cli.service_commands import cancel, db, export, jobs, scheduler, serve, submit, watch
 from cli.train_command import train
 
 
@@ -19,6 +22,9 @@ def cli() -> None:
 cli.add_command(model)
 cli.add_command(data)
 cli.add_command(train)
+cli.add_command(search)
+for command in (serve, scheduler, db, submit, jobs, watch, export, cancel, demo):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -61,3 +61,17 @@ def test_importing_the_model_side_starts_nothing_heavy():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_importing_the_service_and_the_spaces_starts_no_search_machinery():
+    code = (
+        "import sys, search_spaces, search_spaces.mutation, search_spaces.pareto;"
+        "assert 'torch' not in sys.modules, 'search_spaces imported torch';"
+        "import api.app, api.scheduler, api.runner;"
+        "heavy = {'ray', 'mlflow', 'optuna'} & set(sys.modules);"
+        "assert not heavy, heavy"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr

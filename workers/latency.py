@@ -9,8 +9,10 @@ around every run. Two figures, as in the paper: the network alone, and network +
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import platform
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,6 +36,23 @@ def _threads(count: int | None) -> Iterator[int]:
         yield torch.get_num_threads()
     finally:
         torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def exclusive_device(device: torch.device) -> Iterator[None]:
+    """Never two CPU latency measurements at once on a machine (concurrent trials of a search
+    would disturb each other's timings): an advisory lock on a file in the temp directory. A GPU
+    is held whole by one trial, so it needs no lock."""
+    if device.type != "cpu":
+        yield
+        return
+    lock_path = Path(tempfile.gettempdir()) / "scaler-latency-cpu.lock"
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _cpu_name() -> str:
@@ -112,7 +131,11 @@ def measure_latency(
         return non_max_suppression(predictions.float(), settings) if include_nms else predictions
 
     cuda = target.type == "cuda"
-    with _threads(threads if not cuda else None) as thread_count, torch.inference_mode():
+    with (
+        exclusive_device(target),
+        _threads(threads if not cuda else None) as thread_count,
+        torch.inference_mode(),
+    ):
         timings = _time(run, runs, warmup, cuda)
     ordered = sorted(timings)
     return LatencyStats(

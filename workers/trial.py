@@ -63,6 +63,7 @@ class TrialConfig:
     out_dir: str | None = None
     cache: bool = False
     nominal_batch: int = 64
+    optimizer: str = "sgd"
     latency: LatencyTarget = field(default_factory=LatencyTarget)
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,8 +105,10 @@ def run_trial(
     on_epoch: EpochCallback | None = None,
     resume_from: Path | None = None,
     on_batch: Callable[[int, torch.Tensor], None] | None = None,
+    network_latency: LatencyStats | None = None,
 ) -> TrialResult:
-    """Train and measure one candidate; never raises for the expected failures above."""
+    """Train and measure one candidate; never raises for the expected failures above.
+    ``network_latency``: the untrained network's latency when already measured (pre-filter)."""
     started = time.perf_counter()
     params, gflops = 0, 0.0
     try:
@@ -124,6 +127,7 @@ def run_trial(
             out_dir=Path(config.out_dir) if config.out_dir else None,
             cache=config.cache,
             nominal_batch=config.nominal_batch,
+            optimizer=config.optimizer,
         )
         trainer = Trainer(train_config, dataset=dataset)
         params = count_parameters(trainer.model)
@@ -138,7 +142,8 @@ def run_trial(
             "runs": target.runs,
             "threads": target.threads,
         }
-        network_latency = measure_latency(trainer.model, target.device, include_nms=False, **options)
+        if network_latency is None:
+            network_latency = measure_latency(trainer.model, target.device, include_nms=False, **options)
         trainer.fit(lambda result: on_epoch(result, trainer, network_latency) if on_epoch else None, on_batch)
         with_nms = measure_latency(trainer.ema.ema, target.device, include_nms=True, **options)
         last = trainer.history[-1] if trainer.history else None

@@ -3,8 +3,10 @@ restores from Tune's checkpoint when a trial is retried or an experiment resumed
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,29 +36,42 @@ def epoch_metrics(result: EpochResult, trainer: Trainer, latency: LatencyStats) 
     }
 
 
-def tune_trial(config: dict[str, Any]) -> None:
-    """The function trainable; ``config`` is a TrialConfig as a dict."""
-    trial = TrialConfig.from_dict(config)
+@contextlib.contextmanager
+def restored_trainer_checkpoint() -> Iterator[Path | None]:
+    """The trainer checkpoint of Tune's restored checkpoint, copied to a scratch file (None on a
+    fresh start); removed afterwards."""
     restored = tune.get_checkpoint()
-    resume_from = None
     scratch = Path(tempfile.mkdtemp(prefix="scaler-restore-"))
     try:
+        resume_from = None
         if restored is not None:
             with restored.as_directory() as folder:
                 resume_from = scratch / CHECKPOINT_FILE
                 shutil.copy(Path(folder) / CHECKPOINT_FILE, resume_from)
+        yield resume_from
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def report_epoch(metrics: dict[str, Any], trainer: Trainer) -> None:
+    """One Tune report with the trainer's state as the checkpoint to restore from."""
+    with tempfile.TemporaryDirectory() as folder:
+        trainer.save(Path(folder) / CHECKPOINT_FILE)
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+def tune_trial(config: dict[str, Any]) -> None:
+    """The function trainable; ``config`` is a TrialConfig as a dict."""
+    trial = TrialConfig.from_dict(config)
+    with restored_trainer_checkpoint() as resume_from:
 
         def report(result: EpochResult, trainer: Trainer, latency: LatencyStats) -> None:
             metrics = epoch_metrics(result, trainer, latency)
             if resume_from is not None:
                 metrics["resumed"] = True
-            with tempfile.TemporaryDirectory() as folder:
-                trainer.save(Path(folder) / CHECKPOINT_FILE)
-                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+            report_epoch(metrics, trainer)
 
         outcome = run_trial(trial, on_epoch=report, resume_from=resume_from)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     if outcome.status == "failed":
         raise RuntimeError(outcome.error)  # Tune records the trial as errored, with this reason
     tune.report(

@@ -20,11 +20,21 @@ def accumulation(batch_size: int, nominal_batch: int = NOMINAL_BATCH) -> int:
     return max(round(nominal_batch / batch_size), 1)
 
 
+OPTIMIZERS = ("sgd", "adam")
+
+
 def build_optimizer(
-    model: nn.Module, hyp: Hyperparameters, batch_size: int, nominal_batch: int = NOMINAL_BATCH
-) -> torch.optim.SGD:
+    model: nn.Module,
+    hyp: Hyperparameters,
+    batch_size: int,
+    nominal_batch: int = NOMINAL_BATCH,
+    kind: str = "sgd",
+) -> torch.optim.Optimizer:
     """Group 0: BN weights (no decay); group 1: conv weights (decay scaled to the nominal batch of
-    64); group 2: biases (no decay). Nesterov SGD."""
+    64); group 2: biases (no decay). Nesterov SGD, or Adam with betas (momentum, 0.999) as the
+    reference's ``--adam`` (which wants a lower lr0, e.g. 0.001)."""
+    if kind not in OPTIMIZERS:
+        raise ValueError(f"optimizer: must be one of {', '.join(OPTIMIZERS)}, got {kind!r}")
     norms, weights, biases = [], [], []
     for module in model.modules():
         if isinstance(getattr(module, "bias", None), nn.Parameter):
@@ -34,7 +44,11 @@ def build_optimizer(
         elif isinstance(getattr(module, "weight", None), nn.Parameter):
             weights.append(module.weight)
     decay = hyp.weight_decay * batch_size * accumulation(batch_size, nominal_batch) / nominal_batch
-    optimizer = torch.optim.SGD(norms, lr=hyp.lr0, momentum=hyp.momentum, nesterov=True)
+    optimizer: torch.optim.Optimizer
+    if kind == "adam":
+        optimizer = torch.optim.Adam(norms, lr=hyp.lr0, betas=(hyp.momentum, 0.999))
+    else:
+        optimizer = torch.optim.SGD(norms, lr=hyp.lr0, momentum=hyp.momentum, nesterov=True)
     optimizer.add_param_group({"params": weights, "weight_decay": decay})
     optimizer.add_param_group({"params": biases})
     return optimizer
@@ -77,6 +91,8 @@ class Warmup:
         for index, group in enumerate(optimizer.param_groups):
             start = self.hyp.warmup_bias_lr if index == 2 else 0.0
             group["lr"] = float(np.interp(iteration, span, [start, group["initial_lr"] * lr_factor]))
-            group["momentum"] = float(
-                np.interp(iteration, span, [self.hyp.warmup_momentum, self.hyp.momentum])
-            )
+            momentum = float(np.interp(iteration, span, [self.hyp.warmup_momentum, self.hyp.momentum]))
+            if "betas" in group:
+                group["betas"] = (momentum, group["betas"][1])
+            else:
+                group["momentum"] = momentum

@@ -47,6 +47,7 @@ class TrainConfig:
     cache: bool = False
     nms: NMSConfig = field(default_factory=NMSConfig)
     nominal_batch: int = NOMINAL_BATCH  # gradients accumulate to this many images per step
+    optimizer: str = "sgd"  # or "adam"
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,9 @@ class Trainer:
         )
         self.truth = ground_truth(self.dataset, self.dataset.val)
         self.loss = YoloLoss(self.model, config.hyp)
-        self.optimizer = build_optimizer(self.model, config.hyp, config.batch_size, config.nominal_batch)
+        self.optimizer = build_optimizer(
+            self.model, config.hyp, config.batch_size, config.nominal_batch, config.optimizer
+        )
         for group in self.optimizer.param_groups:
             group["initial_lr"] = config.hyp.lr0
         self.ema = ModelEMA(self.model)

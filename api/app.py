@@ -1,0 +1,54 @@
+"""The FastAPI app factory: settings, migrations at start, routers, optional scheduler thread."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.auth import ensure_default_token
+from api.cache import ResponseCache
+from api.db.migrate import upgrade
+from api.db.session import make_engine, make_session_factory
+from api.routes import datasets, health, jobs, presets, trials
+from api.settings import Settings, get_settings
+
+
+def create_app(
+    settings: Settings | None = None, on_ready: Callable[[FastAPI], None] | None = None
+) -> FastAPI:
+    """``on_ready`` runs once the database is migrated and the default token exists."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        url = settings.resolved_database_url()
+        upgrade(url)
+        engine = make_engine(url)
+        app.state.engine = engine
+        app.state.session_factory = make_session_factory(engine)
+        app.state.created_token = ensure_default_token(app.state.session_factory, settings.token)
+        scheduler = None
+        if settings.run_scheduler:
+            from api.scheduler import JobScheduler
+
+            scheduler = JobScheduler(settings, app.state.session_factory)
+            scheduler.start()
+        app.state.scheduler = scheduler
+        if on_ready is not None:
+            on_ready(app)
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.stop()
+            engine.dispose()
+
+    app = FastAPI(title="Scaler", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.response_cache = ResponseCache()
+    for module in (health, presets, jobs, trials, datasets):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,112 @@
+"""SQLAlchemy models: teams and their tokens, datasets, jobs and their trials."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
+ACTIVE_STATUSES = ("queued", "running")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiToken(Base):
+    """Only the SHA-256 of a token is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="default")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DatasetRecord(Base):
+    __tablename__ = "datasets"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    path: Mapped[str] = mapped_column(Text)
+    layout: Mapped[str] = mapped_column(String(16))
+    num_classes: Mapped[int] = mapped_column(Integer)
+    class_names: Mapped[list[Any]] = mapped_column(JSON)
+    train_images: Mapped[int] = mapped_column(Integer)
+    val_images: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), index=True, default="queued")
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    resume_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    trials_total: Mapped[int] = mapped_column(Integer, default=0)
+    trials_finished: Mapped[int] = mapped_column(Integer, default=0)
+    epochs_used: Mapped[int] = mapped_column(Integer, default=0)
+    device_hours: Mapped[float] = mapped_column(Float, default=0.0)
+    hypervolume: Mapped[float | None] = mapped_column(Float, nullable=True)
+    front: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    hypervolume_history: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    mlflow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    trials: Mapped[list[TrialRecord]] = relationship(back_populates="job", cascade="all, delete-orphan")
+
+
+class TrialRecord(Base):
+    __tablename__ = "trials"
+    __table_args__ = (UniqueConstraint("job_id", "trial_id", name="uq_trials_job_trial"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    trial_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    point: Mapped[dict[str, Any]] = mapped_column(JSON)
+    epochs: Mapped[int] = mapped_column(Integer, default=0)
+    ap: Mapped[float] = mapped_column(Float, default=0.0)
+    ap50: Mapped[float] = mapped_column(Float, default=0.0)
+    fitness: Mapped[float] = mapped_column(Float, default=0.0)
+    latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    latency_nms_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    params: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    gflops: Mapped[float | None] = mapped_column(Float, nullable=True)
+    image_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    anchors: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    checkpoint: Mapped[str | None] = mapped_column(Text, nullable=True)
+    history: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    job: Mapped[Job] = relationship(back_populates="trials")

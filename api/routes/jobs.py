@@ -1,0 +1,115 @@
+"""Jobs: submit (JSON or YAML), list, status, cancel, resume."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Request, status
+from sqlalchemy import func, select
+
+from api.db.models import JOB_STATUSES, Job, Team, utcnow
+from api.deps import SessionDep, SettingsDep, TeamDep
+from api.errors import FieldError
+from api.schemas import Created, JobList, JobOut, JobStatus
+from api.validation import validated_spec
+from search_spaces import JobSpec
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+def owned_job(session: SessionDep, team: Team, job_id: str) -> Job:
+    job = session.get(Job, job_id)
+    if job is None or job.team_id != team.id:  # another team's job does not exist for you
+        raise FieldError("job_id", f"no job {job_id!r}", 404)
+    return job
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Created,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": JobSpec.model_json_schema()},
+                "application/yaml": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+async def submit_job(request: Request, session: SessionDep, team: TeamDep, settings: SettingsDep) -> Created:
+    """A JobSpec as JSON, or as YAML with ``Content-Type: application/yaml``; ``{"preset": NAME, …}``
+    starts from a preset. The dataset, limits and warm-start jobs are checked before queueing."""
+    body = await request.body()
+    spec = validated_spec(body, request.headers.get("content-type", ""), session, team, settings)
+    job = Job(
+        id=uuid.uuid4().hex,
+        team_id=team.id,
+        name=spec.name,
+        status="queued",
+        spec=spec.model_dump(mode="json"),
+        created_by=team.name,
+        trials_total=spec.budget.max_trials,
+        front=[],
+        hypervolume_history=[],
+    )
+    session.add(job)
+    session.commit()
+    return Created(id=job.id)
+
+
+@router.get("", response_model=JobList)
+def list_jobs(
+    session: SessionDep,
+    team: TeamDep,
+    status_filter: Annotated[str | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JobList:
+    if status_filter is not None and status_filter not in JOB_STATUSES:
+        raise FieldError("status", f"must be one of {', '.join(JOB_STATUSES)}")
+    query = select(Job).where(Job.team_id == team.id)
+    if status_filter is not None:
+        query = query.where(Job.status == status_filter)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    jobs = session.scalars(query.order_by(Job.created_at.desc()).limit(limit).offset(offset)).all()
+    return JobList(
+        items=[JobOut.model_validate(job) for job in jobs], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/{job_id}", response_model=JobStatus)
+def get_job(job_id: str, session: SessionDep, team: TeamDep) -> JobStatus:
+    job = owned_job(session, team, job_id)
+    out = JobOut.model_validate(job)
+    spec = JobSpec.model_validate(job.spec)
+    budget = spec.budget.max_trial_epochs or spec.budget.max_trials * spec.budget.epochs_per_trial
+    progress = job.trials_finished / job.trials_total if job.trials_total else 0.0
+    return JobStatus(**out.model_dump(), progress=progress, budget_epochs=budget)
+
+
+@router.post("/{job_id}/cancel", response_model=JobOut)
+def cancel_job(job_id: str, session: SessionDep, team: TeamDep) -> JobOut:
+    job = owned_job(session, team, job_id)
+    if job.status == "queued":
+        job.status, job.finished_at = "cancelled", utcnow()
+    elif job.status == "running":
+        job.cancel_requested = True  # the runner stops its search and marks the job cancelled
+    else:
+        raise FieldError("status", f"a {job.status} job cannot be cancelled", 409)
+    session.commit()
+    return JobOut.model_validate(job)
+
+
+@router.post("/{job_id}/resume", response_model=JobOut)
+def resume_job(job_id: str, session: SessionDep, team: TeamDep, _: Annotated[None, Body()] = None) -> JobOut:
+    """Queue a failed or cancelled job again; it continues from its search state."""
+    job = owned_job(session, team, job_id)
+    if job.status not in ("failed", "cancelled"):
+        raise FieldError("status", f"only failed or cancelled jobs resume; this one is {job.status}", 409)
+    job.status, job.error, job.cancel_requested, job.resume_requested = "queued", None, False, True
+    job.finished_at = None
+    session.commit()
+    return JobOut.model_validate(job)

@@ -1,0 +1,144 @@
+"""A job's trials (paginated, sortable), its Pareto front, and trial exports."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
+from fastapi.responses import FileResponse
+from sqlalchemy import func, or_, select
+
+from api.cache import cached_json
+from api.db.models import Job, TrialRecord
+from api.deps import SessionDep, TeamDep
+from api.errors import FieldError
+from api.routes.jobs import owned_job
+from api.schemas import Pareto, TrialList, TrialOut
+
+router = APIRouter(prefix="/v1/jobs/{job_id}", tags=["trials"])
+SORTABLE = (
+    "ap",
+    "ap50",
+    "fitness",
+    "latency_ms",
+    "latency_nms_ms",
+    "params",
+    "gflops",
+    "epochs",
+    "finished_at",
+)
+MEASURED = ("completed", "stopped")
+
+
+@router.get("/trials", response_model=TrialList)
+def list_trials(
+    request: Request,
+    job_id: str,
+    session: SessionDep,
+    team: TeamDep,
+    sort: Annotated[str, Query(description="a metric; prefix '-' for descending")] = "finished_at",
+    status: str | None = None,
+    history: Annotated[bool, Query(description="include each trial's per-epoch history")] = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    """ETag / If-None-Match → 304 while the job is unchanged."""
+    job = owned_job(session, team, job_id)
+    key = sort.removeprefix("-")
+    if key not in SORTABLE:
+        raise FieldError("sort", f"sort by one of {', '.join(SORTABLE)}")
+    column = getattr(TrialRecord, key)
+
+    def build() -> TrialList:
+        query = select(TrialRecord).where(TrialRecord.job_id == job_id)
+        if status is not None:
+            query = query.where(TrialRecord.status == status)
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        order = column.desc() if sort.startswith("-") else column.asc()
+        rows = session.scalars(
+            query.order_by(order.nulls_last(), TrialRecord.id).limit(limit).offset(offset)
+        ).all()
+        items = [TrialOut.model_validate(row) for row in rows]
+        if not history:
+            items = [item.model_copy(update={"history": []}) for item in items]
+        return TrialList(items=items, total=total, limit=limit, offset=offset)
+
+    return cached_json(request, session, job, "trials", build)
+
+
+@router.get("/pareto", response_model=Pareto)
+def pareto(request: Request, job_id: str, session: SessionDep, team: TeamDep) -> Response:
+    """Lean on purpose (dashboards poll it): every measured point as a few numbers, full records
+    only for the front and the infeasible candidates. ETag / If-None-Match → 304."""
+    job = owned_job(session, team, job_id)
+    return cached_json(request, session, job, "pareto", lambda: _pareto(session, job))
+
+
+def _pareto(session: SessionDep, job: Job) -> Pareto:
+    job_id = job.id
+    front = set(job.front or [])
+    columns = (
+        TrialRecord.trial_id,
+        TrialRecord.status,
+        TrialRecord.ap,
+        TrialRecord.ap50,
+        TrialRecord.latency_ms,
+    )
+    points = [
+        {"trial_id": trial_id, "ap": ap, "ap50": ap50, "latency_ms": latency, "on_front": trial_id in front}
+        for trial_id, status, ap, ap50, latency in session.execute(
+            select(*columns).where(TrialRecord.job_id == job_id, TrialRecord.status.in_(MEASURED))
+        )
+        if latency is not None
+    ]
+    detailed = session.scalars(
+        select(TrialRecord).where(
+            TrialRecord.job_id == job_id,
+            or_(TrialRecord.trial_id.in_(front), TrialRecord.status == "infeasible"),
+        )
+    ).all()
+    by_id = {row.trial_id: row for row in detailed}
+    return Pareto(
+        front=[TrialOut.model_validate(by_id[trial_id]) for trial_id in job.front if trial_id in by_id],
+        infeasible=[TrialOut.model_validate(row) for row in detailed if row.status == "infeasible"],
+        points=points,
+        hypervolume=job.hypervolume,
+        hypervolume_history=list(job.hypervolume_history or []),
+    )
+
+
+@router.get("/trials/{trial_id}/export", response_class=FileResponse)
+def export(
+    job_id: str, trial_id: str, session: SessionDep, team: TeamDep, background: BackgroundTasks
+) -> FileResponse:
+    """A zip: model.yaml, hyp.yaml, point.json, metrics.json, weights.pt, model.onnx."""
+    from search_spaces import JobSpec
+    from workers.export import export_trial, zip_export
+    from workers.search.outcome import SearchTrial
+    from workers.search.run import trial_config_of
+
+    job = owned_job(session, team, job_id)
+    row = session.scalar(
+        select(TrialRecord).where(TrialRecord.job_id == job_id, TrialRecord.trial_id == trial_id)
+    )
+    if row is None:
+        raise FieldError("trial_id", f"no trial {trial_id!r} in job {job_id}", 404)
+    if row.status not in MEASURED:
+        raise FieldError("trial_id", f"trial {trial_id} is {row.status}: nothing to export", 409)
+    trial = SearchTrial(trial_id=row.trial_id, status=row.status, point=row.point, anchors=row.anchors)
+    folder = Path(tempfile.mkdtemp(prefix="scaler-export-"))
+    metrics = TrialOut.model_validate(row).model_dump(exclude={"history"})
+    export_trial(
+        trial_config_of(JobSpec.model_validate(job.spec), trial), folder / "export", metrics, row.checkpoint
+    )
+    archive = zip_export(folder / "export", folder / f"{job_id}-{trial_id}.zip")
+    background.add_task(_remove, folder)
+    return FileResponse(archive, media_type="application/zip", filename=archive.name)
+
+
+def _remove(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,177 @@
+"""Runs one claimed job in its own process: ``python -m api.runner JOB_ID``.
+
+The search writes each trial to the database as it reports and finishes, keeps the job's
+heartbeat fresh, stops when the job is cancelled, and ends the job as done, cancelled or failed
+with the reason. A job whose search state exists on disk is resumed from it (Tune's experiment
+state: finished trials are kept, unfinished ones continue from their checkpoints)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.db.models import Job, TrialRecord, utcnow
+from api.db.session import make_engine, make_session_factory
+from api.settings import Settings, get_settings
+from search_spaces import JobSpec, Point
+
+HEARTBEAT_SECONDS = 5.0
+TRIAL_FIELDS = (
+    "status", "point", "epochs", "ap", "ap50", "fitness", "latency_ms", "latency_nms_ms", "params", "gflops",
+    "image_size", "anchors", "error", "checkpoint", "finished_at",
+)  # fmt: skip
+
+
+def job_folder(settings: Settings, job_id: str) -> Path:
+    return (settings.data_dir / "jobs" / job_id).resolve()
+
+
+class DatabaseWriter:
+    """A search callback: upserts each trial, and after each finished trial the job's progress,
+    compute used, front and hypervolume."""
+
+    def __init__(self, factory: sessionmaker[Session], job_id: str, spec: JobSpec) -> None:
+        self.factory = factory
+        self.job_id = job_id
+        self.spec = spec
+        self.lock = threading.Lock()
+
+    def _upsert(self, session: Session, trial: Any) -> None:
+        row = session.scalar(
+            select(TrialRecord).where(
+                TrialRecord.job_id == self.job_id, TrialRecord.trial_id == trial.trial_id
+            )
+        )
+        if row is None:
+            row = TrialRecord(job_id=self.job_id, trial_id=trial.trial_id)
+            session.add(row)
+        for field in TRIAL_FIELDS:
+            setattr(row, field, getattr(trial, field))
+        row.history = [dict(item) for item in trial.history]
+
+    def on_trial_result(self, trial: Any) -> None:
+        with self.lock, self.factory() as session:
+            self._upsert(session, trial)
+            session.commit()
+
+    def on_trial_complete(self, trial: Any) -> None:
+        from workers.search.outcome import SearchTrial, summarise
+
+        with self.lock, self.factory() as session:
+            self._upsert(session, trial)
+            session.flush()
+            rows = session.scalars(select(TrialRecord).where(TrialRecord.job_id == self.job_id)).all()
+            finished = [row for row in rows if row.status not in ("running",)]
+            trials = [
+                SearchTrial(**{field: getattr(row, field) for field in ("trial_id", *TRIAL_FIELDS)})
+                for row in finished
+            ]
+            front, volume, history, _ = summarise(trials, self.spec.objectives)
+            job = session.get(Job, self.job_id)
+            assert job is not None
+            devices = self.spec.budget.gpus_per_trial or self.spec.budget.cpus_per_trial
+            job.device_hours = (job.device_hours or 0.0) + trial.seconds * devices / 3600
+            job.trials_finished = len(finished)
+            job.epochs_used = sum(row.epochs for row in rows)
+            job.front, job.hypervolume, job.hypervolume_history = list(front), volume, list(history)
+            job.heartbeat_at = utcnow()
+            session.commit()
+
+
+def _heartbeat(factory: sessionmaker[Session], job_id: str, stop: threading.Event) -> None:
+    while not stop.wait(HEARTBEAT_SECONDS):
+        try:
+            with factory() as session:
+                job = session.get(Job, job_id)
+                if job is not None:
+                    job.heartbeat_at = utcnow()
+                    session.commit()
+        except Exception:  # a dropped connection: the next beat reconnects through the pool
+            continue
+
+
+def _warm_start_points(factory: sessionmaker[Session], spec: JobSpec) -> list[Point]:
+    """The front trials of the named earlier jobs, best AP first, as initial points."""
+    names = {parameter.name for parameter in spec.space.parameters()}
+    points: list[Point] = []
+    with factory() as session:
+        for job_id in spec.warm_start_from:
+            job = session.get(Job, job_id)
+            if job is None:
+                continue
+            rows = session.scalars(select(TrialRecord).where(TrialRecord.job_id == job_id)).all()
+            for row in sorted((r for r in rows if r.trial_id in (job.front or [])), key=lambda r: -r.ap):
+                if set(row.point) == names and row.point not in points:
+                    points.append(dict(row.point))
+    return points
+
+
+def run_job(settings: Settings, job_id: str) -> str:
+    """Run the job to its end; returns the final status."""
+    from workers.search.run import run_search
+
+    engine = make_engine(settings.resolved_database_url())
+    factory = make_session_factory(engine)
+    with factory() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise SystemExit(f"no job {job_id}")
+        spec = JobSpec.model_validate(job.spec)
+    folder = job_folder(settings, job_id)
+    resume = (folder / "ray" / "search").is_dir()
+    stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(factory, job_id, stop), daemon=True)
+    beat.start()
+
+    def cancel_requested() -> bool:
+        with factory() as session:
+            current = session.get(Job, job_id)
+            return bool(current is None or current.cancel_requested)
+
+    status, error, result = "done", None, None
+    try:
+        result = run_search(
+            spec,
+            folder,
+            callbacks=[DatabaseWriter(factory, job_id, spec)],
+            tracking_uri=settings.resolved_tracking_uri(),
+            resume=resume,
+            initial_points=[] if resume else _warm_start_points(factory, spec),
+            ray_address=settings.ray_address,
+            stop_requested=cancel_requested,
+        )
+        if cancel_requested():
+            status = "cancelled"
+    except Exception as failure:  # the job fails with its reason; the service goes on
+        status, error = "failed", f"{type(failure).__name__}: {failure}"
+        traceback.print_exc()
+    finally:
+        stop.set()
+    with factory() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        job.status, job.error, job.finished_at = status, error, utcnow()
+        job.cancel_requested = False
+        if result is not None:
+            job.front, job.hypervolume = list(result.front), result.hypervolume
+            job.hypervolume_history = list(result.hypervolume_history)
+            job.mlflow_run_id = result.mlflow_run_id
+        session.commit()
+    engine.dispose()
+    return status
+
+
+def main() -> None:
+    if len(sys.argv) != 2:
+        raise SystemExit("usage: python -m api.runner JOB_ID")
+    run_job(get_settings(), sys.argv[1])
+
+
+if __name__ == "__main__":
+    main()

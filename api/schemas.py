@@ -1,0 +1,104 @@
+"""Response models of the REST API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Created(BaseModel):
+    id: str
+
+
+class JobOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    status: str
+    error: str | None
+    created_by: str
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    trials_total: int
+    trials_finished: int
+    epochs_used: int
+    device_hours: float
+    hypervolume: float | None
+    front: list[Any]
+    cancel_requested: bool
+    mlflow_run_id: str | None
+    spec: dict[str, Any]
+
+
+class JobStatus(JobOut):
+    progress: float  # finished trials / trial budget
+    budget_epochs: int
+
+
+class JobList(BaseModel):
+    items: list[JobOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class TrialOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    trial_id: str
+    status: str
+    point: dict[str, Any]
+    epochs: int
+    ap: float
+    ap50: float
+    fitness: float
+    latency_ms: float | None
+    latency_nms_ms: float | None
+    params: int | None
+    gflops: float | None
+    image_size: int | None
+    anchors: str | None
+    error: str | None
+    history: list[Any]
+
+
+class TrialList(BaseModel):
+    items: list[TrialOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class Pareto(BaseModel):
+    front: list[TrialOut]
+    infeasible: list[TrialOut]
+    points: list[dict[str, Any]]  # every measured trial: trial_id, ap, latency_ms, on_front
+    hypervolume: float | None
+    hypervolume_history: list[float]
+
+
+class DatasetIn(BaseModel):
+    name: str
+    path: str
+
+
+class DatasetOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    path: str
+    layout: str
+    num_classes: int
+    class_names: list[Any]
+    train_images: int
+    val_images: int
+
+
+class PresetOut(BaseModel):
+    name: str
+    spec: dict[str, Any]

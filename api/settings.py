@@ -1,0 +1,40 @@
+"""Service settings from the environment (prefix ``SCALER_``); built by ``get_settings()``, never
+at import time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SCALER_", extra="ignore")
+
+    data_dir: Path = Path("runs/scaler")
+    database_url: str | None = None  # default: SQLite file in data_dir
+    mlflow_tracking_uri: str | None = None  # default: SQLite store in data_dir
+    ray_address: str | None = None  # default: a local Ray started by the scheduler
+    token: str | None = None  # the default team's token (created and printed when missing)
+    data_roots: list[Path] = Field(default_factory=list)  # allowed dataset paths (default: data_dir)
+    max_trials: int = 10_000
+    max_epochs_per_trial: int = 1_000
+    max_concurrent_trials: int = 64
+    max_upload_bytes: int = 512 * 1024 * 1024
+    run_scheduler: bool = True  # a scheduler thread inside the API process
+    scheduler_poll_seconds: float = 1.0
+    scheduler_stale_seconds: float = 60.0  # a running job whose heartbeat is older is taken over
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'scaler.db').resolve()}"
+
+    def resolved_tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
+
+    def allowed_roots(self) -> list[Path]:
+        return [root.resolve() for root in (self.data_roots or [self.data_dir])]
+
+
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,149 @@
+"""Search efficiency: hypervolume reached against trial-epochs spent, equal budgets, several seeds.
+
+    python bench/search_efficiency.py                         # 3 seeds, 4 methods, 32 trial-epochs each
+    python bench/search_efficiency.py --seeds 0 1 2 3 4 --budget 96 --out bench/results/search.jsonl
+
+Methods: evolve + MO-ASHA, NSGA-II + MO-ASHA, plain Optuna NSGA-II (FIFO), random (FIFO). Every run
+searches the same small space on the built-in dataset with a fixed hypervolume reference (AP 0,
+``--reference-ms``), so that volumes compare across runs. Prints per run the final hypervolume and
+the trial-epochs each method needed to reach plain NSGA-II's final hypervolume (same seed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+from search_spaces import parse_job_spec
+from workers.data.synth import SynthConfig, write_synth_dataset
+from workers.search.outcome import SearchResult
+from workers.search.run import ensure_ray, run_search
+
+METHODS = {
+    "evolve+moasha": ("evolve", "moasha"),
+    "nsga2+moasha": ("nsga2", "moasha"),
+    "nsga2": ("nsga2", "fifo"),
+    "random": ("random", "fifo"),
+}
+
+
+def job(
+    dataset: Path, searcher: str, scheduler: str, seed: int, budget: int, epochs: int, reference: float
+) -> dict:
+    return {
+        "name": f"efficiency-{searcher}-{scheduler}-{seed}",
+        "dataset": str(dataset),
+        "space": {
+            "architecture": {
+                "family": ["large"],
+                "input_size": [64, 96, 128],
+                "stages": [5],
+                "depth_multiple": {"low": 0.2, "high": 0.5},
+                "width_multiple": {"low": 0.125, "high": 0.5},
+                "activation": ["mish", "leaky"],
+            },
+            "hyperparameters": {
+                "base": {"lr0": 0.004, "warmup_epochs": 0.5, "mosaic": 0.0, "translate": 0.1, "scale": 0.25},
+                "search": {"lr0": {"lower": 0.001, "upper": 0.01, "log": True}},
+                "anchors": False,
+            },
+        },
+        "objectives": {"accuracy": "ap", "reference_latency_ms": reference},
+        "budget": {"max_trials": budget, "epochs_per_trial": epochs, "max_trial_epochs": budget},
+        "training": {"batch_size": 8, "nominal_batch": 8, "optimizer": "adam"},
+        "searcher": searcher,
+        "scheduler": scheduler,
+        "evolution": {"initial_random": 3},
+        "scheduling": {"grace_period": 2, "reduction_factor": 2},  # epoch-1 AP is mostly noise
+        "seed": seed,
+    }
+
+
+def epochs_curve(result: SearchResult) -> list[tuple[int, float]]:
+    """(trial-epochs spent, hypervolume) after each finished trial, in finishing order."""
+    ordered = sorted(result.trials, key=lambda t: t.finished_at or 0.0)
+    spent, curve = 0, []
+    for trial, volume in zip(ordered, result.hypervolume_history, strict=True):
+        spent += trial.epochs
+        curve.append((spent, volume))
+    return curve
+
+
+def epochs_to_reach(curve: list[tuple[int, float]], target: float) -> int | None:
+    return next((spent for spent, volume in curve if volume >= target - 1e-12), None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=Path("runs/bench-search-synth"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--budget", type=int, default=32, help="trial-epochs per run")
+    parser.add_argument("--epochs", type=int, default=4, help="epochs per trial")
+    parser.add_argument("--reference-ms", type=float, default=40.0)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--work", type=Path, default=Path("runs/bench-search"))
+    args = parser.parse_args()
+    if not (args.data / "dataset.yaml").is_file():
+        # larger, fewer objects than the default so that a few epochs already separate candidates
+        write_synth_dataset(
+            args.data, SynthConfig(160, 40, 128, 3, seed=0, max_objects=3, min_object_size=16.0)
+        )
+    ensure_ray(num_cpus=2)
+    rows = []
+    for seed in args.seeds:
+        curves = {}
+        for method in args.methods:
+            searcher, scheduler = METHODS[method]
+            spec = parse_job_spec(
+                job(
+                    args.data.resolve(),
+                    searcher,
+                    scheduler,
+                    seed,
+                    args.budget,
+                    args.epochs,
+                    args.reference_ms,
+                )
+            )
+            shutil.rmtree(args.work / f"{method}-{seed}", ignore_errors=True)
+            started = time.perf_counter()
+            result = run_search(spec, args.work / f"{method}-{seed}", export_front=False)
+            curves[method] = epochs_curve(result)
+            row = {
+                "seed": seed,
+                "method": method,
+                "trials": len(result.trials),
+                "trial_epochs": curves[method][-1][0] if curves[method] else 0,
+                "hypervolume": result.hypervolume,
+                "front": len(result.front),
+                "minutes": (time.perf_counter() - started) / 60,
+                "curve": curves[method],
+            }
+            rows.append(row)
+            print(json.dumps({k: v for k, v in row.items() if k != "curve"}), flush=True)
+        if curves.get("nsga2"):
+            target = curves["nsga2"][-1][1]
+            for row in rows[-len(args.methods) :]:
+                row["epochs_to_nsga2_final"] = epochs_to_reach(curves[row["method"]], target)
+                print(
+                    json.dumps(
+                        {
+                            "seed": seed,
+                            "method": row["method"],
+                            "epochs_to_nsga2_final": row["epochs_to_nsga2_final"],
+                        }
+                    ),
+                    flush=True,
+                )
+    if args.out:
+        args.out.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
+
+
+if __name__ == "__main__":
+    main()

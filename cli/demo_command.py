@@ -1,0 +1,94 @@
+"""``scaler demo``: the whole product on one machine — the server with its scheduler, the built-in
+dataset, the tiny-cpu job submitted over REST and watched to its end, the best config exported."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import click
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@click.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/demo"),
+    show_default=True,
+)
+@click.option("--preset", default="tiny-cpu", show_default=True)
+@click.option("--port", type=int, default=None, help="Default: a free port.")
+def demo(data_dir: Path, preset: str, port: int | None) -> None:
+    """Serve, write the built-in dataset, submit PRESET, watch it, export the best network."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.settings import Settings
+    from cli.client import ApiClient
+    from cli.service_commands import follow
+    from workers.data.synth import SynthConfig, write_synth_dataset
+
+    data_dir = data_dir.resolve()
+    dataset = data_dir / "synth"
+    if not (dataset / "dataset.yaml").is_file():
+        click.echo(f"writing the built-in dataset to {dataset}", err=True)
+        write_synth_dataset(dataset, SynthConfig(images=200, val_images=50, size=256, classes=3, seed=0))
+    port = port or _free_port()
+    url = f"http://127.0.0.1:{port}"
+    token = "demo-" + data_dir.name
+    settings = Settings(data_dir=data_dir, token=token, run_scheduler=True)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise click.ClickException("the API server did not start")
+        time.sleep(0.1)
+    click.echo(f"Scaler API {url} (OpenAPI {url}/docs), token {token}", err=True)
+    try:
+        client = ApiClient(url, token)
+        job_id = client.json("POST", "/v1/jobs", json={"preset": preset, "dataset": str(dataset)})["id"]
+        click.echo(f"submitted {preset} as job {job_id}", err=True)
+        job = follow(client, job_id, interval=1.0)
+        if job["status"] != "done":
+            raise click.ClickException(f"job {job_id} ended {job['status']}: {job['error']}")
+        pareto = client.json("GET", f"/v1/jobs/{job_id}/pareto")
+        _print_front(pareto)
+        best = max(pareto["front"], key=lambda trial: trial["ap"])
+        archive = data_dir / f"best-{job_id}-{best['trial_id']}.zip"
+        archive.write_bytes(
+            client.request("GET", f"/v1/jobs/{job_id}/trials/{best['trial_id']}/export").content
+        )
+        with zipfile.ZipFile(archive) as bundle:
+            point = json.loads(bundle.read("point.json"))
+        click.echo(f"best AP {best['ap']:.4f} at {best['latency_ms']:.2f} ms: {json.dumps(point)}")
+        click.echo(f"exported: {archive} (model.yaml, hyp.yaml, weights.pt, model.onnx, metrics.json)")
+        click.echo(f"job status: {url}/v1/jobs/{job_id} (token {token})")
+        click.echo(f"MLflow store: {settings.resolved_tracking_uri()}")
+    finally:
+        server.should_exit = True
+        thread.join(60)
+
+
+def _print_front(pareto: dict) -> None:
+    click.echo(f"Pareto front of AP vs CPU latency ({len(pareto['front'])} networks):")
+    for trial in sorted(pareto["front"], key=lambda trial: trial["latency_ms"] or 0):
+        point = trial["point"]
+        click.echo(
+            f"  {trial['trial_id']}: AP {trial['ap']:.4f} AP50 {trial['ap50']:.4f} "
+            f"latency {trial['latency_ms']:.2f} ms "
+            f"size {point.get('arch/input_size')} width {point.get('arch/width_multiple')} "
+            f"depth {point.get('arch/depth_multiple')} params {trial['params']}"
+        )

@@ -1,0 +1,159 @@
+"""``scaler search``: run a scaling job on local Ray (or ``RAY_ADDRESS``) with live progress."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+class Progress:
+    """Prints one line per finished trial: counts, the current front and hypervolume."""
+
+    def __init__(self, spec: Any, quiet: bool) -> None:
+        self.spec = spec
+        self.quiet = quiet
+        self.finished: dict[str, Any] = {}
+        self.running: set[str] = set()
+
+    def on_trial_result(self, trial: Any) -> None:
+        self.running.add(trial.trial_id)
+
+    def on_trial_complete(self, trial: Any) -> None:
+        from workers.search.outcome import summarise
+
+        self.running.discard(trial.trial_id)
+        self.finished[trial.trial_id] = trial
+        if self.quiet:
+            return
+        trials = list(self.finished.values())
+        front, volume, _, _ = summarise(trials, self.spec.objectives)
+        counts = {
+            status: sum(t.status == status for t in trials)
+            for status in ("completed", "stopped", "failed", "infeasible")
+        }
+        latency = f"{trial.latency_ms:.2f} ms" if trial.latency_ms is not None else "-"
+        detail = f" ({trial.error})" if trial.error else ""
+        click.echo(
+            f"[{len(trials)}/{self.spec.budget.max_trials}] trial {trial.trial_id}: {trial.status}{detail} "
+            f"AP {trial.ap:.4f} latency {latency} | done {counts['completed']} stopped {counts['stopped']} "
+            f"failed {counts['failed']} infeasible {counts['infeasible']} running {len(self.running)} "
+            f"| front {len(front)} hypervolume {volume:.5f}",
+            err=True,
+        )
+
+
+@click.command()
+@click.argument("spec_source", metavar="PRESET_OR_YAML")
+@click.option("--data", type=click.Path(path_type=Path), help="Dataset folder (overrides the spec's).")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/search"), show_default=True
+)
+@click.option("--max-trials", type=click.IntRange(min=1), help="Override budget.max_trials.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Override budget.epochs_per_trial.")
+@click.option("--searcher", help="Override the searcher (evolve, nsga2, tpe, random).")
+@click.option("--scheduler", help="Override the scheduler (fifo, asha, moasha).")
+@click.option("--tracking-uri", help="MLflow tracking URI (default: a SQLite store under --out).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted search in --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the results at the end.")
+def search(
+    spec_source: str,
+    data: Path | None,
+    out: Path,
+    max_trials: int | None,
+    epochs: int | None,
+    searcher: str | None,
+    scheduler: str | None,
+    tracking_uri: str | None,
+    resume: bool,
+    as_json: bool,
+) -> None:
+    """Search the space of PRESET_OR_YAML (a preset name such as tiny-cpu, or a job yaml)."""
+    from search_spaces import SpecLoadError, load_job_spec, parse_job_spec
+
+    try:
+        spec = load_job_spec(spec_source)
+        document = spec.model_dump()
+        if data is not None:
+            document["dataset"] = str(data.resolve())
+        for key, value in (("max_trials", max_trials), ("epochs_per_trial", epochs)):
+            if value is not None:
+                document["budget"][key] = value
+        for key, value in (("searcher", searcher), ("scheduler", scheduler)):
+            if value is not None:
+                document[key] = value
+        spec = parse_job_spec(document)
+    except SpecLoadError as error:
+        raise click.BadParameter(str(error), param_hint="PRESET_OR_YAML") from None
+    if not spec.dataset:
+        raise click.BadParameter("the spec names no dataset: give --data DIR", param_hint="--data")
+    from workers.data.dataset import DatasetError
+    from workers.data.open import open_dataset
+
+    try:
+        open_dataset(spec.dataset)
+    except DatasetError as error:
+        raise click.BadParameter(str(error), param_hint="--data") from None
+    from workers.search.run import run_search
+
+    progress = Progress(spec, quiet=False)
+    result = run_search(spec, out, callbacks=[progress], tracking_uri=tracking_uri, resume=resume)
+    if as_json:
+        click.echo(json.dumps(_document(result), default=str))
+        return
+    _print_front(result, spec)
+
+
+def _document(result: Any) -> dict[str, Any]:
+    return {
+        "trials": [
+            {
+                "trial_id": t.trial_id,
+                "config": t.point,
+                "status": t.status,
+                "ap": t.ap,
+                "ap50": t.ap50,
+                "latency_ms": t.latency_ms,
+                "params": t.params,
+                "gflops": t.gflops,
+                "epochs": t.epochs,
+                "error": t.error,
+            }
+            for t in result.trials
+        ],
+        "front": list(result.front),
+        "hypervolume": result.hypervolume,
+        "mlflow_run_id": result.mlflow_run_id,
+        "export_dir": result.export_dir,
+    }
+
+
+def _print_front(result: Any, spec: Any) -> None:
+    by_id = {trial.trial_id: trial for trial in result.trials}
+    click.echo(
+        f"Pareto front ({len(result.front)} of {len(result.trials)} trials), "
+        f"hypervolume {result.hypervolume:.5f}"
+    )
+    header = ("trial", "AP", "AP50", "latency ms", "params", "GFLOPs", "size", "width", "depth")
+    click.echo("".join(f"{name:>11}" for name in header))
+    for trial_id in result.front:
+        t = by_id[trial_id]
+        point = t.point
+        cells = (
+            trial_id,
+            f"{t.ap:.4f}",
+            f"{t.ap50:.4f}",
+            f"{t.latency_ms or 0:.2f}",
+            t.params or 0,
+            f"{t.gflops or 0:.3f}",
+            point.get("arch/input_size", "-"),
+            point.get("arch/width_multiple", "-"),
+            point.get("arch/depth_multiple", "-"),
+        )
+        click.echo("".join(f"{cell!s:>11}" for cell in cells))
+    click.echo(f"exported configs: {result.export_dir}")
+    click.echo(f"MLflow parent run: {result.mlflow_run_id}")
+    sys.stdout.flush()

@@ -1,0 +1,195 @@
+"""The service and its client: ``serve``, ``scheduler``, ``db upgrade``, ``submit``, ``jobs``,
+``watch``, ``export``, ``cancel``."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cli.client import ApiClient, token_option, url_option
+
+TERMINAL = ("done", "failed", "cancelled")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Default: runs/scaler.")
+@click.option("--no-scheduler", is_flag=True, help="Serve the API only (run `scaler scheduler` apart).")
+def serve(host: str, port: int, data_dir: Path | None, no_scheduler: bool) -> None:
+    """The API with its job scheduler, a local Ray per job and a local MLflow store."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.settings import get_settings
+
+    settings = get_settings()
+    changes: dict[str, Any] = {"run_scheduler": not no_scheduler}
+    if data_dir is not None:
+        changes["data_dir"] = data_dir
+    settings = settings.model_copy(update=changes)
+
+    def announce(app: Any) -> None:  # once the database and the token are set up
+        click.echo(f"Scaler API  http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)")
+        click.echo(f"database    {settings.resolved_database_url()}")
+        click.echo(f"MLflow      {settings.resolved_tracking_uri()}")
+        token = app.state.created_token
+        if token:
+            click.echo(f"token       {token}   (export SCALER_TOKEN={token})")
+
+    app = create_app(settings, on_ready=announce)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@click.command()
+def scheduler() -> None:
+    """Run the job scheduler as its own process (for deployments with several API replicas)."""
+    from api.db.migrate import upgrade
+    from api.db.session import make_engine, make_session_factory
+    from api.scheduler import JobScheduler
+    from api.settings import get_settings
+
+    settings = get_settings()
+    upgrade(settings.resolved_database_url())
+    engine = make_engine(settings.resolved_database_url())
+    runner = JobScheduler(settings, make_session_factory(engine))
+    runner.start()
+    click.echo(f"scheduler {runner.name} on {settings.resolved_database_url()}")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        runner.stop()
+
+
+@click.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Apply the migrations to SCALER_DATABASE_URL (default: the SQLite file in the data dir)."""
+    from api.db.migrate import upgrade as apply
+    from api.settings import get_settings
+
+    url = get_settings().resolved_database_url()
+    apply(url)
+    click.echo(f"database at the latest schema: {url}")
+
+
+@click.command()
+@click.argument("spec_source", metavar="PRESET_OR_YAML")
+@click.option("--data", help="Dataset: a server path or a registered dataset id.")
+@click.option("--name", help="Job name.")
+@click.option("--json", "as_json", is_flag=True)
+@url_option
+@token_option
+def submit(
+    spec_source: str, data: str | None, name: str | None, as_json: bool, url: str, token: str | None
+) -> None:
+    """Submit a job: a preset name or a job yaml (the same files as `scaler search`)."""
+    import yaml
+
+    path = Path(spec_source)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        if not path.is_file():
+            raise click.BadParameter(f"no such file {spec_source}", param_hint="PRESET_OR_YAML")
+        document = yaml.safe_load(path.read_text()) or {}
+    else:
+        document = {"preset": spec_source}
+    if data is not None:
+        document["dataset"] = str(Path(data).resolve()) if Path(data).exists() else data
+    if name is not None:
+        document["name"] = name
+    created = ApiClient(url, token).json("POST", "/v1/jobs", json=document)
+    click.echo(json.dumps(created) if as_json else created["id"])
+
+
+@click.command()
+@click.option("--status", "status_filter", help="queued, running, done, failed or cancelled.")
+@click.option("--json", "as_json", is_flag=True)
+@url_option
+@token_option
+def jobs(status_filter: str | None, as_json: bool, url: str, token: str | None) -> None:
+    """List your jobs, newest first."""
+    params = {"status": status_filter} if status_filter else {}
+    listed = ApiClient(url, token).json("GET", "/v1/jobs", params=params)
+    if as_json:
+        click.echo(json.dumps(listed))
+        return
+    click.echo(f"{'id':34} {'status':10} {'trials':>9} {'front':>5} {'hypervolume':>12}  name")
+    for job in listed["items"]:
+        trials = f"{job['trials_finished']}/{job['trials_total']}"
+        volume = f"{job['hypervolume']:.5f}" if job["hypervolume"] is not None else "-"
+        front = len(job["front"])
+        click.echo(f"{job['id']:34} {job['status']:10} {trials:>9} {front:>5} {volume:>12}  {job['name']}")
+
+
+def follow(client: ApiClient, job_id: str, interval: float = 2.0, quiet: bool = False) -> dict[str, Any]:
+    """Poll a job until it ends, printing a progress line whenever it changes; the final status."""
+    last = None
+    while True:
+        job = client.json("GET", f"/v1/jobs/{job_id}")
+        line = (
+            f"{job['status']:9} trials {job['trials_finished']}/{job['trials_total']} "
+            f"epochs {job['epochs_used']}/{job['budget_epochs']} front {len(job['front'])} "
+            f"hypervolume {job['hypervolume'] or 0:.5f}"
+        )
+        if line != last and not quiet:
+            click.echo(line, err=True)
+            last = line
+        if job["status"] in TERMINAL:
+            return job
+        time.sleep(interval)
+
+
+@click.command()
+@click.argument("job_id")
+@click.option("--interval", type=float, default=2.0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the final status as JSON.")
+@url_option
+@token_option
+def watch(job_id: str, interval: float, as_json: bool, url: str, token: str | None) -> None:
+    """Follow a job: progress and the current front, until it ends."""
+    client = ApiClient(url, token)
+    job = follow(client, job_id, interval, quiet=as_json)
+    pareto = client.json("GET", f"/v1/jobs/{job_id}/pareto")
+    if as_json:
+        click.echo(json.dumps({**job, "pareto": pareto}))
+    else:
+        for trial in pareto["front"]:
+            click.echo(
+                f"front {trial['trial_id']}: AP {trial['ap']:.4f} latency {trial['latency_ms'] or 0:.2f} ms"
+            )
+        if job["error"]:
+            click.echo(f"error: {job['error']}")
+    if job["status"] == "failed":
+        raise SystemExit(1)
+
+
+@click.command()
+@click.argument("job_id")
+@click.argument("trial_id")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@url_option
+@token_option
+def export(job_id: str, trial_id: str, out: Path, url: str, token: str | None) -> None:
+    """Download a trial's export zip (model.yaml, hyp.yaml, weights, ONNX, metrics)."""
+    response = ApiClient(url, token).request("GET", f"/v1/jobs/{job_id}/trials/{trial_id}/export")
+    out.write_bytes(response.content)
+    click.echo(str(out))
+
+
+@click.command()
+@click.argument("job_id")
+@url_option
+@token_option
+def cancel(job_id: str, url: str, token: str | None) -> None:
+    """Cancel a queued or running job."""
+    job = ApiClient(url, token).json("POST", f"/v1/jobs/{job_id}/cancel")
+    click.echo(f"{job_id}: {'cancelling' if job['cancel_requested'] else job['status']}")

@@ -1,0 +1,50 @@
+"""How much a search may spend, and how each trial trains."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Budget(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_trials: int = Field(default=20, ge=1, le=100_000)
+    epochs_per_trial: int = Field(default=10, ge=1, le=10_000)
+    max_wall_minutes: float | None = Field(default=None, gt=0)
+    max_trial_epochs: int | None = Field(default=None, ge=1)  # total epochs over all trials
+    max_concurrent_trials: int = Field(default=1, ge=1, le=1024)
+    gpus_per_trial: float = Field(default=0, ge=0, le=16)
+    cpus_per_trial: float = Field(default=1, gt=0, le=256)
+    max_failures_per_trial: int = Field(default=2, ge=0, le=100)  # retries after a crash
+
+
+class TrainingSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    batch_size: int = Field(default=16, ge=1, le=1024)
+    nominal_batch: int = Field(default=64, ge=1, le=4096)
+    optimizer: Literal["sgd", "adam"] = "sgd"
+    workers: int = Field(default=0, ge=0, le=64)
+    cache: bool = False
+
+
+class EvolutionSettings(BaseModel):
+    """The reference genetic evolution (spec §7): parents among the best ``top_parents`` (by Pareto
+    rank and crowding when several objectives), mutation probability and sigma."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    top_parents: int = Field(default=5, ge=1, le=1000)
+    parent_selection: Literal["single", "weighted"] = "single"
+    mutation_probability: float = Field(default=0.8, gt=0, le=1)
+    sigma: float = Field(default=0.2, gt=0, le=2)
+    initial_random: int = Field(default=0, ge=0, le=1000)  # random points before evolving
+
+
+class SchedulerSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    grace_period: int = Field(default=1, ge=1)
+    reduction_factor: float = Field(default=3, gt=1)

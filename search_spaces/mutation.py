@@ -1,0 +1,137 @@
+"""Sampling and the reference genetic evolution on points (spec §7), generalised to several
+objectives and to categorical axes.
+
+Float axes mutate as the reference: v = (gain·[rand < mp]·randn·r·σ + 1) clipped to [0.3, 3]
+with r one uniform draw per generation, then clipped to the axis limits and rounded to 5
+decimals. The reference multiplies (x·v), so a key at 0 can never move; here x moves by
+max(|x|, floor)·(v − 1) with floor = 5 % of the axis span — the same as x·v whenever |x| ≥ floor,
+and able to leave 0. A categorical axis mutates with probability gain·mp (capped at 1): ordered
+numeric choices step to a neighbour, others to another choice at random."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from search_spaces.parameters import Parameter, Point, Value
+from search_spaces.pareto import rank_order
+
+ZERO_FLOOR_FRACTION = 0.05
+MIN_FACTOR, MAX_FACTOR = 0.3, 3.0
+
+
+def sample_point(parameters: Sequence[Parameter], rng: np.random.Generator) -> Point:
+    """A uniform draw (log-uniform on log axes)."""
+    point: Point = {}
+    for parameter in parameters:
+        if parameter.kind == "choice":
+            point[parameter.name] = parameter.choices[int(rng.integers(len(parameter.choices)))]
+            continue
+        assert parameter.low is not None and parameter.high is not None
+        if parameter.log:
+            value = math.exp(rng.uniform(math.log(parameter.low), math.log(parameter.high)))
+        else:
+            value = rng.uniform(parameter.low, parameter.high)
+        point[parameter.name] = parameter.clip(value)
+    return point
+
+
+def _mutate_float(parameter: Parameter, value: float, factor: float) -> Value:
+    assert parameter.low is not None and parameter.high is not None
+    floor = ZERO_FLOOR_FRACTION * (parameter.high - parameter.low)
+    return parameter.clip(value + max(abs(value), floor) * (factor - 1.0))
+
+
+def _mutate_choice(parameter: Parameter, value: Value, rng: np.random.Generator) -> Value:
+    choices = list(parameter.choices)
+    if len(choices) < 2:
+        return value
+    numeric = all(isinstance(choice, int | float) and not isinstance(choice, bool) for choice in choices)
+    if numeric and value in choices:
+        ordered = sorted(choices)  # type: ignore[type-var]
+        index = ordered.index(value)
+        neighbours = [ordered[i] for i in (index - 1, index + 1) if 0 <= i < len(ordered)]
+        return neighbours[int(rng.integers(len(neighbours)))]
+    others = [choice for choice in choices if choice != value]
+    return others[int(rng.integers(len(others)))]
+
+
+def mutate(
+    parent: Point,
+    parameters: Sequence[Parameter],
+    rng: np.random.Generator,
+    mutation_probability: float = 0.8,
+    sigma: float = 0.2,
+    attempts: int = 100,
+) -> Point:
+    """A child of ``parent`` that differs from it in at least one axis (when any axis can move)."""
+    movable = [p for p in parameters if p.gain > 0 and not p.fixed]
+    child = {p.name: parent.get(p.name, p.initial()) for p in parameters}
+    if not movable:
+        return child
+    for _ in range(attempts):
+        scale = rng.random()  # one scalar per generation, as the reference
+        candidate = dict(child)
+        for parameter in movable:
+            current = candidate[parameter.name]
+            if parameter.kind == "choice":
+                if rng.random() < min(parameter.gain * mutation_probability, 1.0):
+                    candidate[parameter.name] = _mutate_choice(parameter, current, rng)
+                continue
+            hit = rng.random() < mutation_probability
+            factor = parameter.gain * hit * rng.standard_normal() * scale * sigma + 1.0
+            factor = min(max(factor, MIN_FACTOR), MAX_FACTOR)
+            candidate[parameter.name] = _mutate_float(parameter, float(current), factor)
+        if candidate != child:
+            return candidate
+    return child
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """A finished point and its objective vector (all minimised, e.g. (−AP, latency ms))."""
+
+    point: Point
+    objectives: tuple[float, ...]
+
+
+def select_parents(history: Sequence[Evaluated], top: int) -> tuple[list[Evaluated], list[float]]:
+    """The best ``top`` by Pareto rank then crowding, with selection weights: for one objective the
+    reference's fitness − min(fitness) (+1e-6); for several, linear ranking (best = n, …, last = 1)."""
+    order = rank_order([item.objectives for item in history])[:top]
+    parents = [history[index] for index in order]
+    if parents and len(parents[0].objectives) == 1:
+        fitness = [-item.objectives[0] for item in parents]
+        weights = [value - min(fitness) + 1e-6 for value in fitness]
+    else:
+        weights = [float(len(parents) - rank) for rank in range(len(parents))]
+    return parents, weights
+
+
+def combine(
+    parents: Sequence[Evaluated],
+    weights: Sequence[float],
+    parameters: Sequence[Parameter],
+    rng: np.random.Generator,
+    selection: str = "single",
+) -> Point:
+    """'single': one parent drawn by weight (the reference default); 'weighted': the weighted mean
+    of the parents on numeric axes (snapped to the nearest choice) and a weighted draw on others."""
+    probabilities = np.asarray(weights, dtype=float) / float(sum(weights))
+    if selection == "single":
+        return dict(parents[int(rng.choice(len(parents), p=probabilities))].point)
+    point: Point = {}
+    for parameter in parameters:
+        values = [parent.point.get(parameter.name, parameter.initial()) for parent in parents]
+        if all(isinstance(v, int | float) for v in values):
+            mean = float(np.dot(probabilities, np.asarray(values, dtype=float)))
+            if parameter.kind == "choice":
+                point[parameter.name] = min(parameter.choices, key=lambda c: abs(float(c) - mean))
+            else:
+                point[parameter.name] = parameter.clip(mean)
+        else:
+            point[parameter.name] = values[int(rng.choice(len(values), p=probabilities))]
+    return point

@@ -1,0 +1,75 @@
+"""What a search optimises: AP up, latency on a named device down, within optional constraints."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DEVICE_PATTERN = re.compile(r"^(cpu|cuda(:\d+)?)$")
+
+
+class LatencyObjective(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    device: str = "cpu"
+    batch: int = Field(default=1, ge=1, le=256)
+    precision: Literal["fp32", "fp16"] = "fp32"
+    include_nms: bool = False  # optimise network + NMS instead of the network alone
+    runs: int = Field(default=30, ge=30, le=10_000)  # timed runs (≥ 30, as on CPU)
+    threads: int | None = Field(default=None, ge=1)
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if not DEVICE_PATTERN.match(value):
+            raise ValueError(f"must be 'cpu', 'cuda' or 'cuda:N', got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _precision(self) -> LatencyObjective:
+        if self.precision == "fp16" and self.device == "cpu":
+            raise ValueError("precision: fp16 latency needs a CUDA device")
+        return self
+
+    @property
+    def on_gpu(self) -> bool:
+        return self.device.startswith("cuda")
+
+
+class Constraints(BaseModel):
+    """Candidates that break one are recorded as infeasible without training."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_latency_ms: float | None = Field(default=None, gt=0)
+    max_params: int | None = Field(default=None, gt=0)
+    max_gflops: float | None = Field(default=None, gt=0)
+
+    def violations(self, latency_ms: float, params: int, gflops: float) -> list[str]:
+        broken = []
+        if self.max_latency_ms is not None and latency_ms > self.max_latency_ms:
+            broken.append(f"latency {latency_ms:.2f} ms > max_latency_ms {self.max_latency_ms}")
+        if self.max_params is not None and params > self.max_params:
+            broken.append(f"params {params} > max_params {self.max_params}")
+        if self.max_gflops is not None and gflops > self.max_gflops:
+            broken.append(f"GFLOPs {gflops:.3f} > max_gflops {self.max_gflops}")
+        return broken
+
+
+class Objectives(BaseModel):
+    """``accuracy``: "ap" (AP@[.5:.95]), "ap50", or "fitness" (the reference's 0.1·AP50 + 0.9·AP).
+    ``reference_latency_ms``: the hypervolume's reference latency (default: max_latency_ms, else
+    the slowest latency measured in the search)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    accuracy: Literal["ap", "ap50", "fitness"] = "ap"
+    latency: LatencyObjective = LatencyObjective()
+    constraints: Constraints = Constraints()
+    reference_latency_ms: float | None = Field(default=None, gt=0)
+
+    @property
+    def latency_metric(self) -> str:
+        return "latency_nms_ms" if self.latency.include_nms else "latency_ms"

@@ -1,0 +1,123 @@
+"""Whole jobs through the API with the scheduler: run to the end, export, cancel a running job,
+and a coordinator restart in the middle of a job that keeps finished trials and finishes it."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.api.conftest import Server, fresh_postgres_database, make_settings, start_server
+
+pytestmark = pytest.mark.slow
+
+
+def _job(dataset: str, trials: int, epochs: int = 1) -> dict:
+    return {
+        "name": "lifecycle",
+        "dataset": dataset,
+        "space": {
+            "architecture": {
+                "input_size": [64, 96],
+                "depth_multiple": {"low": 0.33, "high": 0.33},
+                "width_multiple": {"low": 0.125, "high": 0.25},
+            },
+            "hyperparameters": {
+                "base": {"lr0": 0.004, "warmup_epochs": 0.5, "mosaic": 0.0},
+                "search": ["lr0"],
+            },
+        },
+        "budget": {"max_trials": trials, "epochs_per_trial": epochs},
+        "training": {"batch_size": 8, "nominal_batch": 8, "optimizer": "adam"},
+        "evolution": {"initial_random": 1},
+    }
+
+
+def _wait(server: Server, job_id: str, until, timeout: float = 400) -> dict:
+    deadline = time.monotonic() + timeout
+    with server.client() as client:
+        while time.monotonic() < deadline:
+            job = client.get(f"/v1/jobs/{job_id}").json()
+            if until(job):
+                return job
+            time.sleep(0.5)
+    raise AssertionError(f"job {job_id} never reached the expected state: {job}")
+
+
+@contextlib.contextmanager
+def _scheduled_server(data_dir: Path, url: str | None):
+    server = start_server(make_settings(data_dir, url, run_scheduler=True))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _dataset(data_dir: Path, synth_dataset: Path) -> str:
+    target = data_dir / "synth"
+    shutil.copytree(synth_dataset, target, dirs_exist_ok=True)
+    return str(target)
+
+
+def test_a_job_runs_to_the_end_and_its_winner_exports(tmp_path, synth_dataset):
+    from workers.export import load_export
+
+    with _scheduled_server(tmp_path, None) as server, server.client() as client:
+        job_id = client.post("/v1/jobs", json=_job(_dataset(tmp_path, synth_dataset), trials=3)).json()["id"]
+        job = _wait(server, job_id, lambda job: job["status"] in ("done", "failed"))
+        assert job["status"] == "done", job["error"]
+        assert job["trials_finished"] == 3 and job["progress"] == 1.0 and job["device_hours"] > 0
+        assert job["mlflow_run_id"] and job["hypervolume"] > 0
+        trials = client.get(f"/v1/jobs/{job_id}/trials", params={"sort": "-ap"}).json()
+        assert trials["total"] == 3
+        aps = [trial["ap"] for trial in trials["items"]]
+        assert aps == sorted(aps, reverse=True)
+        assert all(trial["history"] == [] for trial in trials["items"])  # lean unless asked
+        curves = client.get(f"/v1/jobs/{job_id}/trials", params={"history": "true"}).json()["items"]
+        assert all(len(trial["history"]) == trial["epochs"] for trial in curves)
+        pareto = client.get(f"/v1/jobs/{job_id}/pareto").json()
+        assert pareto["front"] and len(pareto["hypervolume_history"]) == 3
+        assert sum(point["on_front"] for point in pareto["points"]) == len(pareto["front"])
+        best = pareto["front"][0]["trial_id"]
+        response = client.get(f"/v1/jobs/{job_id}/trials/{best}/export")
+        assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
+        with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+            assert {"model.yaml", "weights.pt", "model.onnx", "metrics.json"} <= set(archive.namelist())
+        (tmp_path / "export.zip").write_bytes(response.content)
+        _, model = load_export(tmp_path / "export.zip")
+        assert sum(p.numel() for p in model.parameters()) == pareto["front"][0]["params"]
+        assert client.get(f"/v1/jobs/{job_id}/trials/nope/export").status_code == 404
+
+
+def test_cancel_a_running_job(tmp_path, synth_dataset):
+    with _scheduled_server(tmp_path, None) as server, server.client() as client:
+        job_id = client.post("/v1/jobs", json=_job(_dataset(tmp_path, synth_dataset), trials=20)).json()["id"]
+        _wait(server, job_id, lambda job: job["trials_finished"] >= 1)
+        assert client.post(f"/v1/jobs/{job_id}/cancel").json()["cancel_requested"] is True
+        job = _wait(server, job_id, lambda job: job["status"] in ("cancelled", "done", "failed"))
+        assert job["status"] == "cancelled" and job["trials_finished"] < 20
+
+
+def test_a_restarted_coordinator_resumes_the_job_keeping_finished_trials(tmp_path, synth_dataset):
+    with fresh_postgres_database() as url:
+        dataset = _dataset(tmp_path, synth_dataset)
+        with _scheduled_server(tmp_path, url) as first, first.client() as client:
+            job_id = client.post("/v1/jobs", json=_job(dataset, trials=4, epochs=2)).json()["id"]
+            _wait(first, job_id, lambda job: job["trials_finished"] >= 1)
+            before = {t["trial_id"]: t for t in client.get(f"/v1/jobs/{job_id}/trials").json()["items"]}
+        # the first coordinator is gone (its runner stopped); a new one takes the job over
+        with _scheduled_server(tmp_path, url) as second, second.client() as client:
+            job = _wait(second, job_id, lambda job: job["status"] in ("done", "failed"))
+            assert job["status"] == "done", job["error"]
+            after = {t["trial_id"]: t for t in client.get(f"/v1/jobs/{job_id}/trials").json()["items"]}
+        assert len(after) == 4
+        for trial_id, trial in before.items():
+            if trial["status"] == "completed":
+                assert after[trial_id]["ap"] == trial["ap"] and after[trial_id]["epochs"] == trial["epochs"]
+        points = [tuple(sorted(t["point"].items())) for t in after.values()]
+        assert len(set(points)) == 4  # no configuration evaluated twice

@@ -1,0 +1,85 @@
+"""Job specs: presets load, and every kind of bad input names its field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from search_spaces import JobSpec, SpecLoadError, load_job_spec, parse_job_spec, parse_yaml, preset_names
+
+
+def test_the_three_presets_load_with_their_spaces():
+    assert {"tiny-cpu", "p5-p7-large", "hyp-evolve"} <= set(preset_names())
+    large = load_job_spec("p5-p7-large")
+    assert large.space.architecture.stages == (5, 6, 7)
+    assert 1536 in large.space.architecture.input_size
+    assert large.objectives.latency.device == "cuda" and large.budget.gpus_per_trial == 1
+    evolve = load_job_spec("hyp-evolve")
+    searched = {p.name for p in evolve.space.parameters() if p.name.startswith("hyp/")}
+    assert {"hyp/lr0", "hyp/mosaic", "hyp/mixup", "hyp/anchor_t"} <= searched
+    assert evolve.searcher == "evolve" and evolve.objectives.accuracy == "fitness"
+    tiny = load_job_spec("tiny-cpu", dataset="/data/synth")
+    assert tiny.dataset == "/data/synth" and tiny.objectives.latency.device == "cpu"
+
+
+@pytest.mark.parametrize(
+    ("document", "field", "words"),
+    [
+        ({"searcher": "bayes"}, "searcher", "unknown"),
+        ({"scheduler": "hyperband"}, "scheduler", "unknown"),
+        ({"space": {"architecture": {"stages": [9]}}}, "space.architecture.stages", "outside"),
+        (
+            {"space": {"architecture": {"input_size": [100]}}},
+            "space.architecture.input_size",
+            "multiple of 32",
+        ),
+        (
+            {"space": {"architecture": {"stages": [5, 7], "input_size": [576]}}},
+            "space.architecture.input_size",
+            "128",
+        ),
+        ({"space": {"architecture": {"family": ["p9"]}}}, "space.architecture.family", "unknown family"),
+        (
+            {"space": {"architecture": {"width_multiple": {"low": 1.0, "high": 0.5}}}},
+            "space.architecture.width_multiple",
+            "above",
+        ),
+        (
+            {"space": {"hyperparameters": {"search": ["learning_rate"]}}},
+            "space.hyperparameters.search",
+            "unknown",
+        ),
+        (
+            {"space": {"hyperparameters": {"base": {"lr0": 0.5}, "search": ["lr0"]}}},
+            "space.hyperparameters.base.lr0",
+            "outside",
+        ),
+        ({"budget": {"max_trials": 0}}, "budget.max_trials", "greater than or equal"),
+        ({"objectives": {"latency": {"device": "tpu"}}}, "objectives.latency.device", "cpu"),
+        ({"objectives": {"latency": {"precision": "fp16"}}}, "objectives.latency.precision", "CUDA"),
+        ({"objectives": {"latency": {"device": "cuda"}}}, "budget.gpus_per_trial", "whole GPU"),
+        ({"colour": "red"}, "colour", "Extra inputs"),
+    ],
+)
+def test_bad_specs_name_the_field(document, field, words):
+    with pytest.raises(SpecLoadError) as caught:
+        parse_job_spec(document)
+    assert caught.value.field == field
+    assert words in caught.value.message
+
+
+def test_yaml_errors_and_missing_files_are_spec_errors(tmp_path: Path):
+    with pytest.raises(SpecLoadError, match="not valid YAML"):
+        parse_yaml("space: [unclosed")
+    with pytest.raises(SpecLoadError) as caught:
+        load_job_spec(tmp_path / "missing.yaml")
+    assert caught.value.field == "spec"
+    with pytest.raises(SpecLoadError) as caught:
+        load_job_spec("no-such-preset")
+    assert caught.value.field == "preset"
+
+
+def test_a_spec_round_trips_through_json():
+    spec = load_job_spec("p5-p7-large")
+    assert JobSpec.model_validate_json(spec.model_dump_json()) == spec

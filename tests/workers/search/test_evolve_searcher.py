@@ -1,0 +1,61 @@
+"""The evolve searcher: default point first, children within the space, state survives save/restore."""
+
+from __future__ import annotations
+
+from search_spaces import load_job_spec
+from workers.search.evolve import EvolveSearcher
+from workers.search.points import flatten
+
+
+def _searcher() -> EvolveSearcher:
+    spec = load_job_spec("tiny-cpu")
+    return EvolveSearcher(
+        spec.space.parameters(), ["ap", "latency_ms"], ["max", "min"], spec.evolution, seed=3
+    )
+
+
+def _finish(searcher: EvolveSearcher, trial_id: str, ap: float, latency: float) -> None:
+    searcher.on_trial_complete(trial_id, {"status": "completed", "ap": ap, "latency_ms": latency})
+
+
+def test_first_point_is_the_default_and_children_stay_in_the_space():
+    searcher = _searcher()
+    parameters = {p.name: p for p in searcher.parameters}
+    first = flatten(searcher.suggest("t0"))
+    assert first == {name: p.initial() for name, p in parameters.items()}
+    _finish(searcher, "t0", 0.2, 10.0)
+    seen = [first]
+    for index in range(1, 12):
+        point = flatten(searcher.suggest(f"t{index}"))
+        for name, value in point.items():
+            parameter = parameters[name]
+            assert (
+                value in parameter.choices
+                if parameter.kind == "choice"
+                else parameter.low <= value <= parameter.high
+            )
+        assert point not in seen  # no configuration twice
+        seen.append(point)
+        _finish(searcher, f"t{index}", 0.1 + 0.01 * index, 10.0 - 0.5 * index)
+
+
+def test_failed_and_infeasible_trials_are_never_parents():
+    searcher = _searcher()
+    searcher.suggest("a")
+    searcher.suggest("b")
+    searcher.on_trial_complete("a", {"status": "failed", "error": "boom"})
+    searcher.on_trial_complete("b", {"status": "infeasible", "ap": 0.0, "latency_ms": 99.0})
+    assert searcher.history == []
+
+
+def test_state_survives_save_and_restore(tmp_path):
+    searcher = _searcher()
+    for index in range(5):
+        searcher.suggest(f"t{index}")
+        _finish(searcher, f"t{index}", 0.1 * index, 5.0 + index)
+    pending = searcher.suggest("live")
+    searcher.save(str(tmp_path / "searcher.pkl"))
+    restored = _searcher()
+    restored.restore(str(tmp_path / "searcher.pkl"))
+    assert restored.live == {"live": flatten(pending)}
+    assert [restored.suggest(f"n{i}") for i in range(3)] == [searcher.suggest(f"n{i}") for i in range(3)]

@@ -1,0 +1,108 @@
+"""End to end: run_search through real Ray Tune and a real MLflow store; pre-filter; export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from search_spaces import parse_job_spec
+
+ray = pytest.importorskip("ray")
+
+
+def _spec(dataset: Path, **changes) -> dict:
+    document = {
+        "name": "e2e",
+        "dataset": str(dataset),
+        "space": {
+            "architecture": {
+                "family": ["large"],
+                "input_size": [64, 96, 128],
+                "stages": [5],
+                "depth_multiple": {"low": 0.33, "high": 0.33},
+                "width_multiple": {"low": 0.125, "high": 0.25},
+                "activation": ["mish", "leaky"],
+            },
+            "hyperparameters": {
+                "base": {"lr0": 0.004, "warmup_epochs": 0.5, "mosaic": 0.0},
+                "search": ["lr0"],
+            },
+        },
+        "budget": {"max_trials": 6, "epochs_per_trial": 2, "max_concurrent_trials": 1},
+        "training": {"batch_size": 8, "nominal_batch": 8, "optimizer": "adam"},
+        "searcher": "evolve",
+        "scheduler": "moasha",
+        "evolution": {"initial_random": 2},
+        "scheduling": {"grace_period": 1, "reduction_factor": 2},
+    }
+    document.update(changes)
+    return document
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    yield
+    ray.shutdown()
+
+
+def test_constraints_make_a_candidate_infeasible_before_training(synth_dataset):
+    from workers.search.points import trial_config
+    from workers.search.trainable import prepare
+
+    spec = parse_job_spec({**_spec(synth_dataset), "objectives": {"constraints": {"max_params": 1000}}})
+    candidate = prepare(spec, trial_config(spec, spec.space.default_point()))
+    assert candidate.params > 1000
+    assert candidate.violations == [f"params {candidate.params} > max_params 1000"]
+    assert candidate.latency.p50_ms > 0 and candidate.gflops > 0
+
+
+@pytest.mark.slow
+def test_a_whole_search_on_ray_tune_with_mlflow_and_export(local_ray, synth_dataset, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from workers.export import load_export
+    from workers.search.run import run_search, trial_config_of
+    from workers.trial import build_network
+
+    seen: list[str] = []
+
+    class Collect:
+        def on_trial_complete(self, trial) -> None:
+            seen.append(trial.trial_id)
+
+    spec = parse_job_spec(_spec(synth_dataset))
+    result = run_search(spec, tmp_path / "search", callbacks=[Collect()])
+
+    assert len(result.trials) == 6 and sorted(seen) == sorted(t.trial_id for t in result.trials)
+    statuses = {t.status for t in result.trials}
+    assert statuses <= {"completed", "stopped"} and "completed" in statuses
+    assert result.front and result.hypervolume > 0
+    assert len(result.hypervolume_history) == 6
+    assert list(result.hypervolume_history) == sorted(result.hypervolume_history)  # never decreases
+    points = [json.dumps(t.point, sort_keys=True) for t in result.trials]
+    assert len(set(points)) == len(points)  # no configuration evaluated twice
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'search' / 'mlflow.db'}")
+    parent = client.get_run(result.mlflow_run_id)
+    children = client.search_runs(
+        [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{result.mlflow_run_id}'"
+    )
+    assert len(children) == 6
+    completed = next(run for run in children if run.data.tags["scaler.status"] == "completed")
+    assert "final_ap" in completed.data.metrics and "arch/width_multiple" in completed.data.params
+    assert len(client.get_metric_history(completed.info.run_id, "ap")) == 2  # one per epoch
+    artifacts = {item.path for item in client.list_artifacts(result.mlflow_run_id, "pareto")}
+    assert {"pareto/front.csv", "pareto/pareto.png", "pareto/best_configs.json"} <= artifacts
+
+    best = next(t for t in result.trials if t.trial_id == result.front[0])
+    folder = Path(result.export_dir) / best.trial_id
+    assert {"model.yaml", "hyp.yaml", "point.json", "metrics.json", "weights.pt", "model.onnx"} <= {
+        path.name for path in folder.iterdir()
+    }
+    network, model = load_export(folder)
+    expected = build_network(trial_config_of(spec, best), 3)
+    assert network.layers == expected.layers and network.detect.anchors == expected.detect.anchors
+    assert sum(p.numel() for p in model.parameters()) == best.params

@@ -1,0 +1,51 @@
+"""Searchers and schedulers by name: every named one builds lazily and proposes points in the space."""
+
+from __future__ import annotations
+
+import pytest
+
+from search_spaces import SCHEDULERS, SEARCHERS, load_job_spec
+from workers.search.points import flatten
+from workers.search.schedulers import SCHEDULER_FACTORIES, make_scheduler
+from workers.search.searchers import SEARCHER_FACTORIES, make_searcher
+
+
+def test_every_name_a_spec_accepts_has_a_factory():
+    assert set(SEARCHER_FACTORIES) == set(SEARCHERS)
+    assert set(SCHEDULER_FACTORIES) == set(SCHEDULERS)
+
+
+@pytest.mark.parametrize("name", SEARCHERS)
+def test_searchers_propose_points_inside_the_space_and_take_failures(name):
+    spec = load_job_spec("tiny-cpu", dataset="unused").with_changes(searcher=name)
+    parameters = {p.name: p for p in spec.space.parameters()}
+    searcher = SEARCHER_FACTORIES[name](spec, [])
+    for index in range(4):
+        point = flatten(searcher.suggest(f"t{index}"))
+        assert set(point) == set(parameters)
+        for key, value in point.items():
+            parameter = parameters[key]
+            if parameter.kind == "choice":
+                assert value in parameter.choices
+            else:
+                assert parameter.low <= value <= parameter.high
+        if index % 2:
+            searcher.on_trial_complete(f"t{index}", {"status": "failed", "error": "boom"})
+        else:
+            searcher.on_trial_complete(
+                f"t{index}", {"status": "completed", "ap": 0.1 * index, "latency_ms": 5.0}
+            )
+    assert searcher.suggest("next") is not None
+
+
+def test_initial_points_are_evaluated_first():
+    spec = load_job_spec("tiny-cpu", dataset="unused").with_changes(searcher="nsga2")
+    chosen = {**spec.space.default_point(), "arch/input_size": 224, "arch/activation": "leaky"}
+    searcher = make_searcher(spec, [chosen])
+    assert flatten(searcher.suggest("first")) == chosen
+
+
+@pytest.mark.parametrize("name", SCHEDULERS)
+def test_schedulers_build_from_the_spec(name):
+    spec = load_job_spec("tiny-cpu", dataset="unused").with_changes(scheduler=name)
+    assert make_scheduler(spec) is not None

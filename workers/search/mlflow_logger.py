@@ -1,0 +1,196 @@
+"""MLflow: one parent run per search, one nested run per trial, through MlflowClient with explicit
+run ids (no global active run), so concurrent trials never mix. Params: the trial's point (scaling
+and hyperparameters) and anchors; metrics per epoch (step = epoch); final AP, latency, params and
+GFLOPs. The parent gets the front as CSV, a Pareto plot and the best configs (``finish``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from search_spaces import JobSpec
+from workers.search.outcome import SearchResult, SearchTrial
+
+FINAL_KEYS = ("ap", "ap50", "fitness", "latency_ms", "latency_nms_ms", "params", "gflops", "epochs")
+TERMINAL = {"completed": "FINISHED", "stopped": "KILLED", "infeasible": "FINISHED", "failed": "FAILED"}
+
+
+class MlflowLogger:
+    """A search callback (``on_trial_result`` / ``on_trial_complete`` on SearchTrial records)."""
+
+    def __init__(
+        self, tracking_uri: str, experiment: str, spec: JobSpec, parent_run_id: str | None = None
+    ) -> None:
+        from mlflow.tracking import MlflowClient
+
+        self.client = MlflowClient(tracking_uri=tracking_uri)
+        found = self.client.get_experiment_by_name(experiment)
+        self.experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+        if parent_run_id is None:
+            parent = self.client.create_run(
+                self.experiment_id, run_name=spec.name, tags={"scaler.role": "search"}
+            )
+            parent_run_id = parent.info.run_id
+            self._log_params(parent_run_id, _spec_params(spec))
+            self.client.log_text(parent_run_id, spec.model_dump_json(indent=2), "job_spec.json")
+        self.parent_run_id = parent_run_id
+        self.runs: dict[str, str] = self._existing_children()
+        self.logged_epochs: dict[str, int] = {}
+
+    def _existing_children(self) -> dict[str, str]:
+        """Trial runs already created (a resumed search reuses them)."""
+        runs = self.client.search_runs(
+            [self.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{self.parent_run_id}'"
+        )
+        return {
+            run.data.tags["scaler.trial_id"]: run.info.run_id
+            for run in runs
+            if "scaler.trial_id" in run.data.tags
+        }
+
+    def _log_params(self, run_id: str, params: dict[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(key, str(value)[:6000]) for key, value in params.items()]
+        for start in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[start : start + 100])
+
+    def _run_for(self, trial: SearchTrial) -> str:
+        if trial.trial_id not in self.runs:
+            run = self.client.create_run(
+                self.experiment_id,
+                run_name=f"trial-{trial.trial_id}",
+                tags={"mlflow.parentRunId": self.parent_run_id, "scaler.trial_id": trial.trial_id},
+            )
+            self.runs[trial.trial_id] = run.info.run_id
+            self._log_params(run.info.run_id, dict(trial.point))
+        return self.runs[trial.trial_id]
+
+    def on_trial_result(self, trial: SearchTrial) -> None:
+        run_id = self._run_for(trial)
+        done = self.logged_epochs.get(trial.trial_id, 0)
+        for row in trial.history[done:]:
+            step = int(row.get("epoch", 0))
+            for key, value in row.items():
+                if key != "epoch":
+                    self.client.log_metric(run_id, key, value, step=step)
+        self.logged_epochs[trial.trial_id] = len(trial.history)
+
+    def on_trial_complete(self, trial: SearchTrial) -> None:
+        self.on_trial_result(trial)
+        run_id = self.runs[trial.trial_id]
+        for key in FINAL_KEYS:
+            value = getattr(trial, key)
+            if value is not None:
+                self.client.log_metric(run_id, f"final_{key}", float(value))
+        self.client.set_tag(run_id, "scaler.status", trial.status)
+        if trial.anchors:
+            self.client.log_param(run_id, "anchors", trial.anchors)
+        if trial.error:
+            self.client.set_tag(run_id, "scaler.error", trial.error[:5000])
+        self.client.set_terminated(run_id, TERMINAL.get(trial.status, "FINISHED"))
+
+    def finish(self, result: SearchResult, spec: JobSpec) -> None:
+        """The parent's summary: front CSV, Pareto plot, best configs, hypervolume."""
+        run_id = self.parent_run_id
+        self.client.log_metric(run_id, "hypervolume", result.hypervolume)
+        for step, value in enumerate(result.hypervolume_history):
+            self.client.log_metric(run_id, "hypervolume_history", value, step=step)
+        by_id = {trial.trial_id: trial for trial in result.trials}
+        front = [by_id[trial_id] for trial_id in result.front]
+        self.client.log_text(run_id, _front_csv(front), "pareto/front.csv")
+        self.client.log_text(
+            run_id,
+            json.dumps([t.to_dict() for t in front], indent=2, default=str),
+            "pareto/best_configs.json",
+        )
+        with tempfile.TemporaryDirectory() as folder:
+            plot = Path(folder) / "pareto.png"
+            pareto_plot(list(result.trials), front, spec, plot)
+            self.client.log_artifact(run_id, str(plot), "pareto")
+        self.client.set_terminated(run_id, "FINISHED")
+
+
+def _spec_params(spec: JobSpec) -> dict[str, Any]:
+    return {
+        "searcher": spec.searcher,
+        "scheduler": spec.scheduler,
+        "seed": spec.seed,
+        "dataset": spec.dataset,
+        "accuracy": spec.objectives.accuracy,
+        "latency_device": spec.objectives.latency.device,
+        "latency_batch": spec.objectives.latency.batch,
+        "latency_precision": spec.objectives.latency.precision,
+        "max_trials": spec.budget.max_trials,
+        "epochs_per_trial": spec.budget.epochs_per_trial,
+    }
+
+
+def _front_csv(front: list[SearchTrial]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    keys = sorted({key for trial in front for key in trial.point})
+    writer.writerow(["trial_id", "ap", "ap50", "latency_ms", "latency_nms_ms", "params", "gflops", *keys])
+    for t in front:
+        writer.writerow(
+            [
+                t.trial_id,
+                t.ap,
+                t.ap50,
+                t.latency_ms,
+                t.latency_nms_ms,
+                t.params,
+                t.gflops,
+                *(t.point.get(k) for k in keys),
+            ]
+        )
+    return buffer.getvalue()
+
+
+def pareto_plot(trials: list[SearchTrial], front: list[SearchTrial], spec: JobSpec, path: Path) -> Path:
+    """AP against latency: every measured trial, the front joined, infeasible ones as crosses."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    objectives = spec.objectives
+    figure, axes = pyplot.subplots(figsize=(7, 4.5), dpi=120)
+    measured = [t for t in trials if t.objective_vector(objectives) is not None]
+    infeasible = [t for t in trials if t.status == "infeasible" and t.latency_ms is not None]
+    axes.scatter(
+        [t.latency(objectives) for t in measured],
+        [t.accuracy(objectives) for t in measured],
+        s=18,
+        c="#8aa",
+        label="trials",
+    )
+    if infeasible:
+        axes.scatter(
+            [t.latency_ms for t in infeasible],
+            [0.0] * len(infeasible),
+            marker="x",
+            c="#c44",
+            label="infeasible",
+        )
+    axes.plot(
+        [t.latency(objectives) for t in front],
+        [t.accuracy(objectives) for t in front],
+        "o-",
+        c="#d62",
+        label="Pareto front",
+    )
+    target = objectives.latency
+    axes.set_xlabel(f"latency (ms, {target.device}, batch {target.batch}, {target.precision})")
+    axes.set_ylabel(objectives.accuracy.upper())
+    axes.set_title(spec.name)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    pyplot.close(figure)
+    return path

@@ -1,0 +1,85 @@
+"""MO-ASHA: asynchronous successive halving that ranks by Pareto dominance.
+
+Rungs sit at ``grace_period · η^k`` finished epochs (below the epoch budget). When a trial reaches
+a rung, its objective vector (−accuracy, latency) joins the rung's record, and the record is
+ordered by non-dominated rank, then by crowding distance (larger first). The trial goes on iff its
+position is among the first ⌈n/η⌉ of the n recorded there (itself included); so the first trial
+at a rung always goes on, as in ASHA, and a trial on the rung's Pareto front is cut only when
+more than ⌈n/η⌉ trials share that front and it sits in its most crowded part. Trials that report
+no objective values (failed, infeasible) are never cut by the scheduler."""
+
+from __future__ import annotations
+
+import math
+import pickle
+from pathlib import Path
+from typing import Any
+
+from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+
+from search_spaces.pareto import rank_order
+
+
+class MultiObjectiveASHA(FIFOScheduler):
+    def __init__(
+        self,
+        metrics: list[str],
+        modes: list[str],
+        max_t: int,
+        grace_period: int = 1,
+        reduction_factor: float = 3,
+    ) -> None:
+        super().__init__()
+        if reduction_factor <= 1:
+            raise ValueError("reduction_factor: must be > 1")
+        self.metrics = metrics
+        self.modes = modes
+        self.reduction_factor = reduction_factor
+        self.rungs: list[int] = []
+        milestone = float(grace_period)
+        while milestone < max_t:
+            if not self.rungs or round(milestone) > self.rungs[-1]:
+                self.rungs.append(round(milestone))
+            milestone *= reduction_factor
+        self.recorded: dict[int, dict[str, tuple[float, ...]]] = {rung: {} for rung in self.rungs}
+
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
+        return True
+
+    def _vector(self, result: dict[str, Any]) -> tuple[float, ...] | None:
+        values = []
+        for metric, mode in zip(self.metrics, self.modes, strict=True):
+            value = result.get(metric)
+            if value is None or value != value:
+                return None
+            values.append(float(value) if mode == "min" else -float(value))
+        return tuple(values)
+
+    def decide(self, trial_id: str, epochs_done: int, result: dict[str, Any]) -> str:
+        """CONTINUE or STOP for a trial that has finished ``epochs_done`` epochs."""
+        vector = self._vector(result)
+        if vector is None or epochs_done not in self.recorded:
+            return TrialScheduler.CONTINUE
+        rung = self.recorded[epochs_done]
+        if trial_id in rung:
+            return TrialScheduler.CONTINUE
+        rung[trial_id] = vector
+        ids = list(rung)
+        order = rank_order([rung[item] for item in ids])
+        keep = math.ceil(len(ids) / self.reduction_factor)
+        position = order.index(ids.index(trial_id))
+        return TrialScheduler.CONTINUE if position < keep else TrialScheduler.STOP
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
+        if result.get("status") != "running" or "epoch" not in result:
+            return TrialScheduler.CONTINUE
+        return self.decide(trial.trial_id, int(result["epoch"]) + 1, result)
+
+    def debug_string(self) -> str:
+        return "MO-ASHA rungs: " + ", ".join(f"{rung} ep: {len(self.recorded[rung])}" for rung in self.rungs)
+
+    def save(self, checkpoint_path: str) -> None:
+        Path(checkpoint_path).write_bytes(pickle.dumps(self.recorded))
+
+    def restore(self, checkpoint_path: str) -> None:
+        self.recorded = pickle.loads(Path(checkpoint_path).read_bytes())

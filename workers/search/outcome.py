@@ -1,0 +1,113 @@
+"""Typed records of a search: one ``SearchTrial`` per trial and the ``SearchResult``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from search_spaces import Objectives, Point
+from search_spaces.pareto import hypervolume, hypervolume_history, pareto_front
+
+# "completed": trained all epochs; "stopped": cut early by the scheduler (its last epoch's
+# figures count); "running"; "infeasible": broke a constraint, not trained; "failed": error.
+MEASURED = ("completed", "stopped")
+REFERENCE_MARGIN = 1.1
+
+
+@dataclass(frozen=True)
+class SearchTrial:
+    trial_id: str
+    status: str
+    point: Point
+    epochs: int = 0
+    ap: float = 0.0
+    ap50: float = 0.0
+    fitness: float = 0.0
+    latency_ms: float | None = None
+    latency_nms_ms: float | None = None
+    params: int | None = None
+    gflops: float | None = None
+    image_size: int | None = None
+    anchors: str | None = None
+    error: str | None = None
+    checkpoint: str | None = None
+    finished_at: float | None = None  # unix time of the last report
+    seconds: float = 0.0  # wall time the trial held its resources
+    history: tuple[dict[str, float], ...] = ()
+
+    def accuracy(self, objectives: Objectives) -> float:
+        return float(getattr(self, objectives.accuracy))
+
+    def latency(self, objectives: Objectives) -> float | None:
+        return self.latency_nms_ms if objectives.latency.include_nms else self.latency_ms
+
+    def objective_vector(self, objectives: Objectives) -> tuple[float, float] | None:
+        latency = self.latency(objectives)
+        if self.status not in MEASURED or latency is None:
+            return None
+        return (-self.accuracy(objectives), float(latency))
+
+    def to_dict(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["history"] = list(self.history)
+        return document
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    trials: tuple[SearchTrial, ...]
+    front: tuple[str, ...]  # trial ids on the Pareto front, fastest first
+    hypervolume: float
+    hypervolume_history: tuple[float, ...]  # after each finished trial, in order of finishing
+    reference: tuple[float, float]  # (−accuracy, latency ms) of the hypervolume
+    experiment_path: str
+    mlflow_run_id: str | None = None
+    export_dir: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "trials": [trial.to_dict() for trial in self.trials],
+            "front": list(self.front),
+            "hypervolume": self.hypervolume,
+            "hypervolume_history": list(self.hypervolume_history),
+            "reference": list(self.reference),
+            "experiment_path": self.experiment_path,
+            "mlflow_run_id": self.mlflow_run_id,
+            "export_dir": self.export_dir,
+        }
+
+
+def reference_point(trials: list[SearchTrial], objectives: Objectives) -> tuple[float, float]:
+    """(AP 0, latency): ``reference_latency_ms``, else ``max_latency_ms``, else 1.1 × the slowest
+    measured latency (so that every measured point adds volume)."""
+    latency = objectives.reference_latency_ms or objectives.constraints.max_latency_ms
+    if latency is None:
+        measured = [t.latency(objectives) for t in trials if t.latency(objectives) is not None]
+        latency = REFERENCE_MARGIN * max(measured) if measured else 1.0  # type: ignore[type-var]
+    return (0.0, float(latency))  # type: ignore[arg-type]
+
+
+def summarise(
+    trials: list[SearchTrial], objectives: Objectives
+) -> tuple[tuple[str, ...], float, tuple[float, ...], tuple[float, float]]:
+    """Front (trial ids, fastest first), hypervolume, its history and the reference point."""
+    ordered = sorted(trials, key=lambda t: t.finished_at or 0.0)
+    measured = [(t, t.objective_vector(objectives)) for t in ordered]
+    points = [(t, v) for t, v in measured if v is not None]
+    reference = reference_point(trials, objectives)
+    vectors = [v for _, v in points]
+    front = sorted((points[i] for i in pareto_front(vectors)), key=lambda item: item[1][1])
+    history: list[float] = []
+    volumes = hypervolume_history(vectors, reference) if vectors else []
+    index = 0
+    for _, vector in measured:  # one entry per finished trial; unmeasured ones repeat the last value
+        if vector is not None:
+            index += 1
+        history.append(volumes[index - 1] if index else 0.0)
+    return (
+        tuple(t.trial_id for t, _ in front),
+        hypervolume(vectors, reference),
+        tuple(history),
+        reference,
+    )

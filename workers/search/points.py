@@ -1,0 +1,53 @@
+"""Between search points (flat ``arch/…``, ``hyp/…`` names) and trials: Tune configs nest the
+point as {"arch": {…}, "hyp": {…}} next to the job; a trial's TrialConfig is built from both."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from search_spaces import JobSpec, Point, scaling_values
+from workers.trial import LatencyTarget, TrialConfig
+
+GROUPS = ("arch", "hyp")
+
+
+def nest(point: Point) -> dict[str, dict[str, Any]]:
+    nested: dict[str, dict[str, Any]] = {group: {} for group in GROUPS}
+    for name, value in point.items():
+        group, key = name.split("/", 1)
+        nested[group][key] = value
+    return nested
+
+
+def flatten(config: dict[str, Any]) -> Point:
+    return {f"{group}/{key}": value for group in GROUPS for key, value in (config.get(group) or {}).items()}
+
+
+def trial_config(spec: JobSpec, point: Point, out_dir: str | None = None) -> TrialConfig:
+    """The TrialConfig of ``point`` under ``spec`` (the dataset is ``spec.dataset``)."""
+    scaling = scaling_values(point)
+    image_size = int(scaling.pop("input_size", spec.space.architecture.input_size[0]))
+    latency = spec.objectives.latency
+    training = spec.training
+    return TrialConfig(
+        data=spec.dataset,
+        point=scaling,
+        image_size=image_size,
+        epochs=spec.budget.epochs_per_trial,
+        batch_size=training.batch_size,
+        hyp=spec.space.hyp_values(point),
+        device="cuda" if latency.on_gpu or spec.budget.gpus_per_trial >= 1 else "cpu",
+        workers=training.workers,
+        seed=spec.seed,
+        out_dir=out_dir,
+        cache=training.cache,
+        nominal_batch=training.nominal_batch,
+        optimizer=training.optimizer,
+        latency=LatencyTarget(
+            device=latency.device,
+            batch=latency.batch,
+            precision=latency.precision,
+            runs=latency.runs,
+            threads=latency.threads,
+        ),
+    )

@@ -1,0 +1,136 @@
+"""A Tune callback that turns Tune's trials and results into ``SearchTrial`` records and hands
+them to the search's callbacks (e.g. the API's database writer) as they arrive."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from ray.tune import Callback
+
+from workers.search.outcome import SearchTrial
+from workers.search.points import flatten
+
+EPOCH_KEYS = (
+    "epoch",
+    "ap",
+    "ap50",
+    "fitness",
+    "latency_ms",
+    "loss_total",
+    "loss_box",
+    "loss_obj",
+    "loss_cls",
+)
+
+
+class SearchCallback(Protocol):
+    """Either method may be left out."""
+
+    def on_trial_result(self, trial: SearchTrial) -> None: ...
+
+    def on_trial_complete(self, trial: SearchTrial) -> None: ...
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and value == value else None
+
+
+def record(
+    trial_id: str,
+    config: dict[str, Any],
+    result: dict[str, Any] | None,
+    history: Sequence[dict[str, float]] = (),
+    finished: bool = False,
+    error: str | None = None,
+) -> SearchTrial:
+    """A record from a trial's last result. A finished trial whose last report is an epoch's was
+    stopped by the scheduler; a trial that raised is failed."""
+    result = result or {}
+    status = str(result.get("status", "running"))
+    if error is not None:
+        status = "failed"
+    elif finished and status == "running":
+        status = "stopped"
+    epoch = result.get("epoch")
+    anchors = result.get("anchors")
+    return SearchTrial(
+        trial_id=trial_id,
+        status=status,
+        point=flatten(config),
+        epochs=int(epoch) + 1 if isinstance(epoch, int | float) and epoch >= 0 else 0,
+        ap=_number(result.get("ap")) or 0.0,
+        ap50=_number(result.get("ap50")) or 0.0,
+        fitness=_number(result.get("fitness")) or 0.0,
+        latency_ms=_number(result.get("latency_ms")),
+        latency_nms_ms=_number(result.get("latency_nms_ms")),
+        params=int(result["params"]) if isinstance(result.get("params"), int | float) else None,
+        gflops=_number(result.get("gflops")),
+        image_size=int(result["image_size"]) if isinstance(result.get("image_size"), int) else None,
+        anchors=anchors if isinstance(anchors, str) and anchors != json.dumps(None) else None,
+        error=error or (str(result["error"]) if result.get("error") else None),
+        checkpoint=str(result["checkpoint_path"]) if result.get("checkpoint_path") else None,
+        finished_at=_number(result.get("timestamp")) or (time.time() if finished else None),
+        seconds=_number(result.get("time_total_s")) or 0.0,
+        history=tuple(history),
+    )
+
+
+class TrialRecorder(Callback):
+    def __init__(self, callbacks: Sequence[object] = ()) -> None:
+        self.callbacks = list(callbacks)
+        self.histories: dict[str, list[dict[str, float]]] = {}
+        self.finished: dict[str, SearchTrial] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Tune pickles its run config: the live callbacks (clients, sessions) stay out."""
+        return {**self.__dict__, "callbacks": []}
+
+    def _emit(self, method: str, trial: SearchTrial) -> None:
+        for callback in self.callbacks:
+            handler = getattr(callback, method, None)
+            if handler is not None:
+                handler(trial)
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        if result.get("status") == "running":
+            row = {key: float(result[key]) for key in EPOCH_KEYS if _number(result.get(key)) is not None}
+            self.histories.setdefault(trial.trial_id, []).append(row)
+        self._emit("on_trial_result", self._record(trial, result))
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._finish(trial, None)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._finish(trial, _error_text(trial))
+
+    def _record(
+        self, trial: Any, result: dict | None, finished: bool = False, error: str | None = None
+    ) -> SearchTrial:
+        return record(
+            trial.trial_id,
+            trial.config,
+            result,
+            self.histories.get(trial.trial_id, ()),
+            finished=finished,
+            error=error,
+        )
+
+    def _finish(self, trial: Any, error: str | None) -> None:
+        finished = self._record(trial, trial.last_result, finished=True, error=error)
+        self.finished[trial.trial_id] = finished
+        self._emit("on_trial_complete", finished)
+
+
+def _error_text(trial: Any) -> str:
+    path = getattr(trial, "error_file", None)
+    if path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                lines = [line for line in handle.read().strip().splitlines() if line.strip()]
+            return lines[-1] if lines else "trial errored"
+        except OSError:
+            pass
+    return "trial errored"

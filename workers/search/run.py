@@ -1,0 +1,169 @@
+"""run_search: a job on Ray Tune (local ``ray.init()`` by default, ``RAY_ADDRESS`` respected),
+one nested MLflow run per trial, the front exported at the end. ``resume=True`` continues an
+interrupted search from Tune's experiment state (searcher and scheduler state included)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray import tune
+
+from search_spaces import JobSpec, Point
+from workers.search.mlflow_logger import MlflowLogger
+from workers.search.outcome import SearchResult, SearchTrial, summarise
+from workers.search.points import trial_config
+from workers.search.recorder import TrialRecorder, record
+from workers.search.schedulers import make_scheduler
+from workers.search.searchers import make_searcher
+from workers.search.stopper import SearchStopper
+from workers.search.trainable import search_trial
+
+EXPERIMENT = "search"
+
+
+def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+    if address is None and num_cpus is not None:
+        options["num_cpus"] = num_cpus
+    ray.init(address=address, **options)
+
+
+def _trainable(spec: JobSpec) -> Any:
+    resources = {"cpu": spec.budget.cpus_per_trial, "gpu": spec.budget.gpus_per_trial}
+    return tune.with_resources(search_trial, resources)
+
+
+def run_search(
+    spec: JobSpec,
+    out_dir: str | Path,
+    callbacks: Sequence[object] = (),
+    tracking_uri: str | None = None,
+    resume: bool = False,
+    initial_points: Sequence[Point] = (),
+    export_front: bool = True,
+    ray_address: str | None = None,
+    stop_requested: Callable[[], bool] | None = None,
+) -> SearchResult:
+    """Run (or resume) the search of ``spec``; results, Tune state, exports under ``out_dir``.
+    ``stop_requested`` is polled during the search; when it returns True the search stops (its
+    state stays resumable)."""
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_ray(ray_address)
+    tracking_uri = tracking_uri or f"sqlite:///{out_dir / 'mlflow.db'}"
+    parent_file = out_dir / "mlflow_parent_run"
+    logger = MlflowLogger(
+        tracking_uri,
+        experiment=f"scaler/{spec.name}",
+        spec=spec,
+        parent_run_id=parent_file.read_text().strip() if resume and parent_file.is_file() else None,
+    )
+    parent_file.write_text(logger.parent_run_id)
+    recorder = TrialRecorder([logger, *callbacks])
+    stopper = SearchStopper(spec.budget.max_trial_epochs, stop_requested)
+    experiment_path = out_dir / "ray" / EXPERIMENT
+    if resume and tune.Tuner.can_restore(str(experiment_path)):
+        tuner = tune.Tuner.restore(
+            str(experiment_path), _trainable(spec), resume_unfinished=True, resume_errored=True
+        )
+        stopper.spent = _epochs_spent(tuner.get_results())  # the trial-epoch budget carries on
+        internal = tuner._local_tuner  # the restored run config has no live callbacks: re-attach
+        internal._run_config = replace(internal.get_run_config(), callbacks=[recorder], stop=stopper)
+    else:
+        tuner = tune.Tuner(
+            _trainable(spec),
+            param_space={"job": spec.model_dump(mode="json")},
+            tune_config=tune.TuneConfig(
+                search_alg=make_searcher(spec, list(initial_points)),
+                scheduler=make_scheduler(spec),
+                num_samples=spec.budget.max_trials,
+                time_budget_s=spec.budget.max_wall_minutes * 60 if spec.budget.max_wall_minutes else None,
+                reuse_actors=False,
+            ),
+            run_config=tune.RunConfig(
+                name=EXPERIMENT,
+                storage_path=str(out_dir / "ray"),
+                callbacks=[recorder],
+                stop=stopper,
+                failure_config=tune.FailureConfig(max_failures=spec.budget.max_failures_per_trial),
+                verbose=0,
+            ),
+        )
+    grid = tuner.fit()
+    trials = _collect(grid, recorder)
+    front, volume, history, reference = summarise(trials, spec.objectives)
+    result = SearchResult(
+        trials=tuple(trials),
+        front=front,
+        hypervolume=volume,
+        hypervolume_history=history,
+        reference=reference,
+        experiment_path=str(experiment_path),
+        mlflow_run_id=logger.parent_run_id,
+    )
+    if export_front:
+        result = replace(result, export_dir=str(export_front_trials(spec, result, out_dir / "export")))
+    logger.finish(result, spec)
+    return result
+
+
+def _epochs_spent(grid: Any) -> int:
+    spent = 0
+    for result in grid:
+        epoch = (result.metrics or {}).get("epoch")
+        if isinstance(epoch, int | float) and epoch >= 0:
+            spent += int(epoch) + 1
+    return spent
+
+
+def _collect(grid: Any, recorder: TrialRecorder) -> list[SearchTrial]:
+    """One record per trial: the recorder's (with histories) where it saw the trial finish, else
+    built from Tune's result (e.g. trials finished before a resume)."""
+    trials = []
+    for result in grid:
+        if result.config is None or (not result.metrics and result.error is None):
+            continue  # created but never started (the budget ran out or the search was stopped)
+        trial_id = result.metrics.get("trial_id") if result.metrics else None
+        trial_id = trial_id or Path(result.path).name
+        if trial_id in recorder.finished:
+            trials.append(recorder.finished[trial_id])
+            continue
+        error = str(result.error).strip().splitlines()[-1] if result.error else None
+        trials.append(record(trial_id, result.config, result.metrics, finished=True, error=error))
+    return trials
+
+
+def export_front_trials(spec: JobSpec, result: SearchResult, folder: Path) -> Path:
+    """Export every trial on the front to ``folder/<trial_id>``."""
+    from workers.export import export_trial
+
+    by_id = {trial.trial_id: trial for trial in result.trials}
+    folder.mkdir(parents=True, exist_ok=True)
+    for trial_id in result.front:
+        trial = by_id[trial_id]
+        export_trial(
+            trial_config_of(spec, trial),
+            folder / trial_id,
+            metrics={key: value for key, value in trial.to_dict().items() if key != "history"},
+            checkpoint=trial.checkpoint,
+        )
+    return folder
+
+
+def trial_config_of(spec: JobSpec, trial: SearchTrial) -> Any:
+    """The TrialConfig a finished trial trained (its fitted anchors included)."""
+    import json
+
+    config = trial_config(spec, trial.point)
+    if trial.anchors:
+        anchors = tuple(tuple(level) for level in json.loads(trial.anchors))
+        config = replace(config, point={**(config.point or {}), "anchors": anchors})
+    return config

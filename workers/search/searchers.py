@@ -1,0 +1,103 @@
+"""Searchers by name, built lazily: ``evolve`` (ours), and Optuna's NSGA-II, multi-objective TPE
+and random sampling through Ray Tune's OptunaSearch. All optimise (accuracy ↑, latency ↓)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ray.tune.search import ConcurrencyLimiter, Searcher
+from ray.tune.search.optuna import OptunaSearch
+
+from search_spaces import JobSpec, Parameter, Point
+from workers.search.evolve import EvolveSearcher
+
+MIN_POPULATION, MAX_POPULATION = 4, 50
+
+
+class MultiObjectiveOptunaSearch(OptunaSearch):
+    """OptunaSearch that tells Optuna a trial failed when its result holds no objective values
+    (a failed trial), instead of passing Nones to ``Study.tell``."""
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        metrics = self.metric if isinstance(self.metric, list) else [self.metric]
+        if result is not None and any(result.get(metric) is None for metric in metrics):
+            result, error = None, True
+        super().on_trial_complete(trial_id, result, error)
+
+
+def objective_metrics(spec: JobSpec) -> tuple[list[str], list[str]]:
+    return [spec.objectives.accuracy, spec.objectives.latency_metric], ["max", "min"]
+
+
+def optuna_space(parameters: list[Parameter]) -> dict[str, Any]:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    space: dict[str, Any] = {}
+    for parameter in parameters:
+        if parameter.kind == "choice":
+            space[parameter.name] = CategoricalDistribution(list(parameter.choices))
+        elif parameter.kind == "int":
+            space[parameter.name] = IntDistribution(
+                int(parameter.low), int(parameter.high), log=parameter.log
+            )  # type: ignore[arg-type]
+        else:
+            space[parameter.name] = FloatDistribution(parameter.low, parameter.high, log=parameter.log)  # type: ignore[arg-type]
+    return space
+
+
+def _optuna(sampler_factory: Callable[[JobSpec], Any]) -> Callable[[JobSpec, list[Point]], Searcher]:
+    def build(spec: JobSpec, initial: list[Point]) -> Searcher:
+        metrics, modes = objective_metrics(spec)
+        return MultiObjectiveOptunaSearch(
+            space=optuna_space(spec.space.parameters()),
+            metric=metrics,
+            mode=modes,
+            sampler=sampler_factory(spec),
+            points_to_evaluate=[dict(point) for point in initial] or None,  # flat names
+        )
+
+    return build
+
+
+def _population(spec: JobSpec) -> int:
+    return max(MIN_POPULATION, min(MAX_POPULATION, spec.budget.max_trials // 4))
+
+
+def _nsga2(spec: JobSpec) -> Any:
+    import optuna
+
+    return optuna.samplers.NSGAIISampler(population_size=_population(spec), seed=spec.seed)
+
+
+def _tpe(spec: JobSpec) -> Any:
+    import optuna
+
+    startup = max(MIN_POPULATION, min(10, spec.budget.max_trials // 4))
+    return optuna.samplers.TPESampler(n_startup_trials=startup, seed=spec.seed, multivariate=True)
+
+
+def _random(spec: JobSpec) -> Any:
+    import optuna
+
+    return optuna.samplers.RandomSampler(seed=spec.seed)
+
+
+def _evolve(spec: JobSpec, initial: list[Point]) -> Searcher:
+    metrics, modes = objective_metrics(spec)
+    return EvolveSearcher(spec.space.parameters(), metrics, modes, spec.evolution, spec.seed, initial)
+
+
+SEARCHER_FACTORIES: dict[str, Callable[[JobSpec, list[Point]], Searcher]] = {
+    "evolve": _evolve,
+    "nsga2": _optuna(_nsga2),
+    "tpe": _optuna(_tpe),
+    "random": _optuna(_random),
+}
+
+
+def make_searcher(spec: JobSpec, initial: list[Point] | None = None) -> Searcher:
+    """The job's searcher, limited to the budget's concurrent trials. ``initial``: points to
+    evaluate first (e.g. the best of earlier jobs)."""
+    searcher = SEARCHER_FACTORIES[spec.searcher](spec, list(initial or []))
+    return ConcurrencyLimiter(searcher, max_concurrent=spec.budget.max_concurrent_trials)

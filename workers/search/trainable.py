@@ -1,0 +1,128 @@
+"""The trainable of a search: pre-filter on constraints, fit anchors, train, report per epoch.
+
+Reports carry ``status``: "running" per epoch, then "completed", or a single "infeasible" (a
+constraint broken before training: nothing trained) or "failed" (the reason in ``error``). An
+expected failure ends the trial normally, so Tune does not retry a deterministic error; a crash
+(node lost, process killed) is retried by Tune from the last epoch's checkpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+
+from scaler import Detector, count_parameters
+from scaler.profile import count_flops
+from search_spaces import JobSpec
+from workers.anchors import evolve_anchors
+from workers.data.open import open_dataset
+from workers.latency import measure_latency
+from workers.results import LatencyStats
+from workers.search.points import flatten, trial_config
+from workers.training.trainer import EpochResult, Trainer
+from workers.trial import EXPECTED_FAILURES, TrialConfig, build_network, run_trial
+from workers.tune_trainable import epoch_metrics, report_epoch, restored_trainer_checkpoint
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    config: TrialConfig
+    latency: LatencyStats
+    params: int
+    gflops: float
+    violations: list[str]
+    anchors_fitted: bool = False
+
+
+def prepare(spec: JobSpec, config: TrialConfig) -> Candidate:
+    """Build the candidate, fit its anchors to the data (when asked and the recall is short),
+    count params and FLOPs, and time the untrained network on the target device."""
+    dataset = open_dataset(config.data)
+    network = build_network(config, dataset.num_classes)
+    fitted = False
+    if spec.space.hyperparameters.anchors:
+        anchor_t = float(config.hyp.get("anchor_t", 4.0))
+        fit = evolve_anchors(
+            dataset.train, config.image_size, network.detect.anchors, anchor_t, seed=config.seed
+        )
+        if fit.changed:
+            config = dataclasses.replace(config, point={**(config.point or {}), "anchors": fit.anchors})
+            network = build_network(config, dataset.num_classes)
+            fitted = True
+    model = Detector(network)
+    params = count_parameters(model)
+    gflops, _ = count_flops(model, config.image_size)
+    target = config.latency
+    latency = measure_latency(
+        model,
+        target.device,
+        input_size=config.image_size,
+        batch=target.batch,
+        precision=target.precision,
+        runs=target.runs,
+        threads=target.threads,
+    )
+    violations = spec.objectives.constraints.violations(latency.p50_ms, params, gflops)
+    return Candidate(config, latency, params, gflops, violations, fitted)
+
+
+def search_trial(config: dict[str, Any]) -> None:
+    """Tune config: {"job": JobSpec as JSON, "arch": {…}, "hyp": {…}}."""
+    spec = JobSpec.model_validate(config["job"])
+    point = flatten(config)
+    base = trial_config(spec, point)
+    context = tune.get_context()
+    out_dir = Path(context.get_trial_dir()) / "train" if context.get_trial_dir() else None
+    base = dataclasses.replace(base, out_dir=str(out_dir) if out_dir else None)
+    try:
+        candidate = prepare(spec, base)
+    except EXPECTED_FAILURES as error:
+        tune.report({"status": "failed", "final": True, "error": f"{type(error).__name__}: {error}"})
+        return
+    common = {
+        "params": candidate.params,
+        "gflops": candidate.gflops,
+        "latency_ms": candidate.latency.p50_ms,
+        "image_size": candidate.config.image_size,
+        "anchors": json.dumps((candidate.config.point or {}).get("anchors")),
+    }
+    if candidate.violations:
+        reason = "; ".join(candidate.violations)
+        tune.report(
+            {**common, "status": "infeasible", "final": True, "error": reason, "ap": 0.0, "epoch": -1}
+        )
+        return
+    _train(candidate, common)
+
+
+def _train(candidate: Candidate, common: dict[str, Any]) -> None:
+    with restored_trainer_checkpoint() as resume_from:
+
+        def report(result: EpochResult, trainer: Trainer, latency: LatencyStats) -> None:
+            report_epoch({**common, **epoch_metrics(result, trainer, latency), "status": "running"}, trainer)
+
+        outcome = run_trial(
+            candidate.config, on_epoch=report, resume_from=resume_from, network_latency=candidate.latency
+        )
+    if outcome.status == "failed":
+        tune.report({**common, "status": "failed", "final": True, "error": outcome.error})
+        return
+    metrics = outcome.metrics
+    tune.report(
+        {
+            **common,
+            "status": "completed",
+            "final": True,
+            "epoch": outcome.epochs - 1,
+            "ap": metrics.ap,
+            "ap50": metrics.ap50,
+            "ap75": metrics.ap75,
+            "fitness": metrics.fitness,
+            "latency_nms_ms": outcome.latency_with_nms.p50_ms if outcome.latency_with_nms else None,
+            "train_seconds": outcome.train_seconds,
+            "checkpoint_path": outcome.checkpoint,
+        }
+    )
