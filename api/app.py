@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api.auth import ensure_default_token
+from api.auth import TokenCache, ensure_default_token
 from api.cache import ResponseCache
 from api.db.migrate import upgrade
 from api.db.session import make_engine, make_session_factory
@@ -49,6 +49,7 @@ def create_app(
     app = FastAPI(title="Scaler", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.response_cache = ResponseCache()
+    app.state.token_cache = TokenCache(settings.token_cache_seconds)
     for module in (health, presets, jobs, trials, datasets):
         app.include_router(module.router)
     return app

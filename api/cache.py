@@ -1,19 +1,21 @@
-"""Serialised responses of a job's read routes, keyed by the job's data version (an ETag), so
-polling clients get 304s and concurrent readers of an unchanged job share one serialisation."""
+"""Serialised responses of a job's read routes, keyed by the job's version (its ETag), so that
+polling clients get 304s and concurrent readers of an unchanged job share one serialisation.
+The fast path is one indexed lookup of (team, version); the job row is loaded only to build."""
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
 from fastapi import Request, Response
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.db.models import Job, TrialRecord
+from api.auth import Caller
+from api.db.models import Job
+from api.errors import FieldError
 
 
 class ResponseCache:
@@ -35,25 +37,33 @@ class ResponseCache:
         return body
 
 
-def job_version(session: Session, job: Job) -> str:
-    """Changes whenever the job or any of its trials changes."""
-    count, latest = session.execute(
-        select(func.count(), func.max(TrialRecord.updated_at)).where(TrialRecord.job_id == job.id)
-    ).one()
-    front = len(job.front or [])
-    state = f"{job.id}|{job.status}|{job.trials_finished}|{job.hypervolume}|{front}|{count}|{latest}"
-    return hashlib.sha256(state.encode()).hexdigest()[:20]
+def job_etag(session: Session, team: Caller, job_id: str) -> str:
+    """The job's current ETag; 404 for a missing job or another team's."""
+    row = session.execute(select(Job.team_id, Job.version).where(Job.id == job_id)).first()
+    if row is None or row.team_id != team.id:
+        raise FieldError("job_id", f"no job {job_id!r}", 404)
+    return f'"{job_id}-{row.version}"'
 
 
 def cached_json(
-    request: Request, session: Session, job: Job, route: str, build: Callable[[], BaseModel]
+    request: Request,
+    session: Session,
+    team: Caller,
+    job_id: str,
+    route: str,
+    build: Callable[[Job], BaseModel],
 ) -> Response:
     """304 when the client already holds this version, else the (cached) serialised body."""
-    etag = f'"{job_version(session, job)}"'
+    etag = job_etag(session, team, job_id)
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     cache: ResponseCache = request.app.state.response_cache
-    key = (route, job.id, etag, str(request.url.query))
-    body = cache.get_or_build(key, lambda: build().model_dump_json().encode())
+
+    def serialise() -> bytes:
+        job = session.get(Job, job_id)
+        assert job is not None
+        return build(job).model_dump_json().encode()
+
+    body = cache.get_or_build((route, job_id, etag, str(request.url.query)), serialise)
     return Response(content=body, media_type="application/json", headers=headers)

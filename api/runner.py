@@ -24,7 +24,7 @@ from search_spaces import JobSpec, Point
 HEARTBEAT_SECONDS = 5.0
 TRIAL_FIELDS = (
     "status", "point", "epochs", "ap", "ap50", "fitness", "latency_ms", "latency_nms_ms", "params", "gflops",
-    "image_size", "anchors", "error", "checkpoint", "finished_at",
+    "image_size", "anchors", "error", "checkpoint", "finished_at", "seconds", "mlflow_run_id",
 )  # fmt: skip
 
 
@@ -40,6 +40,7 @@ class DatabaseWriter:
         self.factory = factory
         self.job_id = job_id
         self.spec = spec
+        self.devices = spec.budget.gpus_per_trial or spec.budget.cpus_per_trial  # held per trial
         self.lock = threading.Lock()
 
     def _upsert(self, session: Session, trial: Any) -> None:
@@ -53,7 +54,15 @@ class DatabaseWriter:
             session.add(row)
         for field in TRIAL_FIELDS:
             setattr(row, field, getattr(trial, field))
+        row.device_hours = trial.seconds * self.devices / 3600
         row.history = [dict(item) for item in trial.history]
+
+    def on_search_start(self, mlflow_run_id: str, mlflow_experiment_id: str) -> None:
+        with self.lock, self.factory() as session:
+            job = session.get(Job, self.job_id)
+            assert job is not None
+            job.mlflow_run_id, job.mlflow_experiment_id = mlflow_run_id, mlflow_experiment_id
+            session.commit()
 
     def on_trial_result(self, trial: Any) -> None:
         with self.lock, self.factory() as session:
@@ -75,8 +84,7 @@ class DatabaseWriter:
             front, volume, history, _ = summarise(trials, self.spec.objectives)
             job = session.get(Job, self.job_id)
             assert job is not None
-            devices = self.spec.budget.gpus_per_trial or self.spec.budget.cpus_per_trial
-            job.device_hours = (job.device_hours or 0.0) + trial.seconds * devices / 3600
+            job.device_hours = sum(row.device_hours or 0.0 for row in rows)
             job.trials_finished = len(finished)
             job.epochs_used = sum(row.epochs for row in rows)
             job.front, job.hypervolume, job.hypervolume_history = list(front), volume, list(history)

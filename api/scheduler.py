@@ -57,7 +57,7 @@ class JobScheduler:
             session.execute(
                 update(Job)
                 .where(Job.status == "running", Job.claimed_by == self.name)
-                .values(status="queued", claimed_by=None, resume_requested=True)
+                .values(status="queued", claimed_by=None, resume_requested=True, version=Job.version + 1)
             )
             session.commit()
         self.processes.clear()
@@ -107,6 +107,7 @@ class JobScheduler:
                     claimed_by=self.name,
                     heartbeat_at=now,
                     started_at=candidate.started_at or now,
+                    version=Job.version + 1,
                 )
             )
             session.commit()

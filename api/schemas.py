@@ -31,6 +31,7 @@ class JobOut(BaseModel):
     front: list[Any]
     cancel_requested: bool
     mlflow_run_id: str | None
+    mlflow_experiment_id: str | None
     spec: dict[str, Any]
 
 
@@ -63,6 +64,9 @@ class TrialOut(BaseModel):
     image_size: int | None
     anchors: str | None
     error: str | None
+    mlflow_run_id: str | None
+    seconds: float
+    device_hours: float
     history: list[Any]
 
 
@@ -76,7 +80,9 @@ class TrialList(BaseModel):
 class Pareto(BaseModel):
     front: list[TrialOut]
     infeasible: list[TrialOut]
-    points: list[dict[str, Any]]  # every measured trial: trial_id, ap, latency_ms, on_front
+    # every measured trial: trial_id, status, ap, ap50, latency_ms, latency_nms_ms, params, gflops,
+    # image_size, point (the scaling point and hyperparameters) and on_front
+    points: list[dict[str, Any]]
     hypervolume: float | None
     hypervolume_history: list[float]
 

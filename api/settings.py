@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     run_scheduler: bool = True  # a scheduler thread inside the API process
     scheduler_poll_seconds: float = 1.0
     scheduler_stale_seconds: float = 60.0  # a running job whose heartbeat is older is taken over
+    token_cache_seconds: float = 10.0  # a deleted token keeps working this long (per process)
+    mlflow_ui_url: str | None = None  # e.g. http://mlflow:5000: dashboards link trials to their runs
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'scaler.db').resolve()}"

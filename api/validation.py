@@ -8,7 +8,8 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
-from api.db.models import DatasetRecord, Job, Team
+from api.auth import Caller
+from api.db.models import DatasetRecord, Job
 from api.errors import FieldError
 from api.settings import Settings
 from search_spaces import JobSpec, SpecLoadError, parse_job_spec
@@ -44,7 +45,7 @@ def parse_body(body: bytes, content_type: str) -> JobSpec:
         raise FieldError(error.field or "body", error.message) from None
 
 
-def resolve_dataset(value: str, session: Session, team: Team, settings: Settings) -> Path:
+def resolve_dataset(value: str, session: Session, team: Caller, settings: Settings) -> Path:
     """A registered dataset id of the team, or a server path inside the allowed data roots."""
     if not value:
         raise FieldError("dataset", "required: a registered dataset id or a server path")
@@ -73,7 +74,7 @@ def check_limits(spec: JobSpec, settings: Settings) -> None:
             raise FieldError(field, f"{value} is over this server's limit of {limit}")
 
 
-def check_warm_start(spec: JobSpec, session: Session, team: Team) -> None:
+def check_warm_start(spec: JobSpec, session: Session, team: Caller) -> None:
     for index, job_id in enumerate(spec.warm_start_from):
         job = session.get(Job, job_id)
         if job is None or job.team_id != team.id:
@@ -81,7 +82,7 @@ def check_warm_start(spec: JobSpec, session: Session, team: Team) -> None:
 
 
 def validated_spec(
-    body: bytes, content_type: str, session: Session, team: Team, settings: Settings
+    body: bytes, content_type: str, session: Session, team: Caller, settings: Settings
 ) -> JobSpec:
     spec = parse_body(body, content_type)
     dataset = resolve_dataset(spec.dataset, session, team, settings)

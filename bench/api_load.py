@@ -5,8 +5,10 @@
 
 Creates a fresh database, fills one finished job with ``--trials`` trials (each with a 10-epoch
 history), starts ``uvicorn`` with ``--workers`` processes on a free port, then runs the clients
-(httpx, asyncio; each alternates GET /v1/jobs/{id}/pareto and GET /v1/jobs/{id}/trials) and
-prints p50/p95/p99 latency, throughput and errors as JSON.
+(asyncio, one keep-alive connection each, alternating GET /v1/jobs/{id}/pareto and GET
+/v1/jobs/{id}/trials?limit=100) and prints p50/p95/p99 latency, throughput and errors as JSON.
+``--interval 1`` makes each client poll once a second (what a dashboard does); the default 0 sends
+the next request as soon as the answer is in (the server's saturation point).
 """
 
 from __future__ import annotations
@@ -62,22 +64,59 @@ def fill(url: str, trials: int) -> str:
     return job_id
 
 
-async def client_loop(base: str, job_id: str, until: float, timings: list[float], errors: list[str]) -> None:
+async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    """One keep-alive HTTP/1.1 GET; returns the status (the body is read and dropped)."""
+    writer.write(request)
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    length = 0
+    for line in lines[1:]:
+        if line.lower().startswith("content-length:"):
+            length = int(line.split(":", 1)[1])
+    if length:
+        await reader.readexactly(length)
+    return int(lines[0].split()[1])
+
+
+async def client_loop(
+    port: int,
+    job_id: str,
+    window: tuple[float, float],
+    interval: float,
+    timings: list[float],
+    errors: list[str],
+) -> None:
+    """A client on its own connection, alternating the two reads; with ``interval`` > 0 it starts
+    a request every ``interval`` seconds (a polling dashboard), else as fast as answers come."""
     paths = [f"/v1/jobs/{job_id}/pareto", f"/v1/jobs/{job_id}/trials?limit=100&sort=-ap"]
-    async with httpx.AsyncClient(
-        base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
-    ) as client:
-        index = 0
+    requests = [
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode()
+        for path in paths
+    ]
+    await asyncio.sleep(random.random() * interval)  # polling clients do not start in lockstep
+    measure_from, until = window  # requests before measure_from warm the server up, uncounted
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    index = 0
+    try:
         while time.monotonic() < until:
             started = time.perf_counter()
             try:
-                response = await client.get(paths[index % 2])
-                if response.status_code != 200:
-                    errors.append(str(response.status_code))
-            except httpx.HTTPError as error:
+                status = await asyncio.wait_for(_get(reader, writer, requests[index % 2]), 30)
+                if status != 200:
+                    errors.append(str(status))
+            except (OSError, asyncio.IncompleteReadError, TimeoutError) as error:
                 errors.append(type(error).__name__)
-            timings.append((time.perf_counter() - started) * 1000)
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            elapsed = time.perf_counter() - started
+            if time.monotonic() > measure_from:
+                timings.append(elapsed * 1000)
             index += 1
+            if interval > 0:
+                await asyncio.sleep(max(0.0, interval - elapsed))
+    finally:
+        writer.close()
 
 
 def main() -> None:
@@ -92,6 +131,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--trials", type=int, default=500)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of uncounted requests first")
+    parser.add_argument("--interval", type=float, default=0.0, help="seconds between a client's requests")
     args = parser.parse_args()
     admin = create_engine(normalise_url(args.database), isolation_level="AUTOCOMMIT")
     name = f"scaler_load_{uuid.uuid4().hex[:8]}"
@@ -120,9 +161,13 @@ def main() -> None:
         errors: list[str] = []
 
         async def run() -> None:
-            until = time.monotonic() + args.seconds
+            start = time.monotonic() + args.warmup
+            window = (start, start + args.seconds)
             await asyncio.gather(
-                *(client_loop(base, job_id, until, timings, errors) for _ in range(args.clients))
+                *(
+                    client_loop(port, job_id, window, args.interval, timings, errors)
+                    for _ in range(args.clients)
+                )
             )
 
         asyncio.run(run())
@@ -132,7 +177,8 @@ def main() -> None:
             return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
         print(json.dumps({
-            "clients": args.clients, "seconds": args.seconds, "trials": args.trials, "workers": args.workers,
+            "clients": args.clients, "interval_s": args.interval, "seconds": args.seconds,
+            "trials": args.trials, "workers": args.workers,
             "requests": len(ordered), "requests_per_second": len(ordered) / args.seconds,
             "errors": len(errors),
             "p50_ms": statistics.median(ordered), "p95_ms": percentile(0.95), "p99_ms": percentile(0.99),

@@ -77,6 +77,9 @@ class Job(Base):
     front: Mapped[list[Any]] = mapped_column(JSON, default=list)
     hypervolume_history: Mapped[list[Any]] = mapped_column(JSON, default=list)
     mlflow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    mlflow_experiment_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # bumped on every change to the job or its trials (heartbeats aside): the ETag of its reads
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -106,6 +109,9 @@ class TrialRecord(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     checkpoint: Mapped[str | None] = mapped_column(Text, nullable=True)
     history: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    mlflow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # wall time held
+    device_hours: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

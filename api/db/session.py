@@ -30,4 +30,9 @@ def make_engine(url: str) -> Engine:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions whose flushes bump the version of every job they change (see ``versioning``)."""
+    from api.db.versioning import bump_versions
+
+    factory = sessionmaker(engine, expire_on_commit=False)
+    event.listen(factory, "after_flush", bump_versions)
+    return factory

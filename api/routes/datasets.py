@@ -11,7 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
 from sqlalchemy import select
 
-from api.db.models import DatasetRecord, Team
+from api.auth import Caller
+from api.db.models import DatasetRecord
 from api.deps import SessionDep, SettingsDep, TeamDep
 from api.errors import FieldError
 from api.schemas import DatasetIn, DatasetOut
@@ -22,7 +23,7 @@ from workers.data.open import open_dataset
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 
 
-def _record(session: SessionDep, team: Team, name: str, path: Path) -> DatasetOut:
+def _record(session: SessionDep, team: Caller, name: str, path: Path) -> DatasetOut:
     dataset = open_dataset(path)
     record = DatasetRecord(
         id=f"ds{uuid.uuid4().hex[:24]}",

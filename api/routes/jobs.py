@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request, status
 from sqlalchemy import func, select
 
-from api.db.models import JOB_STATUSES, Job, Team, utcnow
+from api.auth import Caller
+from api.db.models import JOB_STATUSES, Job, utcnow
 from api.deps import SessionDep, SettingsDep, TeamDep
 from api.errors import FieldError
 from api.schemas import Created, JobList, JobOut, JobStatus
@@ -18,7 +19,7 @@ from search_spaces import JobSpec
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
-def owned_job(session: SessionDep, team: Team, job_id: str) -> Job:
+def owned_job(session: SessionDep, team: Caller, job_id: str) -> Job:
     job = session.get(Job, job_id)
     if job is None or job.team_id != team.id:  # another team's job does not exist for you
         raise FieldError("job_id", f"no job {job_id!r}", 404)

@@ -45,13 +45,12 @@ def list_trials(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
     """ETag / If-None-Match → 304 while the job is unchanged."""
-    job = owned_job(session, team, job_id)
     key = sort.removeprefix("-")
     if key not in SORTABLE:
         raise FieldError("sort", f"sort by one of {', '.join(SORTABLE)}")
     column = getattr(TrialRecord, key)
 
-    def build() -> TrialList:
+    def build(_: Job) -> TrialList:
         query = select(TrialRecord).where(TrialRecord.job_id == job_id)
         if status is not None:
             query = query.where(TrialRecord.status == status)
@@ -65,15 +64,14 @@ def list_trials(
             items = [item.model_copy(update={"history": []}) for item in items]
         return TrialList(items=items, total=total, limit=limit, offset=offset)
 
-    return cached_json(request, session, job, "trials", build)
+    return cached_json(request, session, team, job_id, "trials", build)
 
 
 @router.get("/pareto", response_model=Pareto)
 def pareto(request: Request, job_id: str, session: SessionDep, team: TeamDep) -> Response:
     """Lean on purpose (dashboards poll it): every measured point as a few numbers, full records
     only for the front and the infeasible candidates. ETag / If-None-Match → 304."""
-    job = owned_job(session, team, job_id)
-    return cached_json(request, session, job, "pareto", lambda: _pareto(session, job))
+    return cached_json(request, session, team, job_id, "pareto", lambda job: _pareto(session, job))
 
 
 def _pareto(session: SessionDep, job: Job) -> Pareto:
@@ -85,13 +83,17 @@ def _pareto(session: SessionDep, job: Job) -> Pareto:
         TrialRecord.ap,
         TrialRecord.ap50,
         TrialRecord.latency_ms,
+        TrialRecord.latency_nms_ms,
+        TrialRecord.params,
+        TrialRecord.gflops,
+        TrialRecord.image_size,
+        TrialRecord.point,
+    )
+    rows = session.execute(
+        select(*columns).where(TrialRecord.job_id == job_id, TrialRecord.status.in_(MEASURED))
     )
     points = [
-        {"trial_id": trial_id, "ap": ap, "ap50": ap50, "latency_ms": latency, "on_front": trial_id in front}
-        for trial_id, status, ap, ap50, latency in session.execute(
-            select(*columns).where(TrialRecord.job_id == job_id, TrialRecord.status.in_(MEASURED))
-        )
-        if latency is not None
+        {**row._asdict(), "on_front": row.trial_id in front} for row in rows if row.latency_ms is not None
     ]
     detailed = session.scalars(
         select(TrialRecord).where(

@@ -80,6 +80,9 @@ def test_a_job_runs_to_the_end_and_its_winner_exports(tmp_path, synth_dataset):
         assert all(trial["history"] == [] for trial in trials["items"])  # lean unless asked
         curves = client.get(f"/v1/jobs/{job_id}/trials", params={"history": "true"}).json()["items"]
         assert all(len(trial["history"]) == trial["epochs"] for trial in curves)
+        assert job["mlflow_experiment_id"] and all(trial["mlflow_run_id"] for trial in curves)
+        assert all(trial["seconds"] > 0 and trial["device_hours"] > 0 for trial in curves)
+        assert job["device_hours"] == pytest.approx(sum(trial["device_hours"] for trial in curves))
         pareto = client.get(f"/v1/jobs/{job_id}/pareto").json()
         assert pareto["front"] and len(pareto["hypervolume_history"]) == 3
         assert sum(point["on_front"] for point in pareto["points"]) == len(pareto["front"])

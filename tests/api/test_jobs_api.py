@@ -167,7 +167,7 @@ def test_upload_a_zipped_dataset(server, dataset, tmp_path):
 
 
 def test_read_routes_answer_304_while_the_job_is_unchanged(server, dataset):
-    from api.db.models import TrialRecord
+    from api.db.models import Job, TrialRecord, utcnow
     from api.db.session import make_engine, make_session_factory
 
     with server.client() as client:
@@ -179,6 +179,13 @@ def test_read_routes_answer_304_while_the_job_is_unchanged(server, dataset):
         pareto_etag = client.get(f"/v1/jobs/{job_id}/pareto").headers["etag"]
         engine = make_engine(server.settings.resolved_database_url())
         with make_session_factory(engine)() as session:
+            job = session.get(Job, job_id)
+            job.heartbeat_at = utcnow()  # liveness only: the content is unchanged
+            session.commit()
+            assert (
+                client.get(f"/v1/jobs/{job_id}/pareto", headers={"If-None-Match": pareto_etag}).status_code
+                == 304
+            )
             session.add(TrialRecord(job_id=job_id, trial_id="t1", status="completed", point={}, ap=0.2,
                                     latency_ms=3.0, history=[]))  # fmt: skip
             session.commit()
@@ -187,3 +194,9 @@ def test_read_routes_answer_304_while_the_job_is_unchanged(server, dataset):
         assert changed.status_code == 200 and changed.json()["total"] == 1 and changed.headers["etag"] != etag
         points = client.get(f"/v1/jobs/{job_id}/pareto", headers={"If-None-Match": pareto_etag})
         assert points.status_code == 200 and [p["trial_id"] for p in points.json()["points"]] == ["t1"]
+        with make_session_factory(engine)() as session:
+            session.get(Job, job_id).status = "cancelled"
+            session.commit()
+        engine.dispose()
+        fresh = points.headers["etag"]
+        assert client.get(f"/v1/jobs/{job_id}/pareto", headers={"If-None-Match": fresh}).status_code == 200

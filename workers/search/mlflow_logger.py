@@ -6,6 +6,7 @@ GFLOPs. The parent gets the front as CSV, a Pareto plot and the best configs (``
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import tempfile
@@ -53,11 +54,18 @@ class MlflowLogger:
         }
 
     def _log_params(self, run_id: str, params: dict[str, Any]) -> None:
+        """Params are write-once in MLflow: keys the run already has (a resumed or retried trial)
+        are left as they are."""
         from mlflow.entities import Param
 
-        items = [Param(key, str(value)[:6000]) for key, value in params.items()]
+        logged = self.client.get_run(run_id).data.params
+        items = [Param(key, str(value)[:6000]) for key, value in params.items() if key not in logged]
         for start in range(0, len(items), 100):
             self.client.log_batch(run_id, params=items[start : start + 100])
+
+    def annotate(self, trial: SearchTrial) -> SearchTrial:
+        """The record with its MLflow run id (the run is created on first sight)."""
+        return dataclasses.replace(trial, mlflow_run_id=self._run_for(trial))
 
     def _run_for(self, trial: SearchTrial) -> str:
         if trial.trial_id not in self.runs:
@@ -89,7 +97,7 @@ class MlflowLogger:
                 self.client.log_metric(run_id, f"final_{key}", float(value))
         self.client.set_tag(run_id, "scaler.status", trial.status)
         if trial.anchors:
-            self.client.log_param(run_id, "anchors", trial.anchors)
+            self._log_params(run_id, {"anchors": trial.anchors})
         if trial.error:
             self.client.set_tag(run_id, "scaler.error", trial.error[:5000])
         self.client.set_terminated(run_id, TERMINAL.get(trial.status, "FINISHED"))

@@ -33,6 +33,7 @@ class SearchTrial:
     checkpoint: str | None = None
     finished_at: float | None = None  # unix time of the last report
     seconds: float = 0.0  # wall time the trial held its resources
+    mlflow_run_id: str | None = None
     history: tuple[dict[str, float], ...] = ()
 
     def accuracy(self, objectives: Objectives) -> float:

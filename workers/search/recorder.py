@@ -4,6 +4,7 @@ them to the search's callbacks (e.g. the API's database writer) as they arrive."
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -12,6 +13,8 @@ from ray.tune import Callback
 
 from workers.search.outcome import SearchTrial
 from workers.search.points import flatten
+
+LOGGER = logging.getLogger(__name__)
 
 EPOCH_KEYS = (
     "epoch",
@@ -27,7 +30,12 @@ EPOCH_KEYS = (
 
 
 class SearchCallback(Protocol):
-    """Either method may be left out."""
+    """Any method may be left out. ``annotate`` runs before the others and may return the record
+    with fields filled in (the MLflow logger adds the trial's run id)."""
+
+    def annotate(self, trial: SearchTrial) -> SearchTrial: ...
+
+    def on_search_start(self, mlflow_run_id: str, mlflow_experiment_id: str) -> None: ...
 
     def on_trial_result(self, trial: SearchTrial) -> None: ...
 
@@ -89,15 +97,33 @@ class TrialRecorder(Callback):
         return {**self.__dict__, "callbacks": []}
 
     def _emit(self, method: str, trial: SearchTrial) -> None:
+        """A failing callback (a logger, a database writer) is logged and never stops the search."""
+        for callback in self.callbacks:
+            annotate = getattr(callback, "annotate", None)
+            if annotate is not None:
+                try:
+                    trial = annotate(trial)
+                except Exception:
+                    LOGGER.exception(
+                        "search callback %s could not annotate trial %s", callback, trial.trial_id
+                    )
         for callback in self.callbacks:
             handler = getattr(callback, method, None)
-            if handler is not None:
+            if handler is None:
+                continue
+            try:
                 handler(trial)
+            except Exception:
+                LOGGER.exception("search callback %s.%s failed on trial %s", callback, method, trial.trial_id)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         if result.get("status") == "running":
             row = {key: float(result[key]) for key in EPOCH_KEYS if _number(result.get(key)) is not None}
-            self.histories.setdefault(trial.trial_id, []).append(row)
+            history = self.histories.setdefault(trial.trial_id, [])
+            # a trial restored from its checkpoint after a crash reports its epochs again: keep one each
+            while history and history[-1].get("epoch", -1.0) >= row.get("epoch", 0.0):
+                history.pop()
+            history.append(row)
         self._emit("on_trial_result", self._record(trial, result))
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

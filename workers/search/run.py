@@ -67,6 +67,9 @@ def run_search(
         parent_run_id=parent_file.read_text().strip() if resume and parent_file.is_file() else None,
     )
     parent_file.write_text(logger.parent_run_id)
+    for callback in callbacks:
+        if hasattr(callback, "on_search_start"):
+            callback.on_search_start(logger.parent_run_id, logger.experiment_id)
     recorder = TrialRecorder([logger, *callbacks])
     stopper = SearchStopper(spec.budget.max_trial_epochs, stop_requested)
     experiment_path = out_dir / "ray" / EXPERIMENT

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,34 @@ def _spec(dataset: Path, **changes) -> dict:
     return document
 
 
+def _trial_processes() -> list[int]:
+    """Ray trial workers started by this process's own Ray (never another test's)."""
+    parents: dict[int, int] = {}
+    commands: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            commands[int(entry.name)] = (entry / "cmdline").read_text().replace("\0", " ")
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+
+    def ours(pid: int) -> bool:
+        while pid > 1:
+            pid = parents.get(pid, 1)
+            if pid == os.getpid():
+                return True
+        return False
+
+    return [
+        pid
+        for pid, command in commands.items()
+        if command.startswith("ray::") and "ImplicitFunc" in command and ours(pid)
+    ]
+
+
 @pytest.fixture(scope="module")
 def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
@@ -68,8 +98,15 @@ def test_a_whole_search_on_ray_tune_with_mlflow_and_export(local_ray, synth_data
     from workers.trial import build_network
 
     seen: list[str] = []
+    killed: list[str] = []
 
     class Collect:
+        def on_trial_result(self, trial) -> None:
+            if not killed and trial.history:  # a crash mid-trial: Tune retries it from its checkpoint
+                for pid in _trial_processes():
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(trial.trial_id)
+
         def on_trial_complete(self, trial) -> None:
             seen.append(trial.trial_id)
 
@@ -77,6 +114,9 @@ def test_a_whole_search_on_ray_tune_with_mlflow_and_export(local_ray, synth_data
     result = run_search(spec, tmp_path / "search", callbacks=[Collect()])
 
     assert len(result.trials) == 6 and sorted(seen) == sorted(t.trial_id for t in result.trials)
+    crashed = next(t for t in result.trials if t.trial_id == killed[0])
+    assert crashed.status == "completed" and crashed.epochs == 2
+    assert [row["epoch"] for row in crashed.history] == [0.0, 1.0]  # one row per epoch after the retry
     statuses = {t.status for t in result.trials}
     assert statuses <= {"completed", "stopped"} and "completed" in statuses
     assert result.front and result.hypervolume > 0
