@@ -11,7 +11,7 @@ from api.auth import TokenCache, ensure_default_token
 from api.cache import ResponseCache
 from api.db.migrate import upgrade
 from api.db.session import make_engine, make_session_factory
-from api.routes import datasets, health, jobs, presets, trials
+from api.routes import dashboard, datasets, health, jobs, presets, trials
 from api.settings import Settings, get_settings
 
 
@@ -52,4 +52,5 @@ def create_app(
     app.state.token_cache = TokenCache(settings.token_cache_seconds)
     for module in (health, presets, jobs, trials, datasets):
         app.include_router(module.router)
+    dashboard.mount(app)
     return app

@@ -32,6 +32,7 @@ class JobOut(BaseModel):
     cancel_requested: bool
     mlflow_run_id: str | None
     mlflow_experiment_id: str | None
+    best_ap: float | None = None  # the best accuracy among measured trials
     spec: dict[str, Any]
 
 
@@ -85,6 +86,11 @@ class Pareto(BaseModel):
     points: list[dict[str, Any]]
     hypervolume: float | None
     hypervolume_history: list[float]
+
+
+class ServiceInfo(BaseModel):
+    version: str
+    mlflow_ui_url: str | None  # trial links: {mlflow_ui_url}/#/experiments/{experiment}/runs/{run}
 
 
 class DatasetIn(BaseModel):

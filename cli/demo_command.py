@@ -28,7 +28,8 @@ def _free_port() -> int:
 )
 @click.option("--preset", default="tiny-cpu", show_default=True)
 @click.option("--port", type=int, default=None, help="Default: a free port.")
-def demo(data_dir: Path, preset: str, port: int | None) -> None:
+@click.option("--keep-serving", is_flag=True, help="Keep the server (and its dashboard) up until Ctrl-C.")
+def demo(data_dir: Path, preset: str, port: int | None, keep_serving: bool) -> None:
     """Serve, write the built-in dataset, submit PRESET, watch it, export the best network."""
     import uvicorn
 
@@ -61,6 +62,8 @@ def demo(data_dir: Path, preset: str, port: int | None) -> None:
         client = ApiClient(url, token)
         job_id = client.json("POST", "/v1/jobs", json={"preset": preset, "dataset": str(dataset)})["id"]
         click.echo(f"submitted {preset} as job {job_id}", err=True)
+        dashboard = f"{url}/dashboard/jobs/{job_id}#token={token}"
+        click.echo(f"watch it live: {dashboard}", err=True)
         job = follow(client, job_id, interval=1.0)
         if job["status"] != "done":
             raise click.ClickException(f"job {job_id} ended {job['status']}: {job['error']}")
@@ -77,6 +80,17 @@ def demo(data_dir: Path, preset: str, port: int | None) -> None:
         click.echo(f"exported: {archive} (model.yaml, hyp.yaml, weights.pt, model.onnx, metrics.json)")
         click.echo(f"job status: {url}/v1/jobs/{job_id} (token {token})")
         click.echo(f"MLflow store: {settings.resolved_tracking_uri()}")
+        if keep_serving:
+            click.echo(f"dashboard: {dashboard}  (Ctrl-C to stop)")
+            while thread.is_alive():
+                time.sleep(1)
+        else:
+            click.echo(
+                f"dashboard: scaler serve --data-dir {data_dir} --port {port}, then open {dashboard}"
+                " (or run the demo with --keep-serving)"
+            )
+    except KeyboardInterrupt:
+        pass
     finally:
         server.should_exit = True
         thread.join(60)

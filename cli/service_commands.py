@@ -40,6 +40,9 @@ def serve(host: str, port: int, data_dir: Path | None, no_scheduler: bool) -> No
         token = app.state.created_token
         if token:
             click.echo(f"token       {token}   (export SCALER_TOKEN={token})")
+            click.echo(f"dashboard   http://{host}:{port}/dashboard/#token={token}")
+        else:
+            click.echo(f"dashboard   http://{host}:{port}/dashboard/  (paste your token)")
 
     app = create_app(settings, on_ready=announce)
     uvicorn.run(app, host=host, port=port, log_level="warning")

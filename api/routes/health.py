@@ -1,11 +1,12 @@
-"""Liveness and readiness."""
+"""Liveness, readiness and what a client needs to know about this service."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import text
 
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
+from api.schemas import ServiceInfo
 
 router = APIRouter(tags=["health"])
 
@@ -22,3 +23,9 @@ def readyz(session: SessionDep) -> dict[str, str]:
     except Exception as error:  # any database failure means not ready
         raise HTTPException(503, f"database unavailable: {type(error).__name__}") from None
     return {"status": "ready"}
+
+
+@router.get("/v1/info", response_model=ServiceInfo)
+def info(request: Request, settings: SettingsDep) -> ServiceInfo:
+    """Public (no token): the version and where MLflow's UI is, for links from the dashboards."""
+    return ServiceInfo(version=request.app.version, mlflow_ui_url=settings.mlflow_ui_url)

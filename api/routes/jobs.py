@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query, Request, status
 from sqlalchemy import func, select
 
 from api.auth import Caller
-from api.db.models import JOB_STATUSES, Job, utcnow
+from api.db.models import JOB_STATUSES, Job, TrialRecord, utcnow
 from api.deps import SessionDep, SettingsDep, TeamDep
 from api.errors import FieldError
 from api.schemas import Created, JobList, JobOut, JobStatus
@@ -76,15 +76,27 @@ def list_jobs(
         query = query.where(Job.status == status_filter)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     jobs = session.scalars(query.order_by(Job.created_at.desc()).limit(limit).offset(offset)).all()
-    return JobList(
-        items=[JobOut.model_validate(job) for job in jobs], total=total, limit=limit, offset=offset
+    best = best_aps(session, [job.id for job in jobs])
+    items = [JobOut.model_validate(job).model_copy(update={"best_ap": best.get(job.id)}) for job in jobs]
+    return JobList(items=items, total=total, limit=limit, offset=offset)
+
+
+def best_aps(session: SessionDep, job_ids: list[str]) -> dict[str, float]:
+    """Each job's best AP among its measured trials (one grouped query)."""
+    if not job_ids:
+        return {}
+    rows = session.execute(
+        select(TrialRecord.job_id, func.max(TrialRecord.ap))
+        .where(TrialRecord.job_id.in_(job_ids), TrialRecord.status.in_(("completed", "stopped")))
+        .group_by(TrialRecord.job_id)
     )
+    return {job_id: float(ap) for job_id, ap in rows if ap is not None}
 
 
 @router.get("/{job_id}", response_model=JobStatus)
 def get_job(job_id: str, session: SessionDep, team: TeamDep) -> JobStatus:
     job = owned_job(session, team, job_id)
-    out = JobOut.model_validate(job)
+    out = JobOut.model_validate(job).model_copy(update={"best_ap": best_aps(session, [job.id]).get(job.id)})
     spec = JobSpec.model_validate(job.spec)
     budget = spec.budget.max_trial_epochs or spec.budget.max_trials * spec.budget.epochs_per_trial
     progress = job.trials_finished / job.trials_total if job.trials_total else 0.0

@@ -111,6 +111,22 @@ def _pareto(session: SessionDep, job: Job) -> Pareto:
     )
 
 
+@router.get("/trials/{trial_id}", response_model=TrialOut)
+def get_trial(job_id: str, trial_id: str, session: SessionDep, team: TeamDep) -> TrialOut:
+    """One trial with its per-epoch history (learning curves)."""
+    owned_job(session, team, job_id)
+    return TrialOut.model_validate(_trial_row(session, job_id, trial_id))
+
+
+def _trial_row(session: SessionDep, job_id: str, trial_id: str) -> TrialRecord:
+    row = session.scalar(
+        select(TrialRecord).where(TrialRecord.job_id == job_id, TrialRecord.trial_id == trial_id)
+    )
+    if row is None:
+        raise FieldError("trial_id", f"no trial {trial_id!r} in job {job_id}", 404)
+    return row
+
+
 @router.get("/trials/{trial_id}/export", response_class=FileResponse)
 def export(
     job_id: str, trial_id: str, session: SessionDep, team: TeamDep, background: BackgroundTasks
@@ -122,11 +138,7 @@ def export(
     from workers.search.run import trial_config_of
 
     job = owned_job(session, team, job_id)
-    row = session.scalar(
-        select(TrialRecord).where(TrialRecord.job_id == job_id, TrialRecord.trial_id == trial_id)
-    )
-    if row is None:
-        raise FieldError("trial_id", f"no trial {trial_id!r} in job {job_id}", 404)
+    row = _trial_row(session, job_id, trial_id)
     if row.status not in MEASURED:
         raise FieldError("trial_id", f"trial {trial_id} is {row.status}: nothing to export", 409)
     trial = SearchTrial(trial_id=row.trial_id, status=row.status, point=row.point, anchors=row.anchors)

@@ -1,0 +1,169 @@
+"use strict";
+// The job page: live Pareto scatter, hypervolume, parallel coordinates, trial table and drawer.
+// Polls /pareto every 2 s with If-None-Match: an unchanged job costs a bodiless 304.
+(() => {
+  const { api, el, number, millions, badge, deviceUnit, measured, progressBar } = Scaler;
+  const jobId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
+  const PAGE = 50;
+  const state = {
+    job: null, info: null, pareto: null, paretoEtag: null,
+    table: { sort: "-ap", status: "", offset: 0, total: 0, etag: null, key: null },
+    drawerTrial: null,
+  };
+  const $ = (id) => document.getElementById(id);
+
+  function renderSummary() {
+    const job = state.job;
+    $("job-name").textContent = job.name;
+    $("job-status").replaceChildren(badge(job.status));
+    $("job-id").textContent = job.id;
+    document.title = `Scaler · ${job.name}`;
+    const stat = (label, ...value) => el("div", { class: "stat" }, [el("div", { class: "label" }, [label]), el("div", { class: "value" }, value)]);
+    const mlflow = mlflowUrl(job.mlflow_run_id);
+    $("summary").replaceChildren(
+      stat("progress", progressBar(job.progress), `${job.trials_finished}/${job.trials_total} trials`),
+      stat("trial-epochs", `${job.epochs_used} / ${job.budget_epochs}`),
+      stat("best AP", number(job.best_ap)),
+      stat("front", String(job.front.length)),
+      stat("hypervolume", number(job.hypervolume, 4)),
+      stat(deviceUnit(job.spec), number(job.device_hours, 3)),
+      stat("searcher", `${job.spec.searcher} + ${job.spec.scheduler}`),
+      stat("MLflow", mlflow ? el("a", { href: mlflow, target: "_blank", rel: "noopener" }, ["parent run"]) : (job.mlflow_run_id || "–")),
+      ...(job.error ? [stat("error", el("span", { class: "muted" }, [job.error]))] : []),
+    );
+  }
+
+  function mlflowUrl(runId) {
+    const base = state.info?.mlflow_ui_url;
+    if (!base || !runId || !state.job?.mlflow_experiment_id) return null;
+    return `${base.replace(/\/$/, "")}/#/experiments/${state.job.mlflow_experiment_id}/runs/${runId}`;
+  }
+
+  function colourOptions() {
+    const select = $("colour-by");
+    const keys = ["on_front", "image_size", "params", "gflops",
+      ...[...new Set(state.pareto.points.flatMap((p) => Object.keys(p.point || {})))].sort()];
+    const current = select.value || "on_front";
+    if (select.options.length !== keys.length) {
+      select.replaceChildren(...keys.map((key) => el("option", { value: key }, [key === "on_front" ? "front / dominated" : key])));
+    }
+    select.value = keys.includes(current) ? current : "on_front";
+  }
+
+  function renderPlots() {
+    colourOptions();
+    const spec = state.job.spec;
+    const traces = Figures.paretoTraces(state.pareto, spec, $("colour-by").value);
+    Plotly.react("pareto-plot", traces, Figures.paretoLayout(spec, $("log-x").checked), Figures.CONFIG);
+    $("pareto-caption").textContent = `${state.pareto.points.length} measured · ${state.pareto.front.length} on the front · ${state.pareto.infeasible.length} infeasible`;
+    Figures.hypervolume("hv-plot", state.pareto.hypervolume_history);
+    Figures.parallelCoordinates("parcoords-plot", state.pareto, spec);
+  }
+
+  function trialRow(trial) {
+    const tr = el("tr", { "data-trial": trial.trial_id }, [
+      el("td", {}, [trial.trial_id]),
+      el("td", {}, [badge(trial.status)]),
+      el("td", { class: "num" }, [number(trial.ap)]),
+      el("td", { class: "num" }, [number(trial.ap50)]),
+      el("td", { class: "num" }, [number(trial.latency_ms, 2)]),
+      el("td", { class: "num" }, [millions(trial.params)]),
+      el("td", { class: "num" }, [number(trial.gflops, 2)]),
+      el("td", { class: "num" }, [trial.image_size ?? "–"]),
+      el("td", { class: "num" }, [String(trial.epochs)]),
+      el("td", { class: "num" }, [number(trial.device_hours, 4)]),
+      el("td", { class: "error" }, [trial.error || ""]),
+    ]);
+    tr.addEventListener("click", () => openDrawer(trial.trial_id));
+    return tr;
+  }
+
+  async function refreshTable(force = false) {
+    const table = state.table;
+    const query = new URLSearchParams({ sort: table.sort, limit: String(PAGE), offset: String(table.offset) });
+    if (table.status) query.set("status", table.status);
+    const key = query.toString();
+    const answer = await api(`/v1/jobs/${jobId}/trials?${key}`, { etag: !force && table.key === key ? table.etag : null });
+    if (answer.notModified) return;
+    table.etag = answer.etag; table.key = key; table.total = answer.data.total;
+    $("trials").querySelector("tbody").replaceChildren(...answer.data.items.map(trialRow));
+    const last = Math.min(table.offset + PAGE, table.total);
+    $("page-caption").textContent = table.total ? `${table.offset + 1}–${last} of ${table.total}` : "no trials";
+    $("previous-page").disabled = table.offset === 0;
+    $("next-page").disabled = last >= table.total;
+    for (const th of document.querySelectorAll("th[data-sort]")) {
+      const active = table.sort.replace(/^-/, "") === th.dataset.sort;
+      th.classList.toggle("active", active);
+      th.classList.toggle("asc", active && !table.sort.startsWith("-"));
+    }
+  }
+
+  async function refresh() {
+    const answer = await api(`/v1/jobs/${jobId}/pareto`, { etag: state.paretoEtag });
+    if (answer.notModified) return;
+    state.pareto = answer.data;
+    state.paretoEtag = answer.etag;
+    state.job = (await api(`/v1/jobs/${jobId}`)).data;
+    renderSummary();
+    renderPlots();
+    await refreshTable();
+    if (state.drawerTrial) await openDrawer(state.drawerTrial, false);
+  }
+
+  async function openDrawer(trialId, reveal = true) {
+    const { data: trial } = await api(`/v1/jobs/${jobId}/trials/${encodeURIComponent(trialId)}`);
+    state.drawerTrial = trialId;
+    $("drawer-title").textContent = `Trial ${trial.trial_id}`;
+    $("drawer-status").replaceChildren(badge(trial.status));
+    $("export-button").disabled = !measured(trial.status);
+    const link = mlflowUrl(trial.mlflow_run_id);
+    $("mlflow-link").replaceChildren(link ? el("a", { href: link, target: "_blank", rel: "noopener", id: "mlflow-anchor" }, ["MLflow run"])
+      : el("span", { class: "muted" }, [trial.mlflow_run_id ? `MLflow run ${trial.mlflow_run_id} (set SCALER_MLFLOW_UI_URL to link)` : "no MLflow run"]));
+    const rows = [["AP / AP50", `${number(trial.ap)} / ${number(trial.ap50)}`], ["latency", `${number(trial.latency_ms, 2)} ms (with NMS ${number(trial.latency_nms_ms, 2)})`],
+      ["params / GFLOPs", `${millions(trial.params)} / ${number(trial.gflops, 2)}`], ["input size", trial.image_size ?? "–"], ["epochs", trial.epochs],
+      ["wall time", `${number(trial.seconds, 1)} s`], ["anchors", trial.anchors || "preset"],
+      ...(trial.error ? [["reason", trial.error]] : []),
+      ...Object.entries(trial.point).sort().map(([key, value]) => [key, typeof value === "number" ? +value.toPrecision(5) : JSON.stringify(value)])];
+    $("drawer-details").replaceChildren(...rows.flatMap(([key, value]) => [el("dt", {}, [key]), el("dd", {}, [String(value)])]));
+    if (reveal) $("drawer").hidden = false;  // before drawing: the plot takes the drawer's width
+    const history = trial.history || [];
+    const epochs = history.map((row) => row.epoch);
+    Plotly.react("curve-plot", [
+      { name: "AP", x: epochs, y: history.map((r) => r.ap), mode: "lines+markers" },
+      { name: "AP50", x: epochs, y: history.map((r) => r.ap50), mode: "lines+markers" },
+      { name: "loss", x: epochs, y: history.map((r) => r.loss_total), mode: "lines", yaxis: "y2", line: { dash: "dot" } },
+    ], { margin: { l: 48, r: 48, t: 8, b: 40 }, legend: { orientation: "h", y: -0.25 }, xaxis: { title: { text: "epoch" } },
+      yaxis: { title: { text: "AP" }, rangemode: "tozero" }, yaxis2: { title: { text: "loss" }, overlaying: "y", side: "right" } }, Figures.CONFIG);
+  }
+
+  function wire() {
+    $("log-x").addEventListener("change", renderPlots);
+    $("colour-by").addEventListener("change", renderPlots);
+    $("trial-status").addEventListener("change", (event) => { state.table.status = event.target.value; state.table.offset = 0; refreshTable(true).catch(Scaler.showError); });
+    $("previous-page").addEventListener("click", () => { state.table.offset = Math.max(0, state.table.offset - PAGE); refreshTable(true).catch(Scaler.showError); });
+    $("next-page").addEventListener("click", () => { state.table.offset += PAGE; refreshTable(true).catch(Scaler.showError); });
+    for (const th of document.querySelectorAll("th[data-sort]")) {
+      th.addEventListener("click", () => {
+        const key = th.dataset.sort;
+        state.table.sort = state.table.sort === `-${key}` ? key : `-${key}`;
+        state.table.offset = 0;
+        refreshTable(true).catch(Scaler.showError);
+      });
+    }
+    $("drawer-close").addEventListener("click", () => { $("drawer").hidden = true; state.drawerTrial = null; });
+    $("export-button").addEventListener("click", () => {
+      Scaler.download(`/v1/jobs/${jobId}/trials/${encodeURIComponent(state.drawerTrial)}/export`, `${jobId}-${state.drawerTrial}.zip`).catch(Scaler.showError);
+    });
+    $("pareto-plot").on("plotly_click", (event) => {
+      const trialId = event.points?.[0]?.customdata;
+      if (trialId) openDrawer(trialId).catch(Scaler.showError);
+    });
+  }
+
+  Scaler.start(async () => {
+    state.info = (await api("/v1/info")).data;
+    Plotly.newPlot("pareto-plot", [], {}, Figures.CONFIG);
+    wire();
+    Scaler.poll(refresh, 2000);
+  });
+})();

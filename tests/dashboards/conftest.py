@@ -1,0 +1,134 @@
+"""A real server holding a finished job and a running one (trials written by the runner's own
+DatabaseWriter), and the system Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from api.db.models import Job
+from api.db.session import make_engine, make_session_factory
+from api.runner import DatabaseWriter
+from search_spaces import JobSpec, load_job_spec
+from search_spaces.mutation import sample_point
+from tests.api.conftest import Server, make_settings, start_server
+from workers.search.outcome import SearchTrial
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@dataclass
+class Jobs:
+    server: Server
+    finished: str
+    running: str
+    spec: JobSpec
+    measured: int
+    infeasible: int
+    writer: DatabaseWriter
+
+    def add_trial(self, trial_id: str, ap: float, latency_ms: float) -> None:
+        """A newly finished trial of the running job, as the runner writes it."""
+        self.writer.on_trial_complete(_trial(self.spec, trial_id, ap, latency_ms, seed=len(trial_id)))
+
+
+def _trial(
+    spec: JobSpec, trial_id: str, ap: float, latency_ms: float | None, seed: int, **changes
+) -> SearchTrial:
+    point = sample_point(spec.space.parameters(), np.random.default_rng(seed))
+    history = tuple(
+        {"epoch": float(e), "ap": ap * (e + 1) / 4, "ap50": ap * 1.5, "loss_total": 1 / (e + 1)}
+        for e in range(4)
+    )
+    values = dict(trial_id=trial_id, status="completed", point=point, epochs=4, ap=ap, ap50=ap * 1.5,
+                  fitness=ap, latency_ms=latency_ms, latency_nms_ms=latency_ms, params=1_000_000 + seed,
+                  gflops=0.5, image_size=int(point["arch/input_size"]), seconds=30.0,
+                  finished_at=1.0e9 + seed, history=history, mlflow_run_id=uuid.uuid4().hex)  # fmt: skip
+    return SearchTrial(**{**values, **changes})
+
+
+def _job(factory, spec: JobSpec, status: str) -> str:
+    from api.auth import team_for_token
+    from tests.api.conftest import TOKEN
+
+    with factory() as session:
+        team = team_for_token(session, TOKEN)
+        job = Job(id=uuid.uuid4().hex, team_id=team.id, name=f"{spec.name}-{status}", status=status,
+                  spec=spec.model_dump(mode="json"), created_by="tester", trials_total=spec.budget.max_trials,
+                  front=[], hypervolume_history=[], mlflow_experiment_id="1")  # fmt: skip
+        session.add(job)
+        session.commit()
+        return job.id
+
+
+@pytest.fixture(scope="module")
+def jobs(tmp_path_factory: pytest.TempPathFactory, synth_dataset: Path) -> Iterator[Jobs]:
+    data_dir = tmp_path_factory.mktemp("dashboards")
+    dataset = data_dir / "synth"
+    shutil.copytree(synth_dataset, dataset)
+    server = start_server(make_settings(data_dir, None, mlflow_ui_url="http://mlflow.example:5000"))
+    spec = load_job_spec("tiny-cpu", dataset=str(dataset)).with_changes(name="dash")
+    engine = make_engine(server.settings.resolved_database_url())
+    factory = make_session_factory(engine)
+    finished = _job(factory, spec, "done")
+    writer = DatabaseWriter(factory, finished, spec)
+    rng = np.random.default_rng(3)
+    for index in range(6):
+        writer.on_trial_complete(
+            _trial(spec, f"f{index}", float(rng.uniform(0.05, 0.4)), float(rng.uniform(5, 40)), index)
+        )
+    writer.on_trial_complete(
+        _trial(
+            spec, "f6", 0.0, 80.0, 6, status="infeasible", epochs=0, history=(), error="latency 80 ms > 50 ms"
+        )
+    )
+    writer.on_trial_complete(
+        _trial(spec, "f7", 0.0, None, 7, status="failed", epochs=1, error="loss is not finite")
+    )
+    running = _job(factory, spec, "running")
+    live = DatabaseWriter(factory, running, spec)
+    live.on_trial_complete(_trial(spec, "r0", 0.2, 10.0, 10))
+    try:
+        yield Jobs(server, finished, running, spec, measured=6, infeasible=1, writer=live)
+    finally:
+        engine.dispose()
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.is_file():
+        pytest.skip("no /usr/bin/chromium (scripts/test.sh installs it with apt)")
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, jobs: Jobs) -> Iterator[object]:
+    """A page holding the token; console errors and failed requests are collected in ``page.problems``."""
+    from tests.api.conftest import TOKEN
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on(
+        "requestfailed",
+        lambda request: None if "ERR_ABORTED" in str(request.failure) else problems.append(request.url),
+    )
+    page.problems = problems
+    page.goto(f"{jobs.server.url}/dashboard/#token={TOKEN}")
+    yield page
+    context.close()

@@ -1,0 +1,145 @@
+"""The dashboards in a real headless Chromium against a real server."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from scaler import count_parameters
+from search_spaces import JobSpec
+
+pytestmark = pytest.mark.slow
+
+PARETO_POINTS = """() => {
+  const data = document.getElementById('pareto-plot').data || [];
+  const of = (test) => data.filter(t => test(t.name))
+    .flatMap(t => (t.customdata || []).map(id => ({id, symbol: t.marker.symbol || 'circle'})));
+  return {trials: of(n => n.startsWith('trials')), front: of(n => n === 'front'),
+          infeasible: of(n => n === 'infeasible')};
+}"""
+
+
+def test_pages_are_served_offline_without_a_token(jobs):
+    with httpx.Client(base_url=jobs.server.url) as client:
+        assert client.get("/dashboard/").status_code == 200
+        assert "plotly" in client.get("/dashboard/jobs/anything").text
+        bundle = client.get("/dashboard/vendor/plotly.min.js")
+        assert bundle.status_code == 200 and len(bundle.content) > 1_000_000  # the package's own copy
+        assert client.get("/dashboard/static/job.js").status_code == 200
+        assert client.get("/v1/jobs").status_code == 401  # the data still needs the token
+
+
+def test_jobs_page_lists_both_jobs_with_progress_and_best_ap(page, jobs):
+    page.wait_for_selector(f"tr[data-job='{jobs.running}']")
+    finished = page.locator(f"tr[data-job='{jobs.finished}']")
+    assert "done" in finished.inner_text() and "8/8" in finished.inner_text()
+    best = max(t["ap"] for t in httpx.get(f"{jobs.server.url}/v1/jobs/{jobs.finished}/pareto",
+               headers={"Authorization": "Bearer team-a-token"}).json()["points"])  # fmt: skip
+    assert f"{best:.3f}" in finished.inner_text() and "CPU-h" in finished.inner_text()
+    assert "running" in page.locator(f"tr[data-job='{jobs.running}']").inner_text()
+    assert page.problems == []
+
+
+def test_job_page_draws_every_trial_marks_the_front_and_the_infeasible(page, jobs):
+    page.goto(f"{jobs.server.url}/dashboard/jobs/{jobs.finished}")
+    page.wait_for_function("(document.getElementById('pareto-plot').data || []).length >= 3")
+    drawn = page.evaluate(PARETO_POINTS)
+    pareto = httpx.get(f"{jobs.server.url}/v1/jobs/{jobs.finished}/pareto",
+                       headers={"Authorization": "Bearer team-a-token"}).json()  # fmt: skip
+    assert sorted(p["id"] for p in drawn["trials"]) == sorted(p["trial_id"] for p in pareto["points"])
+    assert len(drawn["trials"]) == jobs.measured  # one point per measured trial
+    assert sorted(p["id"] for p in drawn["front"]) == sorted(t["trial_id"] for t in pareto["front"])
+    assert all(p["symbol"] == "star" for p in drawn["front"])
+    assert [p["id"] for p in drawn["infeasible"]] == ["f6"]
+    assert drawn["infeasible"][0]["symbol"] not in ("circle", "star")
+    assert page.locator("#trials tbody tr").count() == 8  # failed and infeasible are listed too
+    assert "loss is not finite" in page.locator("tr[data-trial='f7']").inner_text()
+    hv = page.evaluate("document.getElementById('hv-plot').data[0].y.length")
+    assert hv == len(pareto["hypervolume_history"])
+    assert page.evaluate("document.getElementById('parcoords-plot').data[0].type") == "parcoords"
+    page.select_option("#colour-by", "arch/activation")
+    names = page.evaluate("document.getElementById('pareto-plot').data.map(t => t.name)")
+    assert any(name.startswith("trials · ") for name in names)
+    page.check("#log-x")
+    assert page.evaluate("document.getElementById('pareto-plot').layout.xaxis.type") == "log"
+    page.click("th[data-sort='latency_ms']")
+    page.wait_for_function(
+        "document.querySelector(\"th[data-sort='latency_ms']\").classList.contains('active')"
+    )
+    assert page.problems == []
+
+
+def test_the_drawer_shows_curves_links_mlflow_and_exports_a_loadable_zip(page, jobs, tmp_path):
+    from workers.export import load_export
+    from workers.search.run import trial_config_of
+    from workers.trial import build_network
+
+    page.goto(f"{jobs.server.url}/dashboard/jobs/{jobs.finished}")
+    page.click("tr[data-trial='f1']")
+    page.wait_for_selector("#drawer:not([hidden])")
+    page.wait_for_function("(document.getElementById('curve-plot').data || []).length === 3")
+    assert page.evaluate("document.getElementById('curve-plot').data[0].y.length") == 4  # one per epoch
+    link = page.get_attribute("#mlflow-anchor", "href")
+    assert link.startswith("http://mlflow.example:5000/#/experiments/1/runs/")
+    with page.expect_download() as download_info:
+        page.click("#export-button")
+    archive = tmp_path / "export.zip"
+    download_info.value.save_as(archive)
+    network, model = load_export(archive)
+    trial = httpx.get(f"{jobs.server.url}/v1/jobs/{jobs.finished}/trials/f1",
+                      headers={"Authorization": "Bearer team-a-token"}).json()  # fmt: skip
+    from workers.search.outcome import SearchTrial
+
+    spec = JobSpec.model_validate(jobs.spec.model_dump())
+    expected = build_network(trial_config_of(spec, SearchTrial("f1", "completed", trial["point"])), 3)
+    assert network.layers == expected.layers and count_parameters(model) > 0
+    page.click("tr[data-trial='f6']")
+    page.wait_for_function("document.getElementById('drawer-title').textContent.includes('f6')")
+    assert page.is_disabled("#export-button")  # an infeasible candidate was never trained
+    assert page.problems == []
+
+
+def test_a_newly_finished_trial_appears_without_reload(page, jobs):
+    page.goto(f"{jobs.server.url}/dashboard/jobs/{jobs.running}")
+    page.wait_for_selector("tr[data-trial='r0']")
+    page.evaluate("window.__same_page = true")
+    jobs.add_trial("r1-new", ap=0.35, latency_ms=4.0)
+    page.wait_for_selector("tr[data-trial='r1-new']", timeout=15_000)
+    drawn = page.evaluate(PARETO_POINTS)
+    assert "r1-new" in [p["id"] for p in drawn["trials"]] and "r1-new" in [p["id"] for p in drawn["front"]]
+    assert page.evaluate("window.__same_page") is True  # no reload happened
+    assert page.problems == []
+
+
+def test_compare_draws_one_front_per_job(page, jobs):
+    page.goto(f"{jobs.server.url}/dashboard/compare?jobs={jobs.finished},{jobs.running}")
+    page.wait_for_function(
+        "(document.getElementById('compare-plot').data || [])"
+        ".filter(t => t.name.endsWith('front')).length === 2"
+    )
+    assert page.problems == []
+
+
+def test_a_page_without_a_token_asks_for_one(browser, jobs):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{jobs.server.url}/dashboard/")
+    page.fill("#token-input", "team-a-token")
+    page.click("#login button")
+    page.wait_for_selector(f"tr[data-job='{jobs.finished}']")
+    context.close()
+
+
+def test_screenshots_for_the_docs(page, jobs, tmp_path):
+    """The job page, then a trial's drawer (written to $SCALER_SCREENSHOTS when it is set)."""
+    import os
+    from pathlib import Path
+
+    folder = Path(os.environ.get("SCALER_SCREENSHOTS") or tmp_path)
+    page.goto(f"{jobs.server.url}/dashboard/jobs/{jobs.finished}")
+    page.wait_for_function("(document.getElementById('parcoords-plot').data || []).length === 1")
+    page.screenshot(path=folder / "dashboard-job.png", full_page=True)
+    page.click("tr[data-trial='f1']")
+    page.wait_for_function("(document.getElementById('curve-plot').data || []).length === 3")
+    page.screenshot(path=folder / "dashboard-trial.png")
+    assert (folder / "dashboard-job.png").stat().st_size > 10_000 and page.problems == []
