@@ -11,6 +11,7 @@ from api.auth import TokenCache, ensure_default_token
 from api.cache import ResponseCache
 from api.db.migrate import upgrade
 from api.db.session import make_engine, make_session_factory
+from api.errors import install_handlers
 from api.routes import dashboard, datasets, health, jobs, presets, trials
 from api.settings import Settings, get_settings
 
@@ -53,4 +54,5 @@ def create_app(
     for module in (health, presets, jobs, trials, datasets):
         app.include_router(module.router)
     dashboard.mount(app)
+    install_handlers(app)
     return app

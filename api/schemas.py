@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Created(BaseModel):
@@ -94,8 +94,8 @@ class ServiceInfo(BaseModel):
 
 
 class DatasetIn(BaseModel):
-    name: str
-    path: str
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")
+    path: str = Field(min_length=1, max_length=4096)
 
 
 class DatasetOut(BaseModel):

@@ -49,10 +49,12 @@ def resolve_dataset(value: str, session: Session, team: Caller, settings: Settin
     """A registered dataset id of the team, or a server path inside the allowed data roots."""
     if not value:
         raise FieldError("dataset", "required: a registered dataset id or a server path")
+    if "\x00" in value or len(value) > 4096:
+        raise FieldError("dataset", "not a path: NUL characters or longer than 4096 characters")
     record = session.get(DatasetRecord, value)
     if record is not None and record.team_id == team.id:
         return Path(record.path)
-    path = Path(value).expanduser().resolve()
+    path = Path(value).resolve()  # a server path: no ~ expansion (whose home would it be?)
     if not any(path == root or root in path.parents for root in settings.allowed_roots()):
         roots = ", ".join(str(root) for root in settings.allowed_roots())
         raise FieldError("dataset", f"{value} is outside the allowed data roots ({roots})", 403)

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXTRAS=test bash scripts/install.sh
-bash scripts/install_browser.sh  # Debian's Chromium for the dashboard tests (Playwright drives it)
+bash scripts/install_system.sh  # Chromium (dashboard tests) and docker-compose (compose file check)
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/python -m pytest -n 2 "$@"

@@ -56,7 +56,7 @@ async def upload_dataset(
     session: SessionDep,
     team: TeamDep,
     settings: SettingsDep,
-    name: Annotated[str, Form()],
+    name: Annotated[str, Form(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")],
     archive: Annotated[UploadFile, File(description="a zip of a COCO or YOLO dataset folder")],
 ) -> DatasetOut:
     length = int(request.headers.get("content-length") or 0)

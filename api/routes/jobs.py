@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from api.auth import Caller
 from api.db.models import JOB_STATUSES, Job, TrialRecord, utcnow
 from api.deps import SessionDep, SettingsDep, TeamDep
-from api.errors import FieldError
+from api.errors import MAX_OFFSET, FieldError
 from api.schemas import Created, JobList, JobOut, JobStatus
 from api.validation import validated_spec
 from search_spaces import JobSpec
@@ -67,7 +67,7 @@ def list_jobs(
     team: TeamDep,
     status_filter: Annotated[str | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> JobList:
     if status_filter is not None and status_filter not in JOB_STATUSES:
         raise FieldError("status", f"must be one of {', '.join(JOB_STATUSES)}")

@@ -13,7 +13,7 @@ from sqlalchemy import func, or_, select
 from api.cache import cached_json
 from api.db.models import Job, TrialRecord
 from api.deps import SessionDep, TeamDep
-from api.errors import FieldError
+from api.errors import MAX_OFFSET, FieldError
 from api.routes.jobs import owned_job
 from api.schemas import Pareto, TrialList, TrialOut
 
@@ -42,7 +42,7 @@ def list_trials(
     status: str | None = None,
     history: Annotated[bool, Query(description="include each trial's per-epoch history")] = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Response:
     """ETag / If-None-Match → 304 while the job is unchanged."""
     key = sort.removeprefix("-")

@@ -30,6 +30,9 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS") or None
+    if address is not None and "://" in address:  # Ray Client (ray://…) takes no node options
+        ray.init(address=address)
+        return
     options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
     if address is None and num_cpus is not None:
         options["num_cpus"] = num_cpus
