@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,12 @@ def _trial_processes() -> list[int]:
     ]
 
 
+def _kill_trials(victims: list[int]) -> None:
+    for pid in _trial_processes():
+        os.kill(pid, signal.SIGKILL)
+        victims.append(pid)
+
+
 @pytest.fixture(scope="module")
 def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
@@ -99,13 +106,15 @@ def test_a_whole_search_on_ray_tune_with_mlflow_and_export(local_ray, synth_data
 
     seen: list[str] = []
     killed: list[str] = []
+    victims: list[int] = []
 
     class Collect:
         def on_trial_result(self, trial) -> None:
-            if not killed and trial.history:  # a crash mid-trial: Tune retries it from its checkpoint
-                for pid in _trial_processes():
-                    os.kill(pid, signal.SIGKILL)
-                    killed.append(trial.trial_id)
+            if not killed and trial.history:  # a crash mid-epoch: Tune retries from the checkpoint
+                killed.append(trial.trial_id)
+                threading.Timer(
+                    1.0, _kill_trials, [victims]
+                ).start()  # once Tune has registered the checkpoint
 
         def on_trial_complete(self, trial) -> None:
             seen.append(trial.trial_id)
@@ -114,9 +123,13 @@ def test_a_whole_search_on_ray_tune_with_mlflow_and_export(local_ray, synth_data
     result = run_search(spec, tmp_path / "search", callbacks=[Collect()])
 
     assert len(result.trials) == 6 and sorted(seen) == sorted(t.trial_id for t in result.trials)
+    assert victims  # the trial's process was killed mid-epoch
     crashed = next(t for t in result.trials if t.trial_id == killed[0])
     assert crashed.status == "completed" and crashed.epochs == 2
     assert [row["epoch"] for row in crashed.history] == [0.0, 1.0]  # one row per epoch after the retry
+    reports = (Path(result.experiment_path).glob(f"*{crashed.trial_id}*/result.json")).__next__()
+    iterations = [json.loads(line)["training_iteration"] for line in reports.read_text().splitlines()]
+    assert iterations == sorted(set(iterations))  # resumed from its checkpoint, never from scratch
     statuses = {t.status for t in result.trials}
     assert statuses <= {"completed", "stopped"} and "completed" in statuses
     assert result.front and result.hypervolume > 0
