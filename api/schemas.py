@@ -88,6 +88,17 @@ class Pareto(BaseModel):
     hypervolume_history: list[float]
 
 
+class Usage(BaseModel):
+    """A team's compute: device-hours are wall time × devices held (GPUs, else CPUs) per trial."""
+
+    team: str
+    jobs: int
+    trials: int
+    gpu_hours: float
+    cpu_hours: float
+    device_hours_by_status: dict[str, float]
+
+
 class ServiceInfo(BaseModel):
     version: str
     mlflow_ui_url: str | None  # trial links: {mlflow_ui_url}/#/experiments/{experiment}/runs/{run}

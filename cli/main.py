@@ -9,7 +9,7 @@ from cli.data_commands import data
 from cli.demo_command import demo
 from cli.model_commands import model
 from cli.search_command import search
-from cli.service_commands import cancel, db, export, jobs, scheduler, serve, submit, watch
+from cli.service_commands import cancel, db, export, jobs, scheduler, serve, submit, usage, watch
 from cli.train_command import train
 
 
@@ -23,7 +23,7 @@ cli.add_command(model)
 cli.add_command(data)
 cli.add_command(train)
 cli.add_command(search)
-for command in (serve, scheduler, db, submit, jobs, watch, export, cancel, demo):
+for command in (serve, scheduler, db, submit, jobs, usage, watch, export, cancel, demo):
     cli.add_command(command)
 
 

@@ -133,6 +133,22 @@ def jobs(status_filter: str | None, as_json: bool, url: str, token: str | None) 
         click.echo(f"{job['id']:34} {job['status']:10} {trials:>9} {front:>5} {volume:>12}  {job['name']}")
 
 
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@url_option
+@token_option
+def usage(as_json: bool, url: str, token: str | None) -> None:
+    """Your team's compute: GPU-hours and CPU-hours (wall time × devices held by each trial)."""
+    found = ApiClient(url, token).json("GET", "/v1/usage")
+    if as_json:
+        click.echo(json.dumps(found))
+        return
+    click.echo(f"team {found['team']}: {found['jobs']} jobs, {found['trials']} trials")
+    click.echo(f"GPU-hours {found['gpu_hours']:.3f}   CPU-hours {found['cpu_hours']:.3f}")
+    for status, hours in sorted(found["device_hours_by_status"].items()):
+        click.echo(f"  {status:10} {hours:.3f} device-hours")
+
+
 def follow(client: ApiClient, job_id: str, interval: float = 2.0, quiet: bool = False) -> dict[str, Any]:
     """Poll a job until it ends, printing a progress line whenever it changes; the final status."""
     last = None

@@ -58,7 +58,14 @@ worker_up() {
 }
 
 worker_down() {
-  for pid in $(our_processes raylet scaler_worker "$ray_temp"); do kill -9 "$pid" 2>/dev/null || true; done
+  local pids
+  pids=$(our_processes raylet scaler_worker "$ray_temp")
+  if [[ -z $pids ]]; then
+    echo "no worker node of this cluster is running" >&2
+    return 1
+  fi
+  for pid in $pids; do kill -9 "$pid" 2>/dev/null || true; done
+  echo "worker node killed (raylet $pids)"
 }
 
 up() {

@@ -37,6 +37,9 @@
     body.replaceChildren(...data.items.map(row));
     if (!data.items.length) body.append(el("tr", {}, [el("td", { colspan: 9, class: "muted" }, ["No jobs yet: `scaler submit tiny-cpu`."])]));
     document.getElementById("jobs-total").textContent = `${data.total} job(s)`;
+    const { data: usage } = await api("/v1/usage");
+    document.getElementById("team-usage").textContent =
+      `team ${usage.team}: ${number(usage.gpu_hours, 3)} GPU-h · ${number(usage.cpu_hours, 3)} CPU-h over ${usage.trials} trials`;
   }
 
   filter.addEventListener("change", () => refresh().catch(Scaler.showError));

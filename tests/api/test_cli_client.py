@@ -59,6 +59,9 @@ def test_submit_list_and_cancel_from_the_command_line(live, tmp_path):
     assert final["status"] == "cancelled" and final["pareto"]["front"] == []
     followed = _scaler(server, "watch", job_id)
     assert followed.returncode == 0 and followed.stderr.startswith("cancelled")
+    usage = json.loads(_scaler(server, "usage", "--json").stdout)
+    assert usage["team"] == "team-a" and usage["jobs"] >= 2 and usage["gpu_hours"] == 0.0
+    assert "GPU-hours 0.000" in _scaler(server, "usage").stdout
 
 
 def test_client_errors_are_one_line_with_the_field(live, tmp_path):

@@ -83,6 +83,9 @@ def test_a_job_runs_to_the_end_and_its_winner_exports(tmp_path, synth_dataset):
         assert job["mlflow_experiment_id"] and all(trial["mlflow_run_id"] for trial in curves)
         assert all(trial["seconds"] > 0 and trial["device_hours"] > 0 for trial in curves)
         assert job["device_hours"] == pytest.approx(sum(trial["device_hours"] for trial in curves))
+        usage = client.get("/v1/usage").json()  # the team's total: this job's CPU-hours
+        assert usage["cpu_hours"] == pytest.approx(job["device_hours"]) and usage["gpu_hours"] == 0
+        assert usage["device_hours_by_status"]["done"] == pytest.approx(job["device_hours"])
         pareto = client.get(f"/v1/jobs/{job_id}/pareto").json()
         assert pareto["front"] and len(pareto["hypervolume_history"]) == 3
         assert sum(point["on_front"] for point in pareto["points"]) == len(pareto["front"])

@@ -37,6 +37,9 @@ def test_jobs_page_lists_both_jobs_with_progress_and_best_ap(page, jobs):
                headers={"Authorization": "Bearer team-a-token"}).json()["points"])  # fmt: skip
     assert f"{best:.3f}" in finished.inner_text() and "CPU-h" in finished.inner_text()
     assert "running" in page.locator(f"tr[data-job='{jobs.running}']").inner_text()
+    page.wait_for_function("document.getElementById('team-usage').textContent.includes('CPU-h')")
+    usage = page.inner_text("#team-usage")
+    assert usage.startswith("team team-a: 0.000 GPU-h") and "over" in usage
     assert page.problems == []
 
 
