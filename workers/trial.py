@@ -31,7 +31,20 @@ EXPECTED_FAILURES = (
     HypError,
     ValueError,
     torch.OutOfMemoryError,
+    MemoryError,
+    RuntimeError,  # only out-of-memory ones (``expected_failure``): any other is a bug and re-raised
 )
+OUT_OF_MEMORY_MESSAGES = ("can't allocate memory", "out of memory")
+
+
+def expected_failure(error: BaseException) -> bool:
+    """A failure of the candidate (its data, spec, hyperparameters, a non-finite loss, running out
+    of memory), to be recorded on the trial; anything else is a bug and propagates."""
+    if isinstance(error, EXPECTED_FAILURES[:-1]):
+        return True
+    return isinstance(error, RuntimeError) and any(
+        message in str(error).lower() for message in OUT_OF_MEMORY_MESSAGES
+    )
 
 
 @dataclass(frozen=True)
@@ -162,6 +175,8 @@ def run_trial(
             checkpoint=checkpoint,
         )
     except EXPECTED_FAILURES as error:
+        if not expected_failure(error):
+            raise
         return TrialResult(
             status="failed",
             config=config.to_dict(),

@@ -61,3 +61,15 @@ def test_missing_dataset_fails_the_trial_not_the_caller(tmp_path):
 def test_unknown_settings_are_rejected():
     with pytest.raises(ValueError, match="colour"):
         TrialConfig.from_dict({"data": "x", "colour": "blue"})
+
+
+def test_running_out_of_memory_is_a_failure_of_the_candidate_other_errors_are_bugs():
+    import torch
+
+    from workers.trial import expected_failure
+
+    with pytest.raises(RuntimeError) as allocation:
+        torch.empty(10**13, dtype=torch.uint8)  # a real allocation failure of the CPU allocator
+    assert expected_failure(allocation.value)
+    assert expected_failure(MemoryError()) and expected_failure(torch.OutOfMemoryError("CUDA out of memory"))
+    assert not expected_failure(RuntimeError("shape mismatch")) and not expected_failure(KeyError("x"))

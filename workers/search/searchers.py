@@ -16,12 +16,13 @@ MIN_POPULATION, MAX_POPULATION = 4, 50
 
 
 class MultiObjectiveOptunaSearch(OptunaSearch):
-    """OptunaSearch that tells Optuna a trial failed when its result holds no objective values
-    (a failed trial), instead of passing Nones to ``Study.tell``."""
+    """OptunaSearch that tells Optuna a trial failed when it failed or its
+    result holds no objective values, instead of passing Nones (or a fake AP 0) to ``Study.tell``."""
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         metrics = self.metric if isinstance(self.metric, list) else [self.metric]
-        if result is not None and any(result.get(metric) is None for metric in metrics):
+        failed = result is not None and result.get("status") == "failed"
+        if result is not None and (failed or any(result.get(metric) is None for metric in metrics)):
             result, error = None, True
         super().on_trial_complete(trial_id, result, error)
 

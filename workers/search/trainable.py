@@ -23,7 +23,7 @@ from workers.latency import measure_latency
 from workers.results import LatencyStats
 from workers.search.points import flatten, trial_config
 from workers.training.trainer import EpochResult, Trainer
-from workers.trial import EXPECTED_FAILURES, TrialConfig, build_network, run_trial
+from workers.trial import EXPECTED_FAILURES, TrialConfig, build_network, expected_failure, run_trial
 from workers.tune_trainable import epoch_metrics, report_epoch, restored_trainer_checkpoint
 
 
@@ -80,7 +80,9 @@ def search_trial(config: dict[str, Any]) -> None:
     try:
         candidate = prepare(spec, base)
     except EXPECTED_FAILURES as error:
-        tune.report({"status": "failed", "final": True, "error": f"{type(error).__name__}: {error}"})
+        if not expected_failure(error):
+            raise
+        _report_failure({}, f"{type(error).__name__}: {error}")
         return
     common = {
         "params": candidate.params,
@@ -98,6 +100,21 @@ def search_trial(config: dict[str, Any]) -> None:
     _train(candidate, common)
 
 
+# A failed trial still names every objective (Tune checks a trial's first result for the
+# searcher's and the scheduler's metrics): no accuracy, and the latency only if it was measured.
+FAILED_DEFAULTS: dict[str, Any] = {
+    "ap": 0.0,
+    "ap50": 0.0,
+    "fitness": 0.0,
+    "latency_ms": None,
+    "latency_nms_ms": None,
+}
+
+
+def _report_failure(common: dict[str, Any], error: str) -> None:
+    tune.report({**FAILED_DEFAULTS, **common, "status": "failed", "final": True, "error": error})
+
+
 def _train(candidate: Candidate, common: dict[str, Any]) -> None:
     with restored_trainer_checkpoint() as resume_from:
 
@@ -108,7 +125,7 @@ def _train(candidate: Candidate, common: dict[str, Any]) -> None:
             candidate.config, on_epoch=report, resume_from=resume_from, network_latency=candidate.latency
         )
     if outcome.status == "failed":
-        tune.report({**common, "status": "failed", "final": True, "error": outcome.error})
+        _report_failure(common, outcome.error or "failed")
         return
     metrics = outcome.metrics
     tune.report(

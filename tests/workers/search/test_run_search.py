@@ -159,3 +159,26 @@ def test_a_whole_search_on_ray_tune_with_mlflow_and_export(local_ray, synth_data
     expected = build_network(trial_config_of(spec, best), 3)
     assert network.layers == expected.layers and network.detect.anchors == expected.detect.anchors
     assert sum(p.numel() for p in model.parameters()) == best.params
+
+
+@pytest.mark.slow
+def test_a_diverging_candidate_fails_with_its_reason_and_the_search_goes_on(
+    local_ray, synth_dataset, tmp_path
+):
+    from workers.search.run import run_search
+
+    document = _spec(synth_dataset)
+    document["space"]["hyperparameters"] = {
+        "base": {"warmup_epochs": 0.0, "mosaic": 0.0, "momentum": 0.98},
+        "search": {"lr0": {"lower": 0.001, "upper": 1e12}},
+        "anchors": False,
+    }
+    document.update(budget={"max_trials": 2, "epochs_per_trial": 1}, scheduler="fifo")
+    document["training"] = {"batch_size": 8, "nominal_batch": 8}  # SGD: lr0 1e12 diverges at once
+    spec = parse_job_spec(document)
+    base = spec.space.default_point()
+    diverging, healthy = {**base, "hyp/lr0": 1e12}, {**base, "hyp/lr0": 0.004}
+    result = run_search(spec, tmp_path / "search", initial_points=[diverging, healthy], export_front=False)
+    by_lr0 = {trial.point["hyp/lr0"]: trial for trial in result.trials}
+    assert by_lr0[1e12].status == "failed" and "non-finite loss" in by_lr0[1e12].error
+    assert by_lr0[0.004].status == "completed" and result.front == (by_lr0[0.004].trial_id,)
