@@ -27,10 +27,12 @@ log = logging.getLogger(__name__)
 
 
 class JobScheduler:
-    def __init__(self, settings: Settings, factory: sessionmaker[Session], max_jobs: int = 1) -> None:
+    def __init__(
+        self, settings: Settings, factory: sessionmaker[Session], max_jobs: int | None = None
+    ) -> None:
         self.settings = settings
         self.factory = factory
-        self.max_jobs = max_jobs
+        self.max_jobs = max_jobs or settings.scheduler_max_jobs
         self.name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.processes: dict[str, subprocess.Popen] = {}
         self._stop = threading.Event()

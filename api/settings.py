@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     run_scheduler: bool = True  # a scheduler thread inside the API process
     scheduler_poll_seconds: float = 1.0
     scheduler_stale_seconds: float = 60.0  # a running job whose heartbeat is older is taken over
+    scheduler_max_jobs: int = Field(default=1, ge=1)  # jobs one scheduler runs at once
     token_cache_seconds: float = 10.0  # a deleted token keeps working this long (per process)
     mlflow_ui_url: str | None = None  # e.g. http://mlflow:5000: dashboards link trials to their runs
 
