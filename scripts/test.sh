@@ -6,4 +6,5 @@ EXTRAS=test bash scripts/install.sh
 bash scripts/install_system.sh  # Chromium (dashboard tests) and docker-compose (compose file check)
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/python -m pytest -n 2 "$@"
+# loadgroup: the multi-process system tests (xdist_group "system") share one worker, one at a time
+.venv/bin/python -m pytest -n 2 --dist loadgroup --durations=15 "$@"

@@ -53,11 +53,18 @@ def test_oldest_queued_job_first_and_each_job_once(factory):
     claimed: list[str | None] = []
     lock = threading.Lock()
 
+    def queued() -> int:
+        with session_factory() as session:
+            return session.query(Job).filter(Job.status == "queued").count()
+
     def work(scheduler: JobScheduler) -> None:
-        for _ in range(3):
+        # a claim may lose a race (None) while jobs are left: a scheduler just tries again
+        for _ in range(100):
             job_id = scheduler.claim()
             with lock:
                 claimed.append(job_id)
+            if job_id is None and queued() == 0:
+                return
 
     threads = [threading.Thread(target=work, args=(scheduler,)) for scheduler in schedulers]
     for thread in threads:

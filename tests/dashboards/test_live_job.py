@@ -16,7 +16,7 @@ def test_the_job_page_follows_a_real_job_to_the_end(browser, synth_dataset, tmp_
     dataset = tmp_path / "synth"
     shutil.copytree(synth_dataset, dataset)
     with _scheduled_server(tmp_path, None) as server, server.client() as client:
-        job_id = client.post("/v1/jobs", json=_job(str(dataset), trials=3)).json()["id"]
+        job_id = client.post("/v1/jobs", json=_job(str(dataset), trials=2)).json()["id"]
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         problems: list[str] = []
@@ -25,7 +25,7 @@ def test_the_job_page_follows_a_real_job_to_the_end(browser, synth_dataset, tmp_
         page.goto(f"{server.url}/dashboard/jobs/{job_id}#token={TOKEN}")
         page.evaluate("window.__same_page = true")
         page.wait_for_selector("#job-status .badge.done", timeout=400_000)
-        page.wait_for_function("document.querySelectorAll('#trials tbody tr').length === 3")
+        page.wait_for_function("document.querySelectorAll('#trials tbody tr').length === 2")
         pareto = client.get(f"/v1/jobs/{job_id}/pareto").json()
         drawn = page.evaluate(
             "document.getElementById('pareto-plot').data"
