@@ -93,6 +93,18 @@ def start_server(settings: Settings) -> Server:
     return Server(f"http://127.0.0.1:{port}", settings, server, thread)
 
 
+def wait_for_job(client: httpx.Client, job_id: str, until, timeout: float = 500) -> dict:
+    """Poll ``GET /v1/jobs/{id}`` until ``until(job)`` holds; the last state on timeout."""
+    deadline = time.monotonic() + timeout
+    job: dict = {}
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if until(job):
+            return job
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} never reached the expected state: {job}")
+
+
 def make_settings(data_dir: Path, database_url: str | None, **changes: object) -> Settings:
     values: dict[str, object] = {
         "data_dir": data_dir,

@@ -27,7 +27,7 @@ SPEC = {
         },
         "hyperparameters": {"base": {"lr0": 0.004, "warmup_epochs": 0.5, "mosaic": 0.0}, "search": ["lr0"]},
     },
-    "budget": {"max_trials": 4, "epochs_per_trial": 2},
+    "budget": {"max_trials": 3, "epochs_per_trial": 2},
     "training": {"batch_size": 8, "nominal_batch": 8, "optimizer": "adam"},
     "searcher": "evolve",
     "scheduler": "fifo",
@@ -82,13 +82,13 @@ def test_a_killed_search_resumes_without_losing_or_repeating_trials(spec_file, s
     finished_lines = []
     deadline = time.monotonic() + 400
     assert first.stderr is not None
-    while len(finished_lines) < 2 and time.monotonic() < deadline:
+    while len(finished_lines) < 1 and time.monotonic() < deadline:
         line = first.stderr.readline()
         if not line and first.poll() is not None:
             break
         if line.startswith("["):
             finished_lines.append(line)
-    assert len(finished_lines) == 2, "the first run did not finish two trials"
+    assert len(finished_lines) == 1, "the first run did not finish a trial"
     os.killpg(first.pid, signal.SIGKILL)  # the coordinator dies mid-search
     first.wait()
     finished_before = {line.split()[2].rstrip(":") for line in finished_lines}
@@ -98,9 +98,9 @@ def test_a_killed_search_resumes_without_losing_or_repeating_trials(spec_file, s
     assert second.returncode == 0, stderr[-3000:]
     document = json.loads(stdout.strip().splitlines()[-1])
     trials = {trial["trial_id"]: trial for trial in document["trials"]}
-    assert len(trials) == 4  # the whole budget, nothing lost, nothing extra
+    assert len(trials) == 3  # the whole budget, nothing lost, nothing extra
     assert finished_before <= set(trials)
     configs = [json.dumps(trial["config"], sort_keys=True) for trial in trials.values()]
-    assert len(set(configs)) == 4  # no configuration evaluated twice
+    assert len(set(configs)) == 3  # no configuration evaluated twice
     assert all(trial["status"] == "completed" for trial in trials.values())
     assert document["front"] and document["hypervolume"] > 0 and document["mlflow_run_id"]

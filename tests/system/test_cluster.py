@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from api.db.session import normalise_url
-from tests.api.conftest import POSTGRES_URL
+from tests.api.conftest import POSTGRES_URL, wait_for_job
 from tests.api.test_job_lifecycle import _job
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("system")]
@@ -41,14 +41,8 @@ class Cluster:
         )
 
     def wait(self, job_id: str, until, timeout: float = 500) -> dict:
-        deadline = time.monotonic() + timeout
         with self.client() as client:
-            while time.monotonic() < deadline:
-                job = client.get(f"/v1/jobs/{job_id}").json()
-                if until(job):
-                    return job
-                time.sleep(1)
-        raise AssertionError(f"job {job_id} never reached the expected state: {job}")
+            return wait_for_job(client, job_id, until, timeout)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +95,7 @@ def test_a_lost_worker_node_and_dropped_database_connections_lose_nothing(cluste
 
     with cluster.client() as client:
         job_id = client.post(
-            "/v1/jobs", json={**_job(dataset, trials=2, epochs=3), "name": "node-loss"}
+            "/v1/jobs", json={**_job(dataset, trials=1, epochs=3), "name": "node-loss"}
         ).json()["id"]
         deadline = time.monotonic() + 300
         victim = None
@@ -121,7 +115,7 @@ def test_a_lost_worker_node_and_dropped_database_connections_lose_nothing(cluste
             t["trial_id"]: t
             for t in client.get(f"/v1/jobs/{job_id}/trials", params={"history": "true"}).json()["items"]
         }
-    assert job["trials_finished"] == 2 and {t["status"] for t in trials.values()} <= {"completed", "stopped"}
+    assert job["trials_finished"] == 1 and {t["status"] for t in trials.values()} == {"completed"}
     survivor = trials[victim]
     assert survivor["status"] == "completed" and [row["epoch"] for row in survivor["history"]] == [
         0.0,
@@ -132,12 +126,12 @@ def test_a_lost_worker_node_and_dropped_database_connections_lose_nothing(cluste
         (cluster.state / "data" / "jobs" / job_id / "ray" / "search").glob(f"*{victim}*/result.json")
     )
     iterations = [json.loads(line)["training_iteration"] for line in reports.read_text().splitlines()]
-    assert iterations == sorted(set(iterations))  # resumed from its checkpoint, not from scratch
+    assert iterations.count(1) == 1  # the retry resumed from a checkpoint: it never started over
     mlflow = MlflowClient(tracking_uri=cluster.env["SCALER_MLFLOW_TRACKING_URI"])
     children = mlflow.search_runs(
         [job["mlflow_experiment_id"]], filter_string=f"tags.mlflow.parentRunId = '{job['mlflow_run_id']}'"
     )
-    assert len(children) == 2 and all(run.info.status == "FINISHED" for run in children)
+    assert len(children) == 1 and all(run.info.status == "FINISHED" for run in children)
     _the_scheduler_reconnects_when_the_database_drops_its_connections(cluster, dataset)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.conftest import free_port, fresh_postgres_database
+from tests.api.conftest import free_port, fresh_postgres_database, wait_for_job
 from tests.api.test_job_lifecycle import _job
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("system")]
@@ -50,16 +50,6 @@ def _runner_processes(job_id: str) -> list[int]:
     return found
 
 
-def _wait(client: httpx.Client, job_id: str, until, timeout: float = 500) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{job_id}").json()
-        if until(job):
-            return job
-        time.sleep(0.5)
-    raise AssertionError(f"job {job_id} never reached the expected state: {job}")
-
-
 def test_a_killed_coordinator_is_taken_over_and_the_job_finishes(tmp_path, synth_dataset):
     dataset = tmp_path / "synth"
     shutil.copytree(synth_dataset, dataset)
@@ -73,8 +63,8 @@ def test_a_killed_coordinator_is_taken_over_and_the_job_finishes(tmp_path, synth
             base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {TOKEN}"}
         )
         try:
-            job_id = client.post("/v1/jobs", json=_job(str(dataset), trials=2, epochs=2)).json()["id"]
-            _wait(client, job_id, lambda job: job["trials_finished"] >= 1)
+            job_id = client.post("/v1/jobs", json=_job(str(dataset), trials=2, epochs=1)).json()["id"]
+            wait_for_job(client, job_id, lambda job: job["trials_finished"] >= 1)
             before = {t["trial_id"]: t for t in client.get(f"/v1/jobs/{job_id}/trials").json()["items"]}
             runners = _runner_processes(job_id)
             assert runners, "the job's runner is not running"
@@ -84,7 +74,7 @@ def test_a_killed_coordinator_is_taken_over_and_the_job_finishes(tmp_path, synth
             first.wait(30)
             second = _serve(env, port, tmp_path / "second.log")
             try:
-                job = _wait(client, job_id, lambda job: job["status"] in ("done", "failed"))
+                job = wait_for_job(client, job_id, lambda job: job["status"] in ("done", "failed"))
                 after = {t["trial_id"]: t for t in client.get(f"/v1/jobs/{job_id}/trials").json()["items"]}
             finally:
                 os.killpg(second.pid, signal.SIGTERM)

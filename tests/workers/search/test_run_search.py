@@ -33,7 +33,7 @@ def _spec(dataset: Path, **changes) -> dict:
                 "search": ["lr0"],
             },
         },
-        "budget": {"max_trials": 6, "epochs_per_trial": 2, "max_concurrent_trials": 1},
+        "budget": {"max_trials": 4, "epochs_per_trial": 2, "max_concurrent_trials": 1},
         "training": {"batch_size": 8, "nominal_batch": 8, "optimizer": "adam"},
         "searcher": "evolve",
         "scheduler": "moasha",
@@ -122,18 +122,18 @@ def test_a_whole_search_on_ray_tune_with_mlflow_and_export(local_ray, synth_data
     spec = parse_job_spec(_spec(synth_dataset))
     result = run_search(spec, tmp_path / "search", callbacks=[Collect()])
 
-    assert len(result.trials) == 6 and sorted(seen) == sorted(t.trial_id for t in result.trials)
+    assert len(result.trials) == 4 and sorted(seen) == sorted(t.trial_id for t in result.trials)
     assert victims  # the trial's process was killed mid-epoch
     crashed = next(t for t in result.trials if t.trial_id == killed[0])
     assert crashed.status == "completed" and crashed.epochs == 2
     assert [row["epoch"] for row in crashed.history] == [0.0, 1.0]  # one row per epoch after the retry
     reports = (Path(result.experiment_path).glob(f"*{crashed.trial_id}*/result.json")).__next__()
     iterations = [json.loads(line)["training_iteration"] for line in reports.read_text().splitlines()]
-    assert iterations == sorted(set(iterations))  # resumed from its checkpoint, never from scratch
+    assert iterations.count(1) == 1  # the retry resumed from a checkpoint: it never started over
     statuses = {t.status for t in result.trials}
     assert statuses <= {"completed", "stopped"} and "completed" in statuses
     assert result.front and result.hypervolume > 0
-    assert len(result.hypervolume_history) == 6
+    assert len(result.hypervolume_history) == 4
     assert list(result.hypervolume_history) == sorted(result.hypervolume_history)  # never decreases
     points = [json.dumps(t.point, sort_keys=True) for t in result.trials]
     assert len(set(points)) == len(points)  # no configuration evaluated twice
@@ -143,7 +143,7 @@ def test_a_whole_search_on_ray_tune_with_mlflow_and_export(local_ray, synth_data
     children = client.search_runs(
         [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{result.mlflow_run_id}'"
     )
-    assert len(children) == 6
+    assert len(children) == 4
     completed = next(run for run in children if run.data.tags["scaler.status"] == "completed")
     assert "final_ap" in completed.data.metrics and "arch/width_multiple" in completed.data.params
     assert len(client.get_metric_history(completed.info.run_id, "ap")) == 2  # one per epoch
