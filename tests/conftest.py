@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from workers.data.synth import SynthConfig, write_synth_dataset
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Trials in tests are seconds long: skip compiling the fused Mish kernel in every new trial
+    process (about 7 s each); tests/scaler/test_activations.py checks that kernel itself."""
+    os.environ.setdefault("SCALER_FUSED_MISH", "0")
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Callable
 
 import torch
@@ -51,6 +52,14 @@ def fused_mish_kernel() -> Callable[[torch.Tensor], torch.Tensor]:
     return compiled
 
 
+def mish_kernel() -> Callable[[torch.Tensor], torch.Tensor]:
+    """The fused kernel, unless ``SCALER_FUSED_MISH=0``: compiling it costs each new process a few
+    seconds, worth it for real trials, not for short-lived ones (the test suite sets it)."""
+    if os.environ.get("SCALER_FUSED_MISH", "1") == "0":
+        return fast_mish
+    return fused_mish_kernel()
+
+
 class FastMish(nn.Module):
     """Deploy-form Mish: the values of :class:`Mish` from one exp, as one fused kernel when
     torch.compile works here (eager while tracing, exporting or compiling a whole graph)."""
@@ -58,7 +67,7 @@ class FastMish(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export():
             return fast_mish(x)
-        return fused_mish_kernel()(x)
+        return mish_kernel()(x)
 
 
 def check_activation(name: str, field: str = "activation") -> str:

@@ -27,7 +27,7 @@ SPEC = {
         },
         "hyperparameters": {"base": {"lr0": 0.004, "warmup_epochs": 0.5, "mosaic": 0.0}, "search": ["lr0"]},
     },
-    "budget": {"max_trials": 3, "epochs_per_trial": 2},
+    "budget": {"max_trials": 3, "epochs_per_trial": 1},
     "training": {"batch_size": 8, "nominal_batch": 8, "optimizer": "adam"},
     "searcher": "evolve",
     "scheduler": "fifo",

@@ -77,6 +77,18 @@ def test_fast_mish_equals_mish_over_the_float_range():
     assert torch.isfinite(fast_mish(x)).all()
 
 
+def test_the_fused_mish_kernel_equals_mish_and_serves_deploy_unless_switched_off(monkeypatch):
+    from scaler.blocks.activations import fast_mish, fused_mish_kernel, mish_kernel
+
+    x = torch.linspace(-30.0, 30.0, 4096).view(4, 4, 16, 16)
+    kernel = fused_mish_kernel()  # compiled by torch.compile (eager only where compiling fails)
+    torch.testing.assert_close(kernel(x), torch.nn.functional.mish(x), rtol=1e-5, atol=1e-6)
+    monkeypatch.setenv("SCALER_FUSED_MISH", "1")
+    assert mish_kernel() is kernel
+    monkeypatch.setenv("SCALER_FUSED_MISH", "0")
+    assert mish_kernel() is fast_mish
+
+
 def test_onnx_export_is_valid_and_matches_torch(tmp_path):
     point = _small("yolov4-p5")
     model = build_model(point)
