@@ -4,9 +4,13 @@ same network back from the folder."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import shutil
+import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -31,13 +35,15 @@ def export_trial(
     onnx: bool = True,
 ) -> Path:
     """Write the export of the trial ``config`` (its point holds the fitted anchors) to ``out_dir``;
-    ``checkpoint``: the trial's training checkpoint (untrained weights when missing)."""
+    ``checkpoint``: the trial's training checkpoint, a path or a storage URI (untrained weights
+    when None; ``MissingCheckpointError`` when it cannot be read)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     dataset = open_dataset(config.data)
     network = build_network(config, dataset.num_classes)
     model = Detector(network)
-    if checkpoint is not None and Path(checkpoint).is_file():
-        load_weights(model, checkpoint)
+    if checkpoint is not None:
+        with local_copy(str(checkpoint)) as weights:
+            load_weights(model, weights)
     model.eval()
     (out_dir / "model.yaml").write_text(dump_model_yaml(network))
     (out_dir / "hyp.yaml").write_text(yaml.safe_dump(dict(config.hyp), sort_keys=False))
@@ -47,7 +53,7 @@ def export_trial(
         **metrics,
         "image_size": config.image_size,
         "class_names": list(dataset.names),
-        "trained": checkpoint is not None and Path(checkpoint).is_file(),
+        "trained": checkpoint is not None,
         "trial_config": {**asdict(config), "latency": asdict(config.latency)},
     }
     (out_dir / "metrics.json").write_text(json.dumps(document, indent=2, default=str))
@@ -55,6 +61,33 @@ def export_trial(
     if onnx:
         export_onnx(model, out_dir / "model.onnx", input_size=config.image_size)
     return out_dir
+
+
+class MissingCheckpointError(FileNotFoundError):
+    """A trial's recorded checkpoint can no longer be read (deleted, or storage not reachable)."""
+
+
+@contextlib.contextmanager
+def local_copy(reference: str) -> Iterator[Path]:
+    """A local file for a checkpoint reference: a path, or a URI of remote storage
+    (``s3://…``, ``gs://…``, ``file://…``) read through pyarrow's filesystems."""
+    if "://" not in reference:
+        if not Path(reference).is_file():
+            raise MissingCheckpointError(f"the trial's checkpoint {reference} is gone")
+        yield Path(reference)
+        return
+    from pyarrow import fs
+
+    with tempfile.TemporaryDirectory(prefix="scaler-weights-") as folder:
+        target = Path(folder) / Path(reference).name
+        try:
+            filesystem, path = fs.FileSystem.from_uri(reference)
+            with filesystem.open_input_stream(path) as source, target.open("wb") as sink:
+                shutil.copyfileobj(source, sink)
+        except (OSError, ValueError) as error:
+            message = f"the trial's checkpoint {reference} cannot be read: {error}"
+            raise MissingCheckpointError(message) from error
+        yield target
 
 
 def load_export(folder: Path) -> tuple[NetworkSpec, Detector]:

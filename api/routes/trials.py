@@ -133,7 +133,7 @@ def export(
 ) -> FileResponse:
     """A zip: model.yaml, hyp.yaml, point.json, metrics.json, weights.pt, model.onnx."""
     from search_spaces import JobSpec
-    from workers.export import export_trial, zip_export
+    from workers.export import MissingCheckpointError, export_trial, zip_export
     from workers.search.outcome import SearchTrial
     from workers.search.run import trial_config_of
 
@@ -144,9 +144,12 @@ def export(
     trial = SearchTrial(trial_id=row.trial_id, status=row.status, point=row.point, anchors=row.anchors)
     folder = Path(tempfile.mkdtemp(prefix="scaler-export-"))
     metrics = TrialOut.model_validate(row).model_dump(exclude={"history"})
-    export_trial(
-        trial_config_of(JobSpec.model_validate(job.spec), trial), folder / "export", metrics, row.checkpoint
-    )
+    config = trial_config_of(JobSpec.model_validate(job.spec), trial)
+    try:
+        export_trial(config, folder / "export", metrics, row.checkpoint)
+    except MissingCheckpointError as error:
+        _remove(folder)
+        raise FieldError("trial_id", f"trial {trial_id}: {error}", 410) from error
     archive = zip_export(folder / "export", folder / f"{job_id}-{trial_id}.zip")
     background.add_task(_remove, folder)
     return FileResponse(archive, media_type="application/zip", filename=archive.name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import shutil
 import zipfile
 from pathlib import Path
@@ -87,10 +88,18 @@ def test_a_job_runs_to_the_end_and_its_winner_exports(tmp_path, synth_dataset):
         assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
         with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
             assert {"model.yaml", "weights.pt", "model.onnx", "metrics.json"} <= set(archive.namelist())
+            assert json.loads(archive.read("metrics.json"))["trained"] is True
         (tmp_path / "export.zip").write_bytes(response.content)
         _, model = load_export(tmp_path / "export.zip")
         assert sum(p.numel() for p in model.parameters()) == pareto["front"][0]["params"]
         assert client.get(f"/v1/jobs/{job_id}/trials/nope/export").status_code == 404
+        # the weights come from the checkpoint Tune persisted in the job's storage; once it is gone
+        # the export says so instead of handing out an untrained network
+        (checkpoint,) = (tmp_path / "jobs" / job_id).glob(f"ray/*/*{best}*/checkpoint_*/trainer.pt")
+        checkpoint.unlink()
+        gone = client.get(f"/v1/jobs/{job_id}/trials/{best}/export")
+        assert gone.status_code == 410 and gone.json()["detail"]["field"] == "trial_id"
+        assert "trainer.pt" in gone.json()["detail"]["message"]
 
 
 def test_cancel_a_running_job(tmp_path, synth_dataset):

@@ -7,12 +7,14 @@ import json
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 from ray.tune import Callback
 
 from workers.search.outcome import SearchTrial
 from workers.search.points import flatten
+from workers.tune_trainable import CHECKPOINT_FILE
 
 LOGGER = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ def record(
     history: Sequence[dict[str, float]] = (),
     finished: bool = False,
     error: str | None = None,
+    persisted: Any = None,
 ) -> SearchTrial:
     """A record from a trial's last result. A finished trial whose last report is an epoch's was
     stopped by the scheduler; a trial that raised is failed."""
@@ -79,7 +82,8 @@ def record(
         image_size=int(result["image_size"]) if isinstance(result.get("image_size"), int) else None,
         anchors=anchors if isinstance(anchors, str) and anchors != json.dumps(None) else None,
         error=error or (str(result["error"]) if result.get("error") else None),
-        checkpoint=str(result["checkpoint_path"]) if result.get("checkpoint_path") else None,
+        checkpoint=checkpoint_reference(persisted)
+        or (str(result["checkpoint_path"]) if result.get("checkpoint_path") else None),
         finished_at=_number(result.get("timestamp")) or (time.time() if finished else None),
         seconds=_number(result.get("time_total_s")) or 0.0,
         history=tuple(history),
@@ -146,8 +150,20 @@ class TrialRecorder(Callback):
 
     def _finish(self, trial: Any, error: str | None) -> None:
         finished = self._record(trial, trial.last_result, finished=True, error=error)
+        finished = replace(finished, checkpoint=checkpoint_reference(trial.checkpoint) or finished.checkpoint)
         self.finished[trial.trial_id] = finished
         self._emit("on_trial_complete", finished)
+
+
+def checkpoint_reference(checkpoint: Any) -> str | None:
+    """Where Tune persisted a trial's last checkpoint (the run's storage, which every node of a
+    cluster reaches): the trainer file's local path, or a URI for remote storage (``s3://…``).
+    None when the trial saved no checkpoint."""
+    if checkpoint is None:
+        return None
+    path = f"{checkpoint.path.rstrip('/')}/{CHECKPOINT_FILE}"
+    scheme = checkpoint.filesystem.type_name
+    return path if scheme == "local" else f"{scheme}://{path}"
 
 
 def _error_text(trial: Any) -> str:

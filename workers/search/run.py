@@ -100,6 +100,8 @@ def run_search(
                 callbacks=[recorder],
                 stop=stopper,
                 failure_config=tune.FailureConfig(max_failures=spec.budget.max_failures_per_trial),
+                # the last epoch's checkpoint is what a retry resumes from and what export loads
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
                 verbose=0,
             ),
         )
@@ -143,7 +145,16 @@ def _collect(grid: Any, recorder: TrialRecorder) -> list[SearchTrial]:
             trials.append(recorder.finished[trial_id])
             continue
         error = str(result.error).strip().splitlines()[-1] if result.error else None
-        trials.append(record(trial_id, result.config, result.metrics, finished=True, error=error))
+        trials.append(
+            record(
+                trial_id,
+                result.config,
+                result.metrics,
+                finished=True,
+                error=error,
+                persisted=result.checkpoint,
+            )
+        )
     return trials
 
 

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import torch
 
 from search_spaces import parse_job_spec
 
@@ -150,6 +151,14 @@ def test_a_whole_search_on_ray_tune_with_mlflow_and_export(local_ray, synth_data
     artifacts = {item.path for item in client.list_artifacts(result.mlflow_run_id, "pareto")}
     assert {"pareto/front.csv", "pareto/pareto.png", "pareto/best_configs.json"} <= artifacts
 
+    # every measured trial (stopped ones too) keeps its last checkpoint in the run's storage, which
+    # every node of a cluster reaches, not in the worker's scratch directory; one per trial
+    experiment = Path(result.experiment_path)
+    for trial in (t for t in result.trials if t.status in ("completed", "stopped")):
+        checkpoint = Path(trial.checkpoint)
+        assert checkpoint.is_file() and checkpoint.name == "trainer.pt" and experiment in checkpoint.parents
+        assert len(list(checkpoint.parent.parent.glob("checkpoint_*"))) == 1
+
     best = next(t for t in result.trials if t.trial_id == result.front[0])
     folder = Path(result.export_dir) / best.trial_id
     assert {"model.yaml", "hyp.yaml", "point.json", "metrics.json", "weights.pt", "model.onnx"} <= {
@@ -159,6 +168,10 @@ def test_a_whole_search_on_ray_tune_with_mlflow_and_export(local_ray, synth_data
     expected = build_network(trial_config_of(spec, best), 3)
     assert network.layers == expected.layers and network.detect.anchors == expected.detect.anchors
     assert sum(p.numel() for p in model.parameters()) == best.params
+    assert json.loads((folder / "metrics.json").read_text())["trained"] is True
+    trained = torch.load(best.checkpoint, map_location="cpu", weights_only=False)["ema"]  # the EMA weights
+    exported = model.state_dict()
+    assert all(torch.equal(exported[key].float(), value.float()) for key, value in trained.items())
 
 
 @pytest.mark.slow
