@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 
 from api.auth import TokenCache, ensure_default_token
@@ -14,6 +15,8 @@ from api.db.session import make_engine, make_session_factory
 from api.errors import install_handlers
 from api.routes import dashboard, datasets, health, jobs, presets, trials, usage
 from api.settings import Settings, get_settings
+
+RELEASE_THREADS = 8  # threads that hand sessions' connections back to the pool (deps.get_session)
 
 
 def create_app(
@@ -27,9 +30,13 @@ def create_app(
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         url = settings.resolved_database_url()
         upgrade(url)
-        engine = make_engine(url)
+        # one thread per kept connection: more threads would only queue for a connection (or open
+        # and close overflow connections on every burst)
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
+        engine = make_engine(url, pool_size=settings.request_threads)
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)
+        app.state.release_limiter = anyio.CapacityLimiter(RELEASE_THREADS)
         app.state.created_token = ensure_default_token(app.state.session_factory, settings.token)
         scheduler = None
         if settings.run_scheduler:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -27,13 +28,15 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        if session.in_transaction():  # a connection to hand back (a rollback): off the event loop
-            await run_in_threadpool(session.close)
+        if session.in_transaction():  # a connection to hand back (a rollback): off the event loop,
+            # on threads of its own, never queued behind requests that wait for a connection
+            await anyio.to_thread.run_sync(session.close, limiter=request.app.state.release_limiter)
         else:
             session.close()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_from_app)]
+# sync routes close it as they return (api.routing.SessionReleasingRoute)
 SessionDep = Annotated[Session, Depends(get_session)]
 
 

@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     scheduler_stale_seconds: float = 60.0  # a running job whose heartbeat is older is taken over
     scheduler_max_jobs: int = Field(default=1, ge=1)  # jobs one scheduler runs at once
     token_cache_seconds: float = 10.0  # a deleted token keeps working this long (per process)
+    request_threads: int = Field(default=16, ge=1, le=256)  # per process; = database connections kept
     mlflow_ui_url: str | None = None  # e.g. http://mlflow:5000: dashboards link trials to their runs
 
     def resolved_database_url(self) -> str:

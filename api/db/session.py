@@ -13,7 +13,9 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int = 10) -> Engine:
+    """``pool_size`` connections are kept open (PostgreSQL); up to half as many again are opened
+    for bursts and closed afterwards."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -26,7 +28,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max(2, pool_size // 2))
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

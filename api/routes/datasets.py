@@ -15,12 +15,13 @@ from api.auth import Caller
 from api.db.models import DatasetRecord
 from api.deps import SessionDep, SettingsDep, TeamDep
 from api.errors import FieldError
+from api.routing import SessionReleasingRoute
 from api.schemas import DatasetIn, DatasetOut
 from api.validation import resolve_dataset
 from workers.data.dataset import DatasetError
 from workers.data.open import open_dataset
 
-router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
+router = APIRouter(prefix="/v1/datasets", tags=["datasets"], route_class=SessionReleasingRoute)
 
 
 def _record(session: SessionDep, team: Caller, name: str, path: Path) -> DatasetOut:

@@ -6,9 +6,10 @@ from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import text
 
 from api.deps import SessionDep, SettingsDep
+from api.routing import SessionReleasingRoute
 from api.schemas import ServiceInfo
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=SessionReleasingRoute)
 
 
 @router.get("/healthz")

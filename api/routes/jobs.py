@@ -12,11 +12,12 @@ from api.auth import Caller
 from api.db.models import JOB_STATUSES, Job, TrialRecord, utcnow
 from api.deps import SessionDep, SettingsDep, TeamDep
 from api.errors import MAX_OFFSET, FieldError
+from api.routing import SessionReleasingRoute
 from api.schemas import Created, JobList, JobOut, JobStatus
 from api.validation import validated_spec
 from search_spaces import JobSpec
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=SessionReleasingRoute)
 
 
 def owned_job(session: SessionDep, team: Caller, job_id: str) -> Job:

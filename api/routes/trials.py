@@ -15,9 +15,10 @@ from api.db.models import Job, TrialRecord
 from api.deps import SessionDep, TeamDep
 from api.errors import MAX_OFFSET, FieldError
 from api.routes.jobs import owned_job
+from api.routing import SessionReleasingRoute
 from api.schemas import Pareto, TrialList, TrialOut
 
-router = APIRouter(prefix="/v1/jobs/{job_id}", tags=["trials"])
+router = APIRouter(prefix="/v1/jobs/{job_id}", tags=["trials"], route_class=SessionReleasingRoute)
 SORTABLE = (
     "ap",
     "ap50",

@@ -8,9 +8,10 @@ from sqlalchemy import func, select
 
 from api.db.models import Job, TrialRecord
 from api.deps import SessionDep, TeamDep
+from api.routing import SessionReleasingRoute
 from api.schemas import Usage
 
-router = APIRouter(prefix="/v1/usage", tags=["usage"])
+router = APIRouter(prefix="/v1/usage", tags=["usage"], route_class=SessionReleasingRoute)
 
 
 @router.get("", response_model=Usage)

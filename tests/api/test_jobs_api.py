@@ -200,3 +200,30 @@ def test_read_routes_answer_304_while_the_job_is_unchanged(server, dataset):
         engine.dispose()
         fresh = points.headers["etag"]
         assert client.get(f"/v1/jobs/{job_id}/pareto", headers={"If-None-Match": fresh}).status_code == 200
+
+
+def test_a_burst_of_concurrent_readers_is_answered(server, dataset):
+    """More concurrent requests than the pool has connections and the thread pool has threads:
+    every one is answered (a session's connection goes back to the pool without waiting for a
+    thread that queued requests hold)."""
+    import asyncio
+
+    import httpx
+
+    from tests.api.conftest import TOKEN
+
+    with server.client() as client:
+        job_id = client.post("/v1/jobs", json={**TINY, "dataset": dataset}).json()["id"]
+    paths = [f"/v1/jobs/{job_id}/trials", f"/v1/jobs/{job_id}/pareto", f"/v1/jobs/{job_id}"]
+
+    async def burst() -> list[int]:
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits, timeout=20) as http:
+            statuses = []
+            for _ in range(3):  # bursts back to back, as a closed-loop load does
+                responses = await asyncio.gather(*(http.get(paths[i % 3]) for i in range(200)))
+                statuses += [response.status_code for response in responses]
+            return statuses
+
+    assert set(asyncio.run(burst())) == {200}
