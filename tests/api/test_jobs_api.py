@@ -219,7 +219,7 @@ def test_a_burst_of_concurrent_readers_is_answered(server, dataset):
     async def burst() -> list[int]:
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
         headers = {"Authorization": f"Bearer {TOKEN}"}
-        async with httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits, timeout=20) as http:
+        async with httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits, timeout=60) as http:
             statuses = []
             for _ in range(3):  # bursts back to back, as a closed-loop load does
                 responses = await asyncio.gather(*(http.get(paths[i % 3]) for i in range(200)))
