@@ -7,7 +7,6 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any, Protocol
 
 from ray.tune import Callback
@@ -58,7 +57,8 @@ def record(
     persisted: Any = None,
 ) -> SearchTrial:
     """A record from a trial's last result. A finished trial whose last report is an epoch's was
-    stopped by the scheduler; a trial that raised is failed."""
+    stopped by the scheduler; a trial that raised is failed. ``persisted``: Tune's last checkpoint
+    of the trial, preferred to the path the trial reported (the worker's own disk)."""
     result = result or {}
     status = str(result.get("status", "running"))
     if error is not None:
@@ -137,7 +137,12 @@ class TrialRecorder(Callback):
         self._finish(trial, _error_text(trial))
 
     def _record(
-        self, trial: Any, result: dict | None, finished: bool = False, error: str | None = None
+        self,
+        trial: Any,
+        result: dict | None,
+        finished: bool = False,
+        error: str | None = None,
+        persisted: Any = None,
     ) -> SearchTrial:
         return record(
             trial.trial_id,
@@ -146,11 +151,12 @@ class TrialRecorder(Callback):
             self.histories.get(trial.trial_id, ()),
             finished=finished,
             error=error,
+            persisted=persisted,
         )
 
     def _finish(self, trial: Any, error: str | None) -> None:
-        finished = self._record(trial, trial.last_result, finished=True, error=error)
-        finished = replace(finished, checkpoint=checkpoint_reference(trial.checkpoint) or finished.checkpoint)
+        persisted = trial.checkpoint  # Tune's last checkpoint, in the run's storage
+        finished = self._record(trial, trial.last_result, finished=True, error=error, persisted=persisted)
         self.finished[trial.trial_id] = finished
         self._emit("on_trial_complete", finished)
 
