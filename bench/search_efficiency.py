@@ -31,7 +31,14 @@ METHODS = {
 
 
 def job(
-    dataset: Path, searcher: str, scheduler: str, seed: int, budget: int, epochs: int, reference: float
+    dataset: Path,
+    searcher: str,
+    scheduler: str,
+    seed: int,
+    budget: int,
+    epochs: int,
+    reference: float,
+    rungs: tuple[int, int] = (2, 2),
 ) -> dict:
     return {
         "name": f"efficiency-{searcher}-{scheduler}-{seed}",
@@ -57,7 +64,7 @@ def job(
         "searcher": searcher,
         "scheduler": scheduler,
         "evolution": {"initial_random": 3},
-        "scheduling": {"grace_period": 2, "reduction_factor": 2},  # epoch-1 AP is mostly noise
+        "scheduling": {"grace_period": rungs[0], "reduction_factor": rungs[1]},  # epoch-1 AP is noise
         "seed": seed,
     }
 
@@ -85,6 +92,8 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=32, help="trial-epochs per run")
     parser.add_argument("--epochs", type=int, default=4, help="epochs per trial")
     parser.add_argument("--reference-ms", type=float, default=40.0)
+    parser.add_argument("--grace", type=int, default=2, help="MO-ASHA: epochs before the first rung")
+    parser.add_argument("--eta", type=int, default=2, help="MO-ASHA: reduction factor")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--work", type=Path, default=Path("runs/bench-search"))
@@ -109,6 +118,7 @@ def main() -> None:
                     args.budget,
                     args.epochs,
                     args.reference_ms,
+                    (args.grace, args.eta),
                 )
             )
             shutil.rmtree(args.work / f"{method}-{seed}", ignore_errors=True)
