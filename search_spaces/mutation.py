@@ -98,10 +98,14 @@ class Evaluated:
     objectives: tuple[float, ...]
 
 
-def select_parents(history: Sequence[Evaluated], top: int) -> tuple[list[Evaluated], list[float]]:
-    """The best ``top`` by Pareto rank then crowding, with selection weights: for one objective the
-    reference's fitness − min(fitness) (+1e-6); for several, linear ranking (best = n, …, last = 1)."""
-    order = rank_order([item.objectives for item in history])[:top]
+def select_parents(
+    history: Sequence[Evaluated], top: int, reference: Sequence[float] | None = None
+) -> tuple[list[Evaluated], list[float]]:
+    """The best ``top`` by Pareto rank, then (given a hypervolume ``reference`` in the minimised
+    space) the volume each adds to its front, then crowding, with selection weights: for one
+    objective the reference's fitness − min(fitness) (+1e-6); for several, linear ranking
+    (best = n, …, last = 1)."""
+    order = rank_order([item.objectives for item in history], reference)[:top]
     parents = [history[index] for index in order]
     if parents and len(parents[0].objectives) == 1:
         fitness = [-item.objectives[0] for item in parents]

@@ -65,12 +65,46 @@ def crowding_distance(points: Sequence[Vector], front: Sequence[int]) -> dict[in
     return distance
 
 
-def rank_order(points: Sequence[Vector]) -> list[int]:
-    """All indices, best first: by front, then by crowding distance (larger first)."""
+def hypervolume_contributions(
+    points: Sequence[Vector], front: Sequence[int], reference: Vector
+) -> dict[int, float]:
+    """Per index of ``front``: the volume only it dominates (the front's hypervolume less the
+    hypervolume without it)."""
+    whole = hypervolume([points[index] for index in front], reference)
+    return {
+        index: whole - hypervolume([points[other] for other in front if other != index], reference)
+        for index in front
+    }
+
+
+REFERENCE_MARGIN = 1.1
+
+
+def minimised_reference(
+    reference: Sequence[float | None], maximised: Sequence[bool], vectors: Sequence[Vector]
+) -> tuple[float, ...]:
+    """A hypervolume reference for ``vectors`` (minimised: a maximised metric negated) from one
+    given in the metrics' own units; a None entry is derived: 0 for a maximised metric (AP 0),
+    1.1 × the worst value of a minimised one (so that every point adds volume)."""
+    values = []
+    for index, (value, negated) in enumerate(zip(reference, maximised, strict=True)):
+        if value is not None:
+            values.append(-float(value) if negated else float(value))
+        elif negated:
+            values.append(0.0)
+        else:
+            values.append(REFERENCE_MARGIN * max(vector[index] for vector in vectors))
+    return tuple(values)
+
+
+def rank_order(points: Sequence[Vector], reference: Vector | None = None) -> list[int]:
+    """All indices, best first: by front, then — with a ``reference`` — by the hypervolume each
+    adds to its front (larger first), then by crowding distance (larger first), then by index."""
     order: list[int] = []
     for front in non_dominated_sort(points):
         crowding = crowding_distance(points, front)
-        order += sorted(front, key=lambda index: (-crowding[index], index))
+        added = hypervolume_contributions(points, front, reference) if reference else {}
+        order += sorted(front, key=lambda index: (-added.get(index, 0.0), -crowding[index], index))
     return order
 
 

@@ -11,9 +11,11 @@ from search_spaces.pareto import (
     crowding_distance,
     dominates,
     hypervolume,
+    hypervolume_contributions,
     hypervolume_history,
     non_dominated_sort,
     pareto_front,
+    rank_order,
 )
 
 
@@ -77,3 +79,19 @@ def test_known_cases():
     )
     distances = crowding_distance([(0.0, 1.0), (0.5, 0.5), (1.0, 0.0)], [0, 1, 2])
     assert distances[0] == distances[2] == float("inf") and distances[1] == pytest.approx(2.0)
+
+
+def test_contributions_are_the_volume_each_point_alone_dominates():
+    points = [(1.0, 3.0), (2.5, 2.5), (3.0, 1.0), (5.0, 0.0)]  # the last is beyond the reference
+    added = hypervolume_contributions(points, [0, 1, 2, 3], (4.0, 4.0))
+    # each point's own box: 1.5 × 1 and 1 × 1.5 at the ends, 0.5 × 0.5 between its neighbours
+    assert added == pytest.approx({0: 1.5, 1: 0.25, 2: 1.5, 3: 0.0})
+
+
+def test_rank_order_with_a_reference_prefers_volume_over_being_an_extreme():
+    # one front: a fast point with next to no accuracy, and two that add much more volume
+    points = [(-0.01, 1.0), (-0.30, 10.0), (-0.20, 5.0)]
+    assert rank_order(points) == [0, 1, 2]  # crowding: the two extremes first, ties by index
+    assert rank_order(points, (0.0, 40.0)) == [1, 2, 0]  # adds 3.0, 0.95, 0.04
+    # fronts still come first: a dominated point never passes a front member
+    assert rank_order([*points, (-0.005, 30.0)], (0.0, 40.0))[-1] == 3

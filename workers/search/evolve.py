@@ -1,12 +1,14 @@
 """``evolve``: the reference genetic evolution (spec §7) as a Ray Tune Searcher, for several
 objectives. The first trial is the space's default point (base hyperparameters, first choices),
 then ``initial_random`` uniform draws, then children: parents among the best ``top_parents`` of
-the finished trials by Pareto rank and crowding, one drawn by weight (or their weighted mean),
-mutated as ``search_spaces.mutation`` describes. Failed and infeasible trials are never parents."""
+the finished trials by Pareto rank, the hypervolume each adds and crowding, one drawn by weight
+(or their weighted mean), mutated as ``search_spaces.mutation`` describes. Failed and infeasible
+trials are never parents."""
 
 from __future__ import annotations
 
 import pickle
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from ray.tune.search import Searcher
 
 from search_spaces import EvolutionSettings, Parameter, Point
 from search_spaces.mutation import Evaluated, combine, mutate, sample_point, select_parents
+from search_spaces.pareto import minimised_reference
 from workers.search.points import flatten, nest
 
 PARENT_STATUSES = ("completed", "running")  # "running": stopped early by the scheduler
@@ -30,7 +33,10 @@ class EvolveSearcher(Searcher):
         settings: EvolutionSettings | None = None,
         seed: int = 0,
         points_to_evaluate: list[Point] | None = None,
+        reference: Sequence[float | None] | None = None,
     ) -> None:
+        """``reference``: the hypervolume reference per metric, in its own units (None entries
+        derived from the history: see ``search_spaces.pareto.minimised_reference``)."""
         super().__init__(metric=metrics, mode=modes)  # type: ignore[arg-type]
         self.parameters = parameters
         self.settings = settings or EvolutionSettings()
@@ -39,6 +45,7 @@ class EvolveSearcher(Searcher):
         self.history: list[Evaluated] = []
         self.live: dict[str, Point] = {}
         self.suggested = 0
+        self.reference = list(reference) if reference is not None else [None] * len(metrics)
 
     def _objectives(self, result: dict[str, Any]) -> tuple[float, ...] | None:
         values = []
@@ -59,7 +66,10 @@ class EvolveSearcher(Searcher):
             return sample_point(self.parameters, self.rng)
         settings = self.settings
         if self.history:
-            parents, weights = select_parents(self.history, settings.top_parents)
+            maximised = [mode == "max" for mode in self._mode]  # type: ignore[union-attr]
+            vectors = [item.objectives for item in self.history]
+            reference = minimised_reference(self.reference, maximised, vectors)
+            parents, weights = select_parents(self.history, settings.top_parents, reference)
             start = combine(parents, weights, self.parameters, self.rng, settings.parent_selection)
         else:
             start = {p.name: p.initial() for p in self.parameters}

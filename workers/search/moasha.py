@@ -2,22 +2,26 @@
 
 Rungs sit at ``grace_period · η^k`` finished epochs (below the epoch budget). When a trial reaches
 a rung, its objective vector (−accuracy, latency) joins the rung's record, and the record is
-ordered by non-dominated rank, then by crowding distance (larger first). The trial goes on iff its
+ordered by non-dominated rank; within a front, by the hypervolume each trial alone adds to it
+(against the search's reference point: AP 0 and the reference latency, else 1.1 × the slowest
+latency at the rung), then by crowding distance, then by arrival. The trial goes on iff its
 position is among the first ⌈n/η⌉ of the n recorded there (itself included); so the first trial
 at a rung always goes on, as in ASHA, and a trial on the rung's Pareto front is cut only when
-more than ⌈n/η⌉ trials share that front and it sits in its most crowded part. Trials that report
-no objective values (failed, infeasible) are never cut by the scheduler."""
+more than ⌈n/η⌉ trials share that front and it adds less volume than those kept — a fast trial
+with next to no AP adds next to nothing and goes, where crowding alone would keep it as an
+extreme. Trials that report no objective values (failed, infeasible) are never cut."""
 
 from __future__ import annotations
 
 import math
 import pickle
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
-from search_spaces.pareto import rank_order
+from search_spaces.pareto import minimised_reference, rank_order
 
 
 class MultiObjectiveASHA(FIFOScheduler):
@@ -28,13 +32,20 @@ class MultiObjectiveASHA(FIFOScheduler):
         max_t: int,
         grace_period: int = 1,
         reduction_factor: float = 3,
+        reference: Sequence[float | None] | None = None,
     ) -> None:
+        """``reference``: per objective, the hypervolume reference in the metric's own units
+        (e.g. (0.0, 40.0) for AP and latency ms); None, or a None entry, derives it at each rung
+        (0 for a maximised metric, 1.1 × the worst value for a minimised one)."""
         super().__init__()
         if reduction_factor <= 1:
             raise ValueError("reduction_factor: must be > 1")
         self.metrics = metrics
         self.modes = modes
         self.reduction_factor = reduction_factor
+        self.reference = list(reference) if reference is not None else [None] * len(metrics)
+        if len(self.reference) != len(metrics):
+            raise ValueError("reference: one value per metric")
         self.rungs: list[int] = []
         milestone = float(grace_period)
         while milestone < max_t:
@@ -65,7 +76,9 @@ class MultiObjectiveASHA(FIFOScheduler):
             return TrialScheduler.CONTINUE
         rung[trial_id] = vector
         ids = list(rung)
-        order = rank_order([rung[item] for item in ids])
+        vectors = [rung[item] for item in ids]
+        maximised = [mode == "max" for mode in self.modes]
+        order = rank_order(vectors, minimised_reference(self.reference, maximised, vectors))
         keep = math.ceil(len(ids) / self.reduction_factor)
         position = order.index(ids.index(trial_id))
         return TrialScheduler.CONTINUE if position < keep else TrialScheduler.STOP

@@ -6,12 +6,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from search_spaces import Objectives, Point
-from search_spaces.pareto import hypervolume, hypervolume_history, pareto_front
+from search_spaces.pareto import REFERENCE_MARGIN, hypervolume, hypervolume_history, pareto_front
 
 # "completed": trained all epochs; "stopped": cut early by the scheduler (its last epoch's
 # figures count); "running"; "infeasible": broke a constraint, not trained; "failed": error.
 MEASURED = ("completed", "stopped")
-REFERENCE_MARGIN = 1.1
 
 
 @dataclass(frozen=True)

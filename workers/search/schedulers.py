@@ -9,7 +9,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from search_spaces import JobSpec
 from workers.search.moasha import MultiObjectiveASHA
-from workers.search.searchers import objective_metrics
+from workers.search.searchers import hypervolume_reference, objective_metrics
 
 
 def _fifo(spec: JobSpec) -> TrialScheduler:
@@ -35,6 +35,7 @@ def _moasha(spec: JobSpec) -> TrialScheduler:
         max_t=spec.budget.epochs_per_trial,
         grace_period=spec.scheduling.grace_period,
         reduction_factor=spec.scheduling.reduction_factor,
+        reference=hypervolume_reference(spec),
     )
 
 

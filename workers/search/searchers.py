@@ -31,6 +31,13 @@ def objective_metrics(spec: JobSpec) -> tuple[list[str], list[str]]:
     return [spec.objectives.accuracy, spec.objectives.latency_metric], ["max", "min"]
 
 
+def hypervolume_reference(spec: JobSpec) -> tuple[float, float | None]:
+    """Per objective metric, the hypervolume reference the job is judged by: AP 0 and the
+    reference latency (else the latency constraint; None: derived from the trials)."""
+    constraints = spec.objectives.constraints
+    return (0.0, spec.objectives.reference_latency_ms or constraints.max_latency_ms)
+
+
 def optuna_space(parameters: list[Parameter]) -> dict[str, Any]:
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
@@ -86,7 +93,15 @@ def _random(spec: JobSpec) -> Any:
 
 def _evolve(spec: JobSpec, initial: list[Point]) -> Searcher:
     metrics, modes = objective_metrics(spec)
-    return EvolveSearcher(spec.space.parameters(), metrics, modes, spec.evolution, spec.seed, initial)
+    return EvolveSearcher(
+        spec.space.parameters(),
+        metrics,
+        modes,
+        spec.evolution,
+        spec.seed,
+        initial,
+        reference=hypervolume_reference(spec),
+    )
 
 
 SEARCHER_FACTORIES: dict[str, Callable[[JobSpec, list[Point]], Searcher]] = {

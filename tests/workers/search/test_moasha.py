@@ -36,17 +36,31 @@ def test_the_first_trial_at_a_rung_goes_on_and_dominated_ones_stop():
     assert scheduler.decide("b", 2, {"ap": 0.0, "latency_ms": 99.0}) == CONTINUE
 
 
-def test_a_crowded_front_keeps_its_extremes():
-    scheduler = _scheduler()
-    front = {"p": (0.10, 1.0), "q": (0.20, 2.0), "r": (0.21, 2.1), "s": (0.22, 2.2), "t": (0.40, 8.0)}
-    decisions = {
-        name: scheduler.decide(name, 3, {"ap": ap, "latency_ms": ms}) for name, (ap, ms) in front.items()
-    }
-    # all five are non-dominated; at the 5th arrival ⌈5/3⌉ = 2 survive: the two extremes (infinite
-    # crowding distance), so t (an extreme) goes on
-    assert decisions["t"] == CONTINUE
-    assert decisions["p"] == CONTINUE  # first at the rung
-    assert decisions["r"] == STOP  # inside the crowded middle when it arrived
+def test_within_the_front_the_trials_adding_most_volume_go_on():
+    scheduler = MultiObjectiveASHA(
+        ["ap", "latency_ms"],
+        ["max", "min"],
+        max_t=9,
+        grace_period=1,
+        reduction_factor=3,
+        reference=(0.0, 40.0),
+    )
+    assert scheduler.decide("fast", 1, {"ap": 0.01, "latency_ms": 1.0}) == CONTINUE  # first at the rung
+    # both on the front, one goes on: the accurate newcomer adds 8.7 (AP·ms), the fast one 0.09
+    # (crowding alone would keep the older extreme and cut the newcomer)
+    assert scheduler.decide("accurate", 1, {"ap": 0.30, "latency_ms": 10.0}) == CONTINUE
+    # ⌈3/3⌉ = 1: this one adds 0.95 against the accurate one's 3.0 (and the fast one's 0.04)
+    assert scheduler.decide("middle", 1, {"ap": 0.20, "latency_ms": 5.0}) == STOP
+    # ⌈4/3⌉ = 2: a newcomer that dominates the middle and the accurate one goes on
+    assert scheduler.decide("best", 1, {"ap": 0.50, "latency_ms": 4.0}) == CONTINUE
+
+
+def test_without_a_reference_the_rung_derives_one():
+    scheduler = _scheduler()  # AP 0 and 1.1 × the slowest latency at the rung
+    assert scheduler.decide("a", 1, {"ap": 0.02, "latency_ms": 2.0}) == CONTINUE
+    # reference latency 1.1 × 10 = 11: b adds 0.28, a 0.16
+    assert scheduler.decide("b", 1, {"ap": 0.30, "latency_ms": 10.0}) == CONTINUE
+    assert scheduler.decide("c", 1, {"ap": 0.01, "latency_ms": 12.0}) == STOP  # dominated
 
 
 def test_reports_without_objectives_are_never_cut():
