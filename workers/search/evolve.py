@@ -18,6 +18,7 @@ from ray.tune.search import Searcher
 from search_spaces import EvolutionSettings, Parameter, Point
 from search_spaces.mutation import Evaluated, combine, mutate, sample_point, select_parents
 from search_spaces.pareto import minimised_reference
+from workers.search.objectives import minimised_vector
 from workers.search.points import flatten, nest
 
 PARENT_STATUSES = ("completed", "running")  # "running": stopped early by the scheduler
@@ -46,15 +47,6 @@ class EvolveSearcher(Searcher):
         self.live: dict[str, Point] = {}
         self.suggested = 0
         self.reference = list(reference) if reference is not None else [None] * len(metrics)
-
-    def _objectives(self, result: dict[str, Any]) -> tuple[float, ...] | None:
-        values = []
-        for metric, mode in zip(self._metric, self._mode, strict=True):  # type: ignore[arg-type]
-            value = result.get(metric)
-            if value is None or value != value:
-                return None
-            values.append(float(value) if mode == "min" else -float(value))
-        return tuple(values)
 
     def _seen(self, point: Point) -> bool:
         return any(item.point == point for item in self.history) or point in self.live.values()
@@ -92,7 +84,7 @@ class EvolveSearcher(Searcher):
         point = self.live.pop(trial_id, None)
         if point is None or error or not result or result.get("status") not in (*PARENT_STATUSES,):
             return
-        objectives = self._objectives(result)
+        objectives = minimised_vector(result, self._metric, self._mode)  # type: ignore[arg-type]
         if objectives is not None:
             self.history.append(Evaluated(point, objectives))
 
@@ -108,7 +100,7 @@ class EvolveSearcher(Searcher):
         point = flatten(parameters) if "arch" in parameters or "hyp" in parameters else dict(parameters)
         values = value if isinstance(value, list | tuple) else [value]
         result = dict(zip(self._metric, values, strict=True))  # type: ignore[arg-type]
-        objectives = None if error else self._objectives(result)
+        objectives = None if error else minimised_vector(result, self._metric, self._mode)  # type: ignore[arg-type]
         if objectives is not None:
             self.history.append(Evaluated(point, objectives))
 

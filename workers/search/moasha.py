@@ -22,6 +22,7 @@ from typing import Any
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from search_spaces.pareto import minimised_reference, rank_order
+from workers.search.objectives import minimised_vector
 
 
 class MultiObjectiveASHA(FIFOScheduler):
@@ -57,18 +58,9 @@ class MultiObjectiveASHA(FIFOScheduler):
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
         return True
 
-    def _vector(self, result: dict[str, Any]) -> tuple[float, ...] | None:
-        values = []
-        for metric, mode in zip(self.metrics, self.modes, strict=True):
-            value = result.get(metric)
-            if value is None or value != value:
-                return None
-            values.append(float(value) if mode == "min" else -float(value))
-        return tuple(values)
-
     def decide(self, trial_id: str, epochs_done: int, result: dict[str, Any]) -> str:
         """CONTINUE or STOP for a trial that has finished ``epochs_done`` epochs."""
-        vector = self._vector(result)
+        vector = minimised_vector(result, self.metrics, self.modes)
         if vector is None or epochs_done not in self.recorded:
             return TrialScheduler.CONTINUE
         rung = self.recorded[epochs_done]
