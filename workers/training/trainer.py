@@ -92,12 +92,13 @@ class Trainer:
         )
         for group in self.optimizer.param_groups:
             group["initial_lr"] = config.hyp.lr0
-        self.ema = ModelEMA(self.model)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.cuda)
         self.batches_per_epoch = max(1, -(-len(self.train_set) // config.batch_size))
         self.warmup = Warmup.for_run(
             config.hyp, self.batches_per_epoch, config.epochs, config.batch_size, config.nominal_batch
         )
+        accumulate = max(round(config.nominal_batch / config.batch_size), 1)
+        self.ema = ModelEMA(self.model, planned_updates=self.batches_per_epoch * config.epochs // accumulate)
         self.epoch = 0
         self.last_step = -1
         self.history: list[EpochResult] = []

@@ -1,0 +1,64 @@
+"""The EMA's window on short runs: the reference's ramp against one sized to the run, paired.
+
+    python bench/ema_window.py --out bench/results/ema-window.jsonl
+
+Trains the same candidates with the same seed twice, in-process (``run_trial``): once with the
+reference's EMA (ramp 2000 updates, decay 0.9999, whatever the run's length) and once with the
+window capped at a tenth of the run (``workers.training.ema``), and prints the AP per epoch.
+Uses the search benchmark's dataset (``bench/search_efficiency.py`` writes it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import workers.training.ema as ema_module
+from workers.trial import TrialConfig, run_trial
+
+CANDIDATES = [  # input, depth, width, lr0, activation
+    (64, 0.43, 0.17, 0.0088, "leaky"),
+    (96, 0.33, 0.5, 0.001, "mish"),
+    (64, 0.35, 0.3125, 0.004, "mish"),
+    (96, 0.21, 0.44, 0.009, "leaky"),
+]
+REFERENCE_WINDOW = 1e9  # of the planned updates: never caps, the reference's numbers
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=Path("runs/bench-search-synth-1class"))
+    parser.add_argument("--epochs", type=int, default=18)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    run_sized = ema_module.WINDOW_FRACTION
+    base = {"lr0": 0.004, "warmup_epochs": 0.5, "mosaic": 0.0, "translate": 0.1, "scale": 0.25}
+    for variant, fraction in (("reference", REFERENCE_WINDOW), ("run-sized", run_sized)):
+        ema_module.WINDOW_FRACTION = fraction
+        for size, depth, width, lr0, activation in CANDIDATES:
+            point = {"family": "large", "stages": 5, "depth_multiple": depth, "width_multiple": width}
+            config = TrialConfig(
+                data=str(args.data),
+                point={**point, "activation": activation},
+                image_size=size,
+                epochs=args.epochs,
+                batch_size=8,
+                nominal_batch=8,
+                optimizer="adam",
+                hyp={**base, "lr0": lr0},
+            )
+            result = run_trial(config)
+            aps = [round(epoch["metrics"]["ap"], 4) for epoch in result.history]
+            row = {"variant": variant, "candidate": [size, depth, width, lr0, activation], "ap": aps}
+            row["error"] = result.error
+            print(json.dumps(row), flush=True)
+            if args.out:
+                with args.out.open("a") as stream:
+                    stream.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
