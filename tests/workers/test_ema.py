@@ -21,7 +21,7 @@ def _lag_after(updates: int, planned_updates: int | None) -> float:
         with torch.no_grad():
             model.weight.add_(1.0)
         ema.update(model)
-    return float(model.weight - ema.ema.weight)
+    return float((model.weight - ema.ema.weight).detach())
 
 
 def test_without_a_plan_the_decay_is_the_reference():
