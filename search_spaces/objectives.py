@@ -71,5 +71,10 @@ class Objectives(BaseModel):
     reference_latency_ms: float | None = Field(default=None, gt=0)
 
     @property
+    def configured_reference_latency_ms(self) -> float | None:
+        """The hypervolume's reference latency as configured (None: derive it from the trials)."""
+        return self.reference_latency_ms or self.constraints.max_latency_ms
+
+    @property
     def latency_metric(self) -> str:
         return "latency_nms_ms" if self.latency.include_nms else "latency_ms"

@@ -81,7 +81,7 @@ class SearchResult:
 def reference_point(trials: list[SearchTrial], objectives: Objectives) -> tuple[float, float]:
     """(AP 0, latency): ``reference_latency_ms``, else ``max_latency_ms``, else 1.1 × the slowest
     measured latency (so that every measured point adds volume)."""
-    latency = objectives.reference_latency_ms or objectives.constraints.max_latency_ms
+    latency = objectives.configured_reference_latency_ms
     if latency is None:
         measured = [t.latency(objectives) for t in trials if t.latency(objectives) is not None]
         latency = REFERENCE_MARGIN * max(measured) if measured else 1.0  # type: ignore[type-var]

@@ -34,8 +34,7 @@ def objective_metrics(spec: JobSpec) -> tuple[list[str], list[str]]:
 def hypervolume_reference(spec: JobSpec) -> tuple[float, float | None]:
     """Per objective metric, the hypervolume reference the job is judged by: AP 0 and the
     reference latency (else the latency constraint; None: derived from the trials)."""
-    constraints = spec.objectives.constraints
-    return (0.0, spec.objectives.reference_latency_ms or constraints.max_latency_ms)
+    return (0.0, spec.objectives.configured_reference_latency_ms)
 
 
 def optuna_space(parameters: list[Parameter]) -> dict[str, Any]:

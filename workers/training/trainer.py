@@ -25,7 +25,7 @@ from workers.training.checkpoint import load_checkpoint, save_checkpoint
 from workers.training.ema import ModelEMA
 from workers.training.hyp import Hyperparameters
 from workers.training.loss import YoloLoss
-from workers.training.optim import NOMINAL_BATCH, Warmup, build_optimizer, cosine_factor
+from workers.training.optim import NOMINAL_BATCH, Warmup, accumulation, build_optimizer, cosine_factor
 
 
 class NonFiniteLossError(RuntimeError):
@@ -97,8 +97,10 @@ class Trainer:
         self.warmup = Warmup.for_run(
             config.hyp, self.batches_per_epoch, config.epochs, config.batch_size, config.nominal_batch
         )
-        accumulate = max(round(config.nominal_batch / config.batch_size), 1)
-        self.ema = ModelEMA(self.model, planned_updates=self.batches_per_epoch * config.epochs // accumulate)
+        planned_updates = (
+            self.batches_per_epoch * config.epochs // accumulation(config.batch_size, config.nominal_batch)
+        )
+        self.ema = ModelEMA(self.model, planned_updates=planned_updates)
         self.epoch = 0
         self.last_step = -1
         self.history: list[EpochResult] = []
