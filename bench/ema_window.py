@@ -14,15 +14,11 @@ import argparse
 import json
 from pathlib import Path
 
-import workers.training.ema as ema_module
-from workers.trial import TrialConfig, run_trial
+from candidates import CANDIDATES, candidate_config
 
-CANDIDATES = [  # input, depth, width, lr0, activation
-    (64, 0.43, 0.17, 0.0088, "leaky"),
-    (96, 0.33, 0.5, 0.001, "mish"),
-    (64, 0.35, 0.3125, 0.004, "mish"),
-    (96, 0.21, 0.44, 0.009, "leaky"),
-]
+import workers.training.ema as ema_module
+from workers.trial import run_trial
+
 REFERENCE_WINDOW = 1e9  # of the planned updates: never caps, the reference's numbers
 
 
@@ -35,24 +31,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     run_sized = ema_module.WINDOW_FRACTION
-    base = {"lr0": 0.004, "warmup_epochs": 0.5, "mosaic": 0.0, "translate": 0.1, "scale": 0.25}
     for variant, fraction in (("reference", REFERENCE_WINDOW), ("run-sized", run_sized)):
         ema_module.WINDOW_FRACTION = fraction
-        for size, depth, width, lr0, activation in CANDIDATES:
-            point = {"family": "large", "stages": 5, "depth_multiple": depth, "width_multiple": width}
-            config = TrialConfig(
-                data=str(args.data),
-                point={**point, "activation": activation},
-                image_size=size,
-                epochs=args.epochs,
-                batch_size=8,
-                nominal_batch=8,
-                optimizer="adam",
-                hyp={**base, "lr0": lr0},
-            )
+        for candidate in CANDIDATES[:4]:  # the four the recorded rows used
+            config = candidate_config(args.data, candidate, args.epochs)
             result = run_trial(config)
             aps = [round(epoch["metrics"]["ap"], 4) for epoch in result.history]
-            row = {"variant": variant, "candidate": [size, depth, width, lr0, activation], "ap": aps}
+            row = {"variant": variant, "candidate": list(candidate), "ap": aps}
             row["error"] = result.error
             print(json.dumps(row), flush=True)
             if args.out:

@@ -68,6 +68,7 @@ class TrialConfig:
     point: dict[str, Any] | None = None
     image_size: int = 256
     epochs: int = 10
+    restarts: tuple[int, ...] = ()  # epochs where the cosine learning rate starts a new cycle
     batch_size: int = 16
     hyp: dict[str, float] = field(default_factory=dict)
     device: str = "cpu"
@@ -132,6 +133,7 @@ def run_trial(
             data=Path(config.data),
             image_size=config.image_size,
             epochs=config.epochs,
+            restarts=tuple(config.restarts),
             batch_size=config.batch_size,
             hyp=Hyperparameters.from_mapping(config.hyp),
             device=config.device,

@@ -32,6 +32,7 @@ def epoch_metrics(result: EpochResult, trainer: Trainer, latency: LatencyStats) 
         "latency_p95_ms": latency.p95_ms,
         "params": sum(p.numel() for p in trainer.model.parameters()),
         **{f"loss_{name}": value for name, value in result.losses.items()},
+        **{f"val_loss_{name}": value for name, value in result.val_losses.items()},
         "images_per_second": result.images_per_second,
     }
 

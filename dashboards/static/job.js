@@ -132,6 +132,8 @@
       { name: "AP", x: epochs, y: history.map((r) => r.ap), mode: "lines+markers" },
       { name: "AP50", x: epochs, y: history.map((r) => r.ap50), mode: "lines+markers" },
       { name: "loss", x: epochs, y: history.map((r) => r.loss_total), mode: "lines", yaxis: "y2", line: { dash: "dot" } },
+      ...(history.some((r) => r.val_loss_total != null)
+        ? [{ name: "val loss", x: epochs, y: history.map((r) => r.val_loss_total), mode: "lines", yaxis: "y2", line: { dash: "dash" } }] : []),
     ], { margin: { l: 48, r: 48, t: 8, b: 40 }, legend: { orientation: "h", y: -0.25 }, xaxis: { title: { text: "epoch" } },
       yaxis: { title: { text: "AP" }, rangemode: "tozero" }, yaxis2: { title: { text: "loss" }, overlaying: "y", side: "right" } }, Figures.CONFIG);
   }

@@ -83,3 +83,14 @@ def test_yaml_errors_and_missing_files_are_spec_errors(tmp_path: Path):
 def test_a_spec_round_trips_through_json():
     spec = load_job_spec("p5-p7-large")
     assert JobSpec.model_validate_json(spec.model_dump_json()) == spec
+
+
+def test_successive_halving_rungs_and_their_learning_rate_schedule():
+    spec = parse_job_spec(
+        {"scheduler": "moasha", "budget": {"epochs_per_trial": 18}, "scheduling": {"grace_period": 2}}
+    )
+    assert spec.scheduling.rungs(18) == [2, 6]
+    assert spec.scheduling.lr_schedule == "run" and spec.scheduling.rung_metric == "accuracy"
+    with pytest.raises(SpecLoadError) as caught:
+        parse_job_spec({"scheduling": {"lr_schedule": "step"}})
+    assert caught.value.field == "scheduling.lr_schedule"

@@ -100,3 +100,31 @@ def test_class_count_mismatch_is_rejected(synth_dataset):
     network = compound_scale(ScalingPoint(width_multiple=0.125, input_size=64, num_classes=5)).to_network()
     with pytest.raises(ValueError, match="num_classes"):
         Trainer(TrainConfig(network=network, data=synth_dataset, image_size=64))
+
+
+def test_a_restarted_schedule_starts_over_at_the_rung(synth_dataset):
+    config = TrainConfig(
+        network=_network(0.125, 64),
+        data=synth_dataset,
+        image_size=64,
+        epochs=3,
+        restarts=(1,),
+        batch_size=16,
+        hyp=NO_AUGMENTATION.replace(lr0=0.01),
+    )
+    trainer = Trainer(config)
+    rates = [result.learning_rate for result in trainer.fit()]
+    assert rates[0] == pytest.approx(0.01) and rates[1] == pytest.approx(0.01)  # a new cycle at epoch 1
+    assert rates[2] < rates[1]
+
+
+def test_the_validation_loss_uses_the_reference_loss_settings_so_trials_compare(synth_dataset):
+    config = TrainConfig(
+        network=_network(0.125, 64), data=synth_dataset, image_size=64, batch_size=16, seed=5
+    )
+    plain = Trainer(config).validate()
+    reweighted = Trainer(dataclasses.replace(config, hyp=Hyperparameters(obj=3.0, box=0.01))).validate()
+    assert set(plain.losses) == {"box", "obj", "cls", "total"}
+    assert plain.losses["total"] > 0 and plain.losses["box"] > 0
+    assert reweighted.losses == pytest.approx(plain.losses)  # same weights, same yardstick
+    assert reweighted.metrics == plain.metrics

@@ -1,6 +1,10 @@
-"""Evaluate a detector on a validation loader: NMS, boxes back to original pixels, COCO AP."""
+"""Evaluate a detector on a validation loader: NMS, boxes back to original pixels, COCO AP, and
+(given a loss) the validation loss in the same pass."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 from pycocotools.coco import COCO
@@ -22,6 +26,16 @@ def to_original_pixels(
     return rows
 
 
+LossFunction = Callable[[list[torch.Tensor], torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+LOSS_NAMES = ("box", "obj", "cls", "total")
+
+
+@dataclass(frozen=True)
+class Validation:
+    metrics: CocoMetrics
+    losses: dict[str, float] = field(default_factory=dict)  # box, obj, cls, total: means per batch
+
+
 @torch.no_grad()
 def evaluate_model(
     model: Detector,
@@ -30,16 +44,23 @@ def evaluate_model(
     category_ids: tuple[int, ...],
     nms: NMSConfig | None = None,
     device: torch.device | str = "cpu",
-) -> CocoMetrics:
-    """COCO metrics of ``model`` (put in eval mode) over every image of ``loader``."""
+    loss: LossFunction | None = None,
+) -> Validation:
+    """COCO metrics of ``model`` (put in eval mode) over every image of ``loader``; with ``loss``
+    (raw outputs, targets → (scaled loss, [box, obj, cls, total])) also its mean items."""
     was_training = model.training
     model.eval()
     detections: dict[int, torch.Tensor] = {}
-    for images, _, metas in loader:
-        predictions, _ = model(images.to(device, non_blocking=True))
+    sums, batches = torch.zeros(len(LOSS_NAMES)), 0
+    for images, targets, metas in loader:
+        predictions, raw = model(images.to(device, non_blocking=True))
+        if loss is not None:
+            sums += loss([level.float() for level in raw], targets.to(device))[1].cpu()
+            batches += 1
         for rows, meta in zip(non_max_suppression(predictions.float(), nms), metas, strict=True):
             detections[meta.image_id] = to_original_pixels(
                 rows.cpu(), meta.ratio, meta.padding, meta.original_size
             )
     model.train(was_training)
-    return evaluate(truth, detections, category_ids)
+    losses = dict(zip(LOSS_NAMES, (sums / batches).tolist(), strict=True)) if batches else {}
+    return Validation(evaluate(truth, detections, category_ids), losses)

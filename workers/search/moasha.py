@@ -21,6 +21,7 @@ from typing import Any
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
+from search_spaces.budget import rung_epochs
 from search_spaces.pareto import minimised_reference, rank_order
 from workers.search.objectives import minimised_vector
 
@@ -47,12 +48,7 @@ class MultiObjectiveASHA(FIFOScheduler):
         self.reference = list(reference) if reference is not None else [None] * len(metrics)
         if len(self.reference) != len(metrics):
             raise ValueError("reference: one value per metric")
-        self.rungs: list[int] = []
-        milestone = float(grace_period)
-        while milestone < max_t:
-            if not self.rungs or round(milestone) > self.rungs[-1]:
-                self.rungs.append(round(milestone))
-            milestone *= reduction_factor
+        self.rungs = rung_epochs(grace_period, reduction_factor, max_t)
         self.recorded: dict[int, dict[str, tuple[float, ...]]] = {rung: {} for rung in self.rungs}
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:

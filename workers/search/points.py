@@ -29,11 +29,15 @@ def trial_config(spec: JobSpec, point: Point, out_dir: str | None = None) -> Tri
     image_size = int(scaling.pop("input_size", spec.space.architecture.input_size[0]))
     latency = spec.objectives.latency
     training = spec.training
+    epochs = spec.budget.epochs_per_trial
+    scheduling = spec.scheduling
+    halving = spec.scheduler != "fifo" and scheduling.lr_schedule == "rungs"
     return TrialConfig(
         data=spec.dataset,
         point=scaling,
         image_size=image_size,
-        epochs=spec.budget.epochs_per_trial,
+        epochs=epochs,
+        restarts=tuple(scheduling.rungs(epochs)) if halving else (),
         batch_size=training.batch_size,
         hyp=spec.space.hyp_values(point),
         device="cuda" if latency.on_gpu or spec.budget.gpus_per_trial >= 1 else "cpu",

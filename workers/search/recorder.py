@@ -27,6 +27,7 @@ EPOCH_KEYS = (
     "loss_box",
     "loss_obj",
     "loss_cls",
+    "val_loss_total",
 )
 
 

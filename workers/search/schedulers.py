@@ -1,5 +1,6 @@
 """Schedulers by name: ``fifo`` (every trial runs its epochs), ``asha`` (Ray's ASHA on the scalar
-accuracy metric) and ``moasha`` (Pareto-aware successive halving, see ``moasha``)."""
+accuracy metric, or the validation loss) and ``moasha`` (Pareto-aware successive halving, see
+``moasha``)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,25 @@ def _fifo(spec: JobSpec) -> TrialScheduler:
     return FIFOScheduler()
 
 
+VALIDATION_LOSS = "val_loss_total"
+
+
+def rung_objectives(spec: JobSpec) -> tuple[list[str], list[str], tuple[float | None, float | None]]:
+    """The metrics, modes and hypervolume reference a rung ranks by: the job's objectives, or the
+    validation loss in place of accuracy (its reference derived at each rung)."""
+    metrics, modes = objective_metrics(spec)
+    reference = hypervolume_reference(spec)
+    if spec.scheduling.rung_metric == "val_loss":
+        return [VALIDATION_LOSS, metrics[1]], ["min", modes[1]], (None, reference[1])
+    return metrics, modes, reference
+
+
 def _asha(spec: JobSpec) -> TrialScheduler:
+    metrics, modes, _ = rung_objectives(spec)
     return ASHAScheduler(
         time_attr="training_iteration",
-        metric=spec.objectives.accuracy,
-        mode="max",
+        metric=metrics[0],
+        mode=modes[0],
         max_t=spec.budget.epochs_per_trial + 1,  # one report per epoch, then the final one
         grace_period=spec.scheduling.grace_period,
         reduction_factor=spec.scheduling.reduction_factor,
@@ -28,14 +43,14 @@ def _asha(spec: JobSpec) -> TrialScheduler:
 
 
 def _moasha(spec: JobSpec) -> TrialScheduler:
-    metrics, modes = objective_metrics(spec)
+    metrics, modes, reference = rung_objectives(spec)
     return MultiObjectiveASHA(
         metrics,
         modes,
         max_t=spec.budget.epochs_per_trial,
         grace_period=spec.scheduling.grace_period,
         reduction_factor=spec.scheduling.reduction_factor,
-        reference=hypervolume_reference(spec),
+        reference=reference,
     )
 
 

@@ -94,7 +94,7 @@ def search_trial(config: dict[str, Any]) -> None:
     if candidate.violations:
         reason = "; ".join(candidate.violations)
         tune.report(
-            {**common, "status": "infeasible", "final": True, "error": reason, "ap": 0.0, "epoch": -1}
+            {**FAILED_DEFAULTS, **common, "status": "infeasible", "final": True, "error": reason, "epoch": -1}
         )
         return
     _train(candidate, common)
@@ -108,6 +108,7 @@ FAILED_DEFAULTS: dict[str, Any] = {
     "fitness": 0.0,
     "latency_ms": None,
     "latency_nms_ms": None,
+    "val_loss_total": None,
 }
 
 

@@ -1,4 +1,5 @@
-"""SGD with the reference's three parameter groups, cosine schedule and warm-up."""
+"""SGD with the reference's three parameter groups, cosine schedule (optionally restarted at
+successive halving's rungs) and warm-up."""
 
 from __future__ import annotations
 
@@ -57,6 +58,22 @@ def build_optimizer(
 def cosine_factor(epoch: float, epochs: int, final_fraction: float) -> float:
     """lf(x) = ((1 + cos(πx / epochs)) / 2)·(1 − lrf) + lrf."""
     return ((1 + math.cos(math.pi * epoch / epochs)) / 2) * (1 - final_fraction) + final_fraction
+
+
+def cycle_bounds(epoch: int, epochs: int, restarts: tuple[int, ...] = ()) -> tuple[int, int]:
+    """[start, end) of the cosine cycle that holds ``epoch``; restarts outside (0, epochs) are
+    ignored."""
+    starts = sorted({0, *(restart for restart in restarts if 0 < restart < epochs)})
+    start = max(item for item in starts if item <= epoch)
+    end = min([item for item in starts if item > epoch] + [epochs])
+    return start, end
+
+
+def schedule_factor(epoch: int, epochs: int, final_fraction: float, restarts: tuple[int, ...] = ()) -> float:
+    """The learning-rate factor of ``epoch``: one cosine over the run, or with ``restarts`` one
+    per cycle (warm restarts, SGDR-style), each reaching lrf at its own end."""
+    start, end = cycle_bounds(epoch, epochs, restarts)
+    return cosine_factor(epoch - start, end - start, final_fraction)
 
 
 @dataclass(frozen=True)

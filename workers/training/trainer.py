@@ -19,13 +19,20 @@ from workers.data.loader import DetectionDataset, collate
 from workers.data.open import open_dataset
 from workers.evaluation.coco_eval import ground_truth
 from workers.evaluation.nms import NMSConfig
-from workers.evaluation.validate import evaluate_model
+from workers.evaluation.validate import Validation, evaluate_model
 from workers.results import CocoMetrics
 from workers.training.checkpoint import load_checkpoint, save_checkpoint
 from workers.training.ema import ModelEMA
 from workers.training.hyp import Hyperparameters
 from workers.training.loss import YoloLoss
-from workers.training.optim import NOMINAL_BATCH, Warmup, accumulation, build_optimizer, cosine_factor
+from workers.training.optim import (
+    NOMINAL_BATCH,
+    Warmup,
+    accumulation,
+    build_optimizer,
+    cycle_bounds,
+    schedule_factor,
+)
 
 
 class NonFiniteLossError(RuntimeError):
@@ -38,6 +45,9 @@ class TrainConfig:
     data: Path
     image_size: int
     epochs: int = 10
+    # epochs where the cosine schedule restarts (successive halving's rungs): every cycle decays
+    # to lrf by its end, so a trial stopped at a rung stops at a low learning rate
+    restarts: tuple[int, ...] = ()
     batch_size: int = 16
     hyp: Hyperparameters = field(default_factory=Hyperparameters)
     device: str = "cpu"
@@ -58,6 +68,9 @@ class EpochResult:
     learning_rate: float
     seconds: float  # training and evaluation
     images_per_second: float  # training throughput
+    # box, obj, cls, total on the validation split, under the reference's loss settings (not the
+    # trial's own gains), so that trials with different loss hyperparameters compare
+    val_losses: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "metrics": self.metrics.to_dict()}
@@ -87,6 +100,7 @@ class Trainer:
         )
         self.truth = ground_truth(self.dataset, self.dataset.val)
         self.loss = YoloLoss(self.model, config.hyp)
+        self.validation_loss = YoloLoss(self.model, Hyperparameters())
         self.optimizer = build_optimizer(
             self.model, config.hyp, config.batch_size, config.nominal_batch, config.optimizer
         )
@@ -94,8 +108,9 @@ class Trainer:
             group["initial_lr"] = config.hyp.lr0
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.cuda)
         self.batches_per_epoch = max(1, -(-len(self.train_set) // config.batch_size))
+        first_cycle = cycle_bounds(0, config.epochs, config.restarts)[1]
         self.warmup = Warmup.for_run(
-            config.hyp, self.batches_per_epoch, config.epochs, config.batch_size, config.nominal_batch
+            config.hyp, self.batches_per_epoch, first_cycle, config.batch_size, config.nominal_batch
         )
         planned_updates = (
             self.batches_per_epoch * config.epochs // accumulation(config.batch_size, config.nominal_batch)
@@ -122,7 +137,7 @@ class Trainer:
         config, epoch = self.config, self.epoch
         self.model.train()
         self.train_set.set_epoch(epoch)
-        factor = cosine_factor(epoch, config.epochs, config.hyp.lrf)
+        factor = schedule_factor(epoch, config.epochs, config.hyp.lrf, config.restarts)
         for group in self.optimizer.param_groups:
             group["lr"] = group["initial_lr"] * factor
         sums = torch.zeros(4)
@@ -152,12 +167,22 @@ class Trainer:
         means = (sums / max(batches, 1)).tolist()
         return dict(zip(("box", "obj", "cls", "total"), means, strict=True))
 
-    def evaluate(self) -> CocoMetrics:
-        """COCO AP of the EMA weights on the validation split."""
+    def validate(self) -> Validation:
+        """COCO AP and validation loss of the EMA weights on the validation split."""
         loader = self._loader(self.val_set, shuffle=False)
         return evaluate_model(
-            self.ema.ema, loader, self.truth, self.dataset.category_ids, self.config.nms, self.device
+            self.ema.ema,
+            loader,
+            self.truth,
+            self.dataset.category_ids,
+            self.config.nms,
+            self.device,
+            loss=self.validation_loss,
         )
+
+    def evaluate(self) -> CocoMetrics:
+        """COCO AP of the EMA weights on the validation split."""
+        return self.validate().metrics
 
     def fit(
         self,
@@ -170,7 +195,8 @@ class Trainer:
             started = time.perf_counter()
             losses = self.train_epoch(on_batch)
             training_seconds = time.perf_counter() - started
-            metrics = self.evaluate()
+            validation = self.validate()
+            metrics = validation.metrics
             result = EpochResult(
                 self.epoch,
                 metrics,
@@ -178,6 +204,7 @@ class Trainer:
                 self.optimizer.param_groups[1]["lr"],
                 time.perf_counter() - started,
                 len(self.train_set) / training_seconds,
+                validation.losses,
             )
             self.history.append(result)
             self.epoch += 1

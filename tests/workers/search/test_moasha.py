@@ -75,3 +75,19 @@ def test_state_survives_save_and_restore(tmp_path):
     restored = _scheduler()
     restored.restore(str(tmp_path / "state.pkl"))
     assert restored.decide("b", 1, {"ap": 0.1, "latency_ms": 20.0}) == STOP
+
+
+def test_a_rung_can_rank_by_validation_loss_instead_of_accuracy():
+    from search_spaces import load_job_spec
+    from workers.search.schedulers import make_scheduler
+
+    spec = load_job_spec("tiny-cpu", dataset="unused")
+    spec = spec.with_changes(scheduler="moasha", scheduling={"grace_period": 1, "rung_metric": "val_loss"})
+    scheduler = make_scheduler(spec)
+    assert scheduler.metrics == ["val_loss_total", spec.objectives.latency_metric]
+    latency = spec.objectives.latency_metric
+    # AP is noise this early; the loss orders the candidates: higher loss at the same latency stops
+    assert scheduler.decide("a", 1, {"ap": 0.0, "val_loss_total": 0.30, latency: 10.0}) == CONTINUE
+    assert scheduler.decide("b", 1, {"ap": 0.02, "val_loss_total": 0.45, latency: 10.0}) == STOP
+    assert scheduler.decide("c", 1, {"ap": 0.01, "val_loss_total": 0.50, latency: 12.0}) == STOP
+    assert scheduler.decide("d", 1, {"ap": 0.0, "val_loss_total": 0.20, latency: 11.0}) == CONTINUE

@@ -1,0 +1,39 @@
+"""Fixed candidates of the search benchmark's space (``bench/search_efficiency.py``), for the paired
+probes that train the same networks under two variants of a training setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workers.trial import TrialConfig
+
+CANDIDATES = [  # input, depth, width, lr0, activation
+    (64, 0.43, 0.17, 0.0088, "leaky"),
+    (96, 0.33, 0.5, 0.001, "mish"),
+    (64, 0.35, 0.3125, 0.004, "mish"),
+    (96, 0.21, 0.44, 0.009, "leaky"),
+    (96, 0.45, 0.25, 0.003, "mish"),
+    (64, 0.25, 0.45, 0.006, "leaky"),
+    (96, 0.4, 0.125, 0.005, "leaky"),
+    (64, 0.5, 0.5, 0.002, "mish"),
+]
+BASE_HYP = {"lr0": 0.004, "warmup_epochs": 0.5, "mosaic": 0.0, "translate": 0.1, "scale": 0.25}
+
+
+def candidate_config(
+    data: Path, candidate: tuple, epochs: int, restarts: tuple[int, ...] = ()
+) -> TrialConfig:
+    """The trial the search benchmark would run for ``candidate`` (batch 8, Adam, one class)."""
+    size, depth, width, lr0, activation = candidate
+    point = {"family": "large", "stages": 5, "depth_multiple": depth, "width_multiple": width}
+    return TrialConfig(
+        data=str(data),
+        point={**point, "activation": activation},
+        image_size=size,
+        epochs=epochs,
+        restarts=restarts,
+        batch_size=8,
+        nominal_batch=8,
+        optimizer="adam",
+        hyp={**BASE_HYP, "lr0": lr0},
+    )
