@@ -9,9 +9,9 @@ searches the same small space on the built-in dataset with a fixed hypervolume r
 of 24 px or more) and the trial length (18 epochs) give a real AP signal on CPU. MO-ASHA's rungs
 (3 and 9 epochs by default) rank by validation loss and latency (``--rung-metric``): AP is still at
 its noise floor there for every candidate (measured: ρ(AP at epoch 6, final AP) ≈ −0.2 to −0.4),
-while the validation loss at epoch 3 orders them (ρ ≈ −0.9; ``bench/rung_schedule.py``). Prints per
-run the final hypervolume and the trial-epochs each method needed to reach plain NSGA-II's final
-hypervolume (same seed).
+while the validation loss at epoch 3 orders them (ρ ≈ −0.9 over eight candidates, mostly by input
+size; ``bench/rung_schedule.py``). Prints per run the final hypervolume and the trial-epochs each
+method needed to reach plain NSGA-II's final hypervolume (same seed).
 """
 
 from __future__ import annotations
