@@ -164,6 +164,7 @@ def main() -> None:
                         "ap": t.ap,
                         "latency_ms": t.latency_ms,
                         "status": t.status,
+                        "point": t.point,
                         "val_loss": [row.get("val_loss_total") for row in t.history],
                         "ap_per_epoch": [row.get("ap") for row in t.history],
                     }

@@ -90,22 +90,44 @@ def mutate(
     return child
 
 
+FULL_FIDELITY = 1 << 30  # a point whose training length is unknown counts as fully trained
+
+
 @dataclass(frozen=True)
 class Evaluated:
-    """A finished point and its objective vector (all minimised, e.g. (−AP, latency ms))."""
+    """A finished point, its objective vector (all minimised, e.g. (−AP, latency ms)) and its
+    fidelity: the epochs it trained before its objectives were measured (a trial stopped at a
+    successive-halving rung has fewer than one that ran to the end)."""
 
     point: Point
     objectives: tuple[float, ...]
+    fidelity: int = FULL_FIDELITY
+
+
+def parent_order(history: Sequence[Evaluated], reference: Sequence[float] | None = None) -> list[int]:
+    """All indices of ``history``, best first: by fidelity (more epochs first), then within one
+    fidelity by ``rank_order`` (Pareto rank, the hypervolume each adds, crowding).
+
+    Objectives measured at different fidelities do not compare: the AP of a trial stopped at a
+    3-epoch rung is noise next to an 18-epoch trial's, yet its latency is final, so on one Pareto
+    order the stopped fast networks would sit on the front beside the trained ones and breed. A trial
+    that got further has won the scheduler's tournaments at every rung below, so it ranks first."""
+    order: list[int] = []
+    for fidelity in sorted({item.fidelity for item in history}, reverse=True):
+        tier = [index for index, item in enumerate(history) if item.fidelity == fidelity]
+        ranked = rank_order([history[index].objectives for index in tier], reference)
+        order += [tier[position] for position in ranked]
+    return order
 
 
 def select_parents(
     history: Sequence[Evaluated], top: int, reference: Sequence[float] | None = None
 ) -> tuple[list[Evaluated], list[float]]:
-    """The best ``top`` by Pareto rank, then (given a hypervolume ``reference`` in the minimised
-    space) the volume each adds to its front, then crowding, with selection weights: for one
-    objective the reference's fitness − min(fitness) (+1e-6); for several, linear ranking
-    (best = n, …, last = 1)."""
-    order = rank_order([item.objectives for item in history], reference)[:top]
+    """The best ``top`` by ``parent_order`` (fidelity, then Pareto rank, then — given a hypervolume
+    ``reference`` in the minimised space — the volume each adds to its front, then crowding), with
+    selection weights: for one objective the reference's fitness − min(fitness) (+1e-6); for
+    several, linear ranking (best = n, …, last = 1)."""
+    order = parent_order(history, reference)[:top]
     parents = [history[index] for index in order]
     if parents and len(parents[0].objectives) == 1:
         fitness = [-item.objectives[0] for item in parents]

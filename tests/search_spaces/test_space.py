@@ -7,7 +7,7 @@ import pytest
 
 from search_spaces import Parameter, load_job_spec, scaling_values
 from search_spaces.hyp_meta import HYP_DEFAULTS, HYP_META
-from search_spaces.mutation import Evaluated, combine, mutate, sample_point, select_parents
+from search_spaces.mutation import Evaluated, combine, mutate, parent_order, sample_point, select_parents
 from search_spaces.space import ACTIVATIONS, FAMILIES
 
 
@@ -105,3 +105,20 @@ def test_scaling_values_turn_a_point_into_scaling_point_fields():
     values = scaling_values(point)
     assert values["depth_exponents"] == (1, 2, 4, 4, 3)
     assert values["input_size"] == 640 and "lr0" not in values
+
+
+def test_parents_come_from_the_highest_fidelity_before_pareto_rank():
+    history = [
+        Evaluated({"x": 1.0}, (-0.01, 3.0), fidelity=3),  # stopped at a rung: fast, AP still noise
+        Evaluated({"x": 2.0}, (-0.02, 9.0), fidelity=3),
+        Evaluated({"x": 3.0}, (-0.05, 6.0), fidelity=9),  # promoted once, then stopped
+        Evaluated({"x": 4.0}, (-0.30, 12.0), fidelity=18),  # trained to the end
+        Evaluated({"x": 5.0}, (-0.20, 8.0), fidelity=18),
+        Evaluated({"x": 6.0}, (-0.10, 14.0), fidelity=18),  # dominated by x=4
+    ]
+    # on one Pareto order the 3-epoch trial at 3 ms would be on the front and breed
+    assert [history[index].point["x"] for index in parent_order(history)] == [4.0, 5.0, 6.0, 3.0, 1.0, 2.0]
+    parents, _ = select_parents(history, top=3)
+    assert {parent.point["x"] for parent in parents} == {4.0, 5.0, 6.0}
+    early, _ = select_parents(history[:3], top=2)  # before any trial finishes: the rung's survivor first
+    assert [parent.point["x"] for parent in early] == [3.0, 1.0]

@@ -1,9 +1,10 @@
 """``evolve``: the reference genetic evolution (spec §7) as a Ray Tune Searcher, for several
 objectives. The first trial is the space's default point (base hyperparameters, first choices),
 then ``initial_random`` uniform draws, then children: parents among the best ``top_parents`` of
-the finished trials by Pareto rank, the hypervolume each adds and crowding, one drawn by weight
-(or their weighted mean), mutated as ``search_spaces.mutation`` describes. Failed and infeasible
-trials are never parents."""
+the finished trials by fidelity (epochs trained: a trial a scheduler stopped early ranks below one
+that went further), Pareto rank, the hypervolume each adds and crowding, one drawn by weight (or
+their weighted mean), mutated as ``search_spaces.mutation`` describes. Failed and infeasible trials
+are never parents."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import numpy as np
 from ray.tune.search import Searcher
 
 from search_spaces import EvolutionSettings, Parameter, Point
-from search_spaces.mutation import Evaluated, combine, mutate, sample_point, select_parents
+from search_spaces.mutation import FULL_FIDELITY, Evaluated, combine, mutate, sample_point, select_parents
 from search_spaces.pareto import minimised_reference
 from workers.search.objectives import minimised_vector
 from workers.search.points import flatten, nest
@@ -86,7 +87,8 @@ class EvolveSearcher(Searcher):
             return
         objectives = minimised_vector(result, self._metric, self._mode)  # type: ignore[arg-type]
         if objectives is not None:
-            self.history.append(Evaluated(point, objectives))
+            fidelity = int(result["epoch"]) + 1 if "epoch" in result else FULL_FIDELITY
+            self.history.append(Evaluated(point, objectives, fidelity))
 
     def add_evaluated_point(
         self,
@@ -96,7 +98,8 @@ class EvolveSearcher(Searcher):
         pruned: bool = False,
         intermediate_values: list[float] | None = None,
     ) -> None:
-        """Warm start: a finished point (nested or flat) with its objective values."""
+        """Warm start: a finished point (nested or flat) with its objective values, counted as
+        fully trained."""
         point = flatten(parameters) if "arch" in parameters or "hyp" in parameters else dict(parameters)
         values = value if isinstance(value, list | tuple) else [value]
         result = dict(zip(self._metric, values, strict=True))  # type: ignore[arg-type]
@@ -108,7 +111,7 @@ class EvolveSearcher(Searcher):
         return {
             "rng": self.rng.bit_generator.state,
             "queue": self.queue,
-            "history": [(item.point, item.objectives) for item in self.history],
+            "history": [(item.point, item.objectives, item.fidelity) for item in self.history],
             "live": self.live,
             "suggested": self.suggested,
         }
@@ -116,7 +119,9 @@ class EvolveSearcher(Searcher):
     def set_state(self, state: dict[str, Any]) -> None:
         self.rng.bit_generator.state = state["rng"]
         self.queue = list(state["queue"])
-        self.history = [Evaluated(point, tuple(values)) for point, values in state["history"]]
+        self.history = [  # states saved before fidelities were kept hold (point, objectives)
+            Evaluated(entry[0], tuple(entry[1]), *entry[2:]) for entry in state["history"]
+        ]
         self.live = dict(state["live"])
         self.suggested = state["suggested"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from search_spaces import load_job_spec
+from search_spaces.mutation import FULL_FIDELITY, Evaluated, select_parents
 from workers.search.evolve import EvolveSearcher
 from workers.search.points import flatten
 
@@ -59,3 +60,30 @@ def test_state_survives_save_and_restore(tmp_path):
     restored.restore(str(tmp_path / "searcher.pkl"))
     assert restored.live == {"live": flatten(pending)}
     assert [restored.suggest(f"n{i}") for i in range(3)] == [searcher.suggest(f"n{i}") for i in range(3)]
+
+
+def test_a_trial_stopped_at_a_rung_breeds_only_after_those_that_trained_longer(tmp_path):
+    searcher = _searcher()
+    for trial_id in ("full", "rung"):
+        searcher.suggest(trial_id)
+    searcher.on_trial_complete("full", {"status": "completed", "epoch": 17, "ap": 0.3, "latency_ms": 12.0})
+    searcher.on_trial_complete("rung", {"status": "running", "epoch": 2, "ap": 0.01, "latency_ms": 3.0})
+    assert [item.fidelity for item in searcher.history] == [18, 3]
+    searcher.save(str(tmp_path / "searcher.pkl"))
+    restored = _searcher()
+    restored.restore(str(tmp_path / "searcher.pkl"))
+    assert restored.history == searcher.history
+    parents, _ = select_parents(restored.history, top=1)
+    assert parents[0].point == searcher.history[0].point
+
+
+def test_a_state_saved_without_fidelities_restores_as_fully_trained(tmp_path):
+    import pickle
+
+    searcher = _searcher()
+    point = flatten(searcher.suggest("old"))
+    state = {**searcher.get_state(), "history": [(point, (-0.2, 10.0))], "live": {}}
+    (tmp_path / "old.pkl").write_bytes(pickle.dumps(state))
+    restored = _searcher()
+    restored.restore(str(tmp_path / "old.pkl"))
+    assert restored.history == [Evaluated(point, (-0.2, 10.0), FULL_FIDELITY)]
