@@ -32,7 +32,8 @@ class TrainingSettings(BaseModel):
 
 class EvolutionSettings(BaseModel):
     """The reference genetic evolution (spec §7): parents among the best ``top_parents`` (by Pareto
-    rank and crowding when several objectives), mutation probability and sigma."""
+    rank and crowding when several objectives), mutation probability and sigma of the float axes,
+    and the probability that a categorical axis (input size, activation, …) moves in a child."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -40,6 +41,7 @@ class EvolutionSettings(BaseModel):
     parent_selection: Literal["single", "weighted"] = "single"
     mutation_probability: float = Field(default=0.8, gt=0, le=1)
     sigma: float = Field(default=0.2, gt=0, le=2)
+    choice_probability: float = Field(default=0.2, ge=0, le=1)
     initial_random: int = Field(default=0, ge=0, le=1000)  # random points before evolving
 
 

@@ -122,3 +122,18 @@ def test_parents_come_from_the_highest_fidelity_before_pareto_rank():
     assert {parent.point["x"] for parent in parents} == {4.0, 5.0, 6.0}
     early, _ = select_parents(history[:3], top=2)  # before any trial finishes: the rung's survivor first
     assert [parent.point["x"] for parent in early] == [3.0, 1.0]
+
+
+def test_a_child_keeps_its_parents_choices_most_of_the_time():
+    size = Parameter(name="arch/input_size", kind="choice", choices=(64, 96))
+    rate = Parameter(name="hyp/lr0", kind="float", low=0.001, high=0.01)
+    parent = {"arch/input_size": 96, "hyp/lr0": 0.004}
+    rng = np.random.default_rng(0)
+    children = [mutate(parent, [size, rate], rng) for _ in range(2000)]
+    flipped = sum(child["arch/input_size"] != 96 for child in children) / len(children)
+    # the default choice_probability, 0.2 (a bit more: a child equal to its parent is redrawn); it was 0.8
+    assert 0.18 < flipped < 0.3
+    always = [mutate(parent, [size, rate], rng, choice_probability=1.0) for _ in range(50)]
+    assert all(child["arch/input_size"] == 64 for child in always)
+    never = [mutate(parent, [size, rate], rng, choice_probability=0.0) for _ in range(50)]
+    assert all(child["arch/input_size"] == 96 for child in never)

@@ -66,7 +66,14 @@ class EvolveSearcher(Searcher):
             start = combine(parents, weights, self.parameters, self.rng, settings.parent_selection)
         else:
             start = {p.name: p.initial() for p in self.parameters}
-        return mutate(start, self.parameters, self.rng, settings.mutation_probability, settings.sigma)
+        return mutate(
+            start,
+            self.parameters,
+            self.rng,
+            settings.mutation_probability,
+            settings.sigma,
+            choice_probability=settings.choice_probability,
+        )
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         if self.queue:
