@@ -16,14 +16,20 @@ MIN_POPULATION, MAX_POPULATION = 4, 50
 
 
 class MultiObjectiveOptunaSearch(OptunaSearch):
-    """OptunaSearch that tells Optuna a trial failed when it failed or its
-    result holds no objective values, instead of passing Nones (or a fake AP 0) to ``Study.tell``."""
+    """OptunaSearch that tells Optuna a trial failed when it failed or its result holds no
+    objective values, instead of passing Nones (or a fake AP 0) to ``Study.tell``; and that a trial
+    a successive-halving scheduler stopped at a rung (its last report still ``running``) was pruned:
+    its AP was measured before the network could detect, so NSGA-II and multi-objective TPE, which
+    learn from complete trials only, must not take it for a finished one (as ``evolve`` ranks parents
+    by fidelity first)."""
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         metrics = self.metric if isinstance(self.metric, list) else [self.metric]
         failed = result is not None and result.get("status") == "failed"
         if result is not None and (failed or any(result.get(metric) is None for metric in metrics)):
             result, error = None, True
+        elif result is not None and result.get("status") == "running" and not error:
+            result = None  # no values and no error: Optuna records the trial as pruned
         super().on_trial_complete(trial_id, result, error)
 
 

@@ -49,3 +49,22 @@ def test_initial_points_are_evaluated_first():
 def test_schedulers_build_from_the_spec(name):
     spec = load_job_spec("tiny-cpu", dataset="unused").with_changes(scheduler=name)
     assert make_scheduler(spec) is not None
+
+
+@pytest.mark.parametrize("name", ["nsga2", "tpe"])
+def test_optuna_learns_only_from_trials_that_ran_to_the_end(name):
+    from optuna.trial import TrialState
+
+    spec = load_job_spec("tiny-cpu", dataset="unused").with_changes(searcher=name)
+    searcher = make_searcher(spec, [])
+    reports = {
+        "full": {"status": "completed", "epoch": 3, "ap": 0.3, "latency_ms": 9.0},
+        "rung": {"status": "running", "epoch": 1, "ap": 0.01, "latency_ms": 2.0},  # stopped at a rung
+        "boom": {"status": "failed", "error": "boom"},
+    }
+    for trial_id, report in reports.items():
+        searcher.suggest(trial_id)
+        searcher.on_trial_complete(trial_id, report)
+    trials = searcher.searcher._ot_study.get_trials(deepcopy=False)  # inside the ConcurrencyLimiter
+    assert [trial.state for trial in trials] == [TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL]
+    assert trials[0].values == [0.3, 9.0]
