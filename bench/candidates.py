@@ -3,8 +3,10 @@ probes that train the same networks under two variants of a training setting."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from workers.results import TrialResult
 from workers.trial import TrialConfig
 
 CANDIDATES = [  # input, depth, width, lr0, activation
@@ -37,3 +39,19 @@ def candidate_config(
         optimizer="adam",
         hyp={**BASE_HYP, "lr0": lr0},
     )
+
+
+def record_trial(variant: str, candidate: tuple, outcome: TrialResult, out: Path | None) -> dict:
+    """One probe row (AP, AP50, training and validation loss per epoch), printed and appended to
+    ``out`` as it goes, so that an interrupted probe keeps its finished candidates."""
+    history = outcome.history
+    row = {"variant": variant, "candidate": list(candidate), "error": outcome.error}
+    row["ap"] = [round(epoch["metrics"]["ap"], 4) for epoch in history]
+    row["ap50"] = [round(epoch["metrics"]["ap50"], 4) for epoch in history]
+    row["train_loss"] = [round(epoch["losses"]["total"], 4) for epoch in history]
+    row["val_loss"] = [round(epoch["val_losses"]["total"], 4) for epoch in history]
+    print(json.dumps(row), flush=True)
+    if out:
+        with out.open("a") as stream:
+            stream.write(json.dumps(row) + "\n")
+    return row

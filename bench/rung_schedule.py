@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from candidates import CANDIDATES, candidate_config
+from candidates import CANDIDATES, candidate_config, record_trial
 from scipy.stats import spearmanr
 
 from workers.trial import run_trial
@@ -38,15 +38,7 @@ def main() -> None:
         at_rung, final = [], []
         for candidate in [CANDIDATES[index] for index in args.candidates]:
             result = run_trial(candidate_config(args.data, candidate, args.epochs, restarts))
-            aps = [round(epoch["metrics"]["ap"], 4) for epoch in result.history]
-            row = {"variant": variant, "candidate": list(candidate), "ap": aps, "error": result.error}
-            row["ap50"] = [round(epoch["metrics"]["ap50"], 4) for epoch in result.history]
-            row["train_loss"] = [round(epoch["losses"]["total"], 4) for epoch in result.history]
-            row["val_loss"] = [round(epoch["val_losses"]["total"], 4) for epoch in result.history]
-            print(json.dumps(row), flush=True)
-            if args.out:
-                with args.out.open("a") as stream:
-                    stream.write(json.dumps(row) + "\n")
+            aps = record_trial(variant, candidate, result, args.out)["ap"]
             if len(aps) == args.epochs:
                 at_rung.append(aps[args.rung - 1])
                 final.append(aps[-1])

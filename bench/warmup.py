@@ -25,7 +25,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from candidates import CANDIDATES, candidate_config
+from candidates import CANDIDATES, candidate_config, record_trial
 from scipy.stats import spearmanr
 
 import workers.training.optim as optim_module
@@ -72,15 +72,7 @@ def main() -> None:
         for candidate in [CANDIDATES[index] for index in args.candidates]:
             config = candidate_config(args.data, candidate, args.epochs)
             config = dataclasses.replace(config, hyp={**config.hyp, **settings.get("hyp", {})})
-            result = run_trial(config)
-            row = {"variant": variant, "candidate": list(candidate), "error": result.error}
-            row["ap"] = [round(epoch["metrics"]["ap"], 4) for epoch in result.history]
-            row["val_loss"] = [round(epoch["val_losses"]["total"], 4) for epoch in result.history]
-            row["train_loss"] = [round(epoch["losses"]["total"], 4) for epoch in result.history]
-            print(json.dumps(row), flush=True)
-            if args.out:
-                with args.out.open("a") as stream:
-                    stream.write(json.dumps(row) + "\n")
+            row = record_trial(variant, candidate, run_trial(config), args.out)
             if len(row["ap"]) == args.epochs:
                 rows.append(row)
         print(json.dumps(summarise(variant, rows, tuple(args.rungs))), flush=True)
