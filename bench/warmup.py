@@ -44,7 +44,7 @@ def summarise(variant: str, rows: list[dict], rungs: tuple[int, ...]) -> dict:
     final = [row["ap"][-1] for row in rows]
     summary: dict = {"variant": variant, "candidates": len(rows)}
     summary["mean_final_ap"] = round(sum(final) / max(len(final), 1), 4)
-    for rung in rungs:
+    for rung in [rung for rung in rungs if rows and rung <= len(rows[0]["ap"])]:
         summary[f"mean_ap_at_{rung}"] = round(sum(row["ap"][rung - 1] for row in rows) / max(len(rows), 1), 4)
         if len(rows) > 2:
             for key in ("val_loss", "ap"):
