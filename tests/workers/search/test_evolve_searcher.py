@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 from search_spaces import load_job_spec
 from search_spaces.mutation import FULL_FIDELITY, Evaluated, select_parents
 from workers.search.evolve import EvolveSearcher
@@ -78,8 +80,6 @@ def test_a_trial_stopped_at_a_rung_breeds_only_after_those_that_trained_longer(t
 
 
 def test_a_state_saved_without_fidelities_restores_as_fully_trained(tmp_path):
-    import pickle
-
     searcher = _searcher()
     point = flatten(searcher.suggest("old"))
     state = {**searcher.get_state(), "history": [(point, (-0.2, 10.0))], "live": {}}
