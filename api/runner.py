@@ -40,7 +40,7 @@ class DatabaseWriter:
         self.factory = factory
         self.job_id = job_id
         self.spec = spec
-        self.devices = spec.budget.gpus_per_trial or spec.budget.cpus_per_trial  # held per trial
+        self.devices = spec.budget.gpus_per_trial or spec.budget.cpus_per_trial or 1  # held per trial
         self.lock = threading.Lock()
 
     def _upsert(self, session: Session, trial: Any) -> None:
@@ -122,7 +122,8 @@ def _warm_start_points(factory: sessionmaker[Session], spec: JobSpec) -> list[Po
 
 def run_job(settings: Settings, job_id: str) -> str:
     """Run the job to its end; returns the final status."""
-    from workers.search.run import run_search
+    from workers.search.resources import resolve_resources
+    from workers.search.run import ensure_ray, run_search
 
     engine = make_engine(settings.resolved_database_url())
     factory = make_session_factory(engine)
@@ -144,6 +145,8 @@ def run_job(settings: Settings, job_id: str) -> str:
 
     status, error, result = "done", None, None
     try:
+        ensure_ray(settings.ray_address)
+        spec = resolve_resources(spec)  # device-hours count the CPUs a trial really holds
         result = run_search(
             spec,
             folder,

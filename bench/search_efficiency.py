@@ -46,6 +46,7 @@ def job(
     rungs: tuple[int, int] = (6, 3),
     rung_metric: str = "val_loss",
     lr_schedule: str = "run",
+    cpus_per_trial: float | None = 1,
 ) -> dict:
     return {
         "name": f"efficiency-{searcher}-{scheduler}-{seed}",
@@ -66,7 +67,13 @@ def job(
             },
         },
         "objectives": {"accuracy": "ap", "reference_latency_ms": reference},
-        "budget": {"max_trials": budget, "epochs_per_trial": epochs, "max_trial_epochs": budget},
+        # one CPU per trial, as in every recorded row (the thread count changes a trial's floats)
+        "budget": {
+            "max_trials": budget,
+            "epochs_per_trial": epochs,
+            "max_trial_epochs": budget,
+            "cpus_per_trial": cpus_per_trial,
+        },
         "training": {"batch_size": 8, "nominal_batch": 8, "optimizer": "adam"},
         "searcher": searcher,
         "scheduler": scheduler,
@@ -114,6 +121,11 @@ def main() -> None:
     parser.add_argument("--eta", type=int, default=3, help="MO-ASHA: reduction factor")
     parser.add_argument("--rung-metric", default="val_loss", choices=["val_loss", "accuracy"])
     parser.add_argument("--lr-schedule", default="run", choices=["run", "rungs"])
+    parser.add_argument(
+        "--cpus-per-trial",
+        default="1",
+        help="CPUs (torch threads) per trial, or 'auto' (the search's default); recorded rows used 1",
+    )
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--work", type=Path, default=Path("runs/bench-search"))
@@ -141,6 +153,7 @@ def main() -> None:
                     (args.grace, args.eta),
                     args.rung_metric,
                     args.lr_schedule,
+                    None if args.cpus_per_trial == "auto" else float(args.cpus_per_trial),
                 )
             )
             shutil.rmtree(args.work / f"{method}-{seed}", ignore_errors=True)
@@ -157,6 +170,7 @@ def main() -> None:
                 "minutes": (time.perf_counter() - started) / 60,
                 "rung_metric": args.rung_metric if scheduler == "moasha" else None,
                 "lr_schedule": args.lr_schedule if scheduler == "moasha" else "run",
+                "cpus_per_trial": spec.budget.cpus_per_trial,
                 "curve": curves[method],
                 "trials_run": [
                     {

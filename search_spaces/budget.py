@@ -16,7 +16,8 @@ class Budget(BaseModel):
     max_trial_epochs: int | None = Field(default=None, ge=1)  # total epochs over all trials
     max_concurrent_trials: int = Field(default=1, ge=1, le=1024)
     gpus_per_trial: float = Field(default=0, ge=0, le=16)
-    cpus_per_trial: float = Field(default=1, gt=0, le=256)
+    # None: the cluster's CPUs shared among the concurrent trials (workers.search.resources)
+    cpus_per_trial: float | None = Field(default=None, gt=0, le=256)
     max_failures_per_trial: int = Field(default=2, ge=0, le=100)  # retries after a crash
 
 

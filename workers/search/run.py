@@ -18,6 +18,7 @@ from workers.search.mlflow_logger import MlflowLogger
 from workers.search.outcome import SearchResult, SearchTrial, summarise
 from workers.search.points import trial_config
 from workers.search.recorder import TrialRecorder, record
+from workers.search.resources import resolve_resources
 from workers.search.schedulers import make_scheduler
 from workers.search.searchers import make_searcher
 from workers.search.stopper import SearchStopper
@@ -61,6 +62,7 @@ def run_search(
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     ensure_ray(ray_address)
+    spec = resolve_resources(spec)
     tracking_uri = tracking_uri or f"sqlite:///{out_dir / 'mlflow.db'}"
     parent_file = out_dir / "mlflow_parent_run"
     logger = MlflowLogger(

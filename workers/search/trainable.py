@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
+import tempfile
 from typing import Any
 
+import torch
 from ray import tune
 
 from scaler import Detector, count_parameters
@@ -22,6 +23,7 @@ from workers.data.open import open_dataset
 from workers.latency import measure_latency
 from workers.results import LatencyStats
 from workers.search.points import flatten, trial_config
+from workers.search.resources import trial_threads
 from workers.training.trainer import EpochResult, Trainer
 from workers.trial import EXPECTED_FAILURES, TrialConfig, build_network, expected_failure, run_trial
 from workers.tune_trainable import epoch_metrics, report_epoch, restored_trainer_checkpoint
@@ -72,11 +74,16 @@ def prepare(spec: JobSpec, config: TrialConfig) -> Candidate:
 def search_trial(config: dict[str, Any]) -> None:
     """Tune config: {"job": JobSpec as JSON, "arch": {…}, "hyp": {…}}."""
     spec = JobSpec.model_validate(config["job"])
-    point = flatten(config)
-    base = trial_config(spec, point)
-    context = tune.get_context()
-    out_dir = Path(context.get_trial_dir()) / "train" if context.get_trial_dir() else None
-    base = dataclasses.replace(base, out_dir=str(out_dir) if out_dir else None)
+    torch.set_num_threads(trial_threads(spec))  # train with the CPUs the trial holds, no more
+    # Tune's per-epoch checkpoint is the trial's only saved state (what a retry resumes from and
+    # export loads): nothing goes into the trial directory, which the driver copies to the run's
+    # storage again and again. An image cache, when asked for, lives in scratch for the trial.
+    with tempfile.TemporaryDirectory(prefix="scaler-trial-") as scratch:
+        base = trial_config(spec, flatten(config), out_dir=scratch if spec.training.cache else None)
+        _search_trial(spec, base)
+
+
+def _search_trial(spec: JobSpec, base: TrialConfig) -> None:
     try:
         candidate = prepare(spec, base)
     except EXPECTED_FAILURES as error:
@@ -90,6 +97,7 @@ def search_trial(config: dict[str, Any]) -> None:
         "latency_ms": candidate.latency.p50_ms,
         "image_size": candidate.config.image_size,
         "anchors": json.dumps((candidate.config.point or {}).get("anchors")),
+        "threads": torch.get_num_threads(),
     }
     if candidate.violations:
         reason = "; ".join(candidate.violations)
@@ -141,6 +149,5 @@ def _train(candidate: Candidate, common: dict[str, Any]) -> None:
             "fitness": metrics.fitness,
             "latency_nms_ms": outcome.latency_with_nms.p50_ms if outcome.latency_with_nms else None,
             "train_seconds": outcome.train_seconds,
-            "checkpoint_path": outcome.checkpoint,
         }
     )
