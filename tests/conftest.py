@@ -12,6 +12,8 @@ def pytest_configure(config: pytest.Config) -> None:
     """Trials in tests are seconds long: skip compiling the fused Mish kernel in every new trial
     process (about 7 s each); tests/scaler/test_activations.py checks that kernel itself."""
     os.environ.setdefault("SCALER_FUSED_MISH", "0")
+    # two test workers share two cores: a trial trains on one thread, not on all of them
+    os.environ.setdefault("SCALER_CPUS_PER_TRIAL", "1")
 
 
 @pytest.fixture(scope="session")

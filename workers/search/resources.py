@@ -1,9 +1,11 @@
 """What one trial asks Ray for. ``budget.cpus_per_trial: null`` (the default) becomes the
 cluster's CPUs shared among the concurrent trials, at most one node's worth, at least one: a
-search of one trial at a time on a 16-core machine trains with 16 threads, not 1."""
+search of one trial at a time on a 16-core machine trains with 16 threads, not 1. The environment
+variable ``SCALER_CPUS_PER_TRIAL`` replaces that rule on a machine shared with other work."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import ray
@@ -25,7 +27,16 @@ def resolve_resources(spec: JobSpec) -> JobSpec:
     """The spec with ``cpus_per_trial`` filled in (Ray must be initialised); unchanged when set."""
     if spec.budget.cpus_per_trial is not None:
         return spec
-    cpus = auto_cpus_per_trial(spec.budget.max_concurrent_trials)
+    configured = os.environ.get("SCALER_CPUS_PER_TRIAL", "").strip()
+    if configured:
+        try:
+            cpus = float(configured)
+        except ValueError:
+            cpus = 0.0
+        if not cpus > 0:
+            raise ValueError(f"SCALER_CPUS_PER_TRIAL: a positive number of CPUs, got {configured!r}")
+    else:
+        cpus = auto_cpus_per_trial(spec.budget.max_concurrent_trials)
     return spec.model_copy(update={"budget": spec.budget.model_copy(update={"cpus_per_trial": float(cpus)})})
 
 

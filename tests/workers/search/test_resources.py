@@ -40,9 +40,10 @@ def _spec(dataset: Path, **budget) -> object:
     )
 
 
-def test_a_spec_resolves_against_the_running_cluster_and_an_explicit_value_stays(tmp_path):
+def test_a_spec_resolves_against_the_running_cluster_and_an_explicit_value_stays(tmp_path, monkeypatch):
     from workers.search.resources import resolve_resources, trial_threads
 
+    monkeypatch.delenv("SCALER_CPUS_PER_TRIAL", raising=False)
     assert _spec(tmp_path).budget.cpus_per_trial is None  # the default: decided by the cluster
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     try:
@@ -58,3 +59,15 @@ def test_a_spec_resolves_against_the_running_cluster_and_an_explicit_value_stays
 def test_cpus_per_trial_must_be_positive(tmp_path):
     with pytest.raises(ValueError, match="cpus_per_trial"):
         _spec(tmp_path, cpus_per_trial=0)
+
+
+def test_the_environment_replaces_the_rule_and_a_bad_value_is_named(tmp_path, monkeypatch):
+    from workers.search.resources import resolve_resources
+
+    monkeypatch.setenv("SCALER_CPUS_PER_TRIAL", "3")
+    assert resolve_resources(_spec(tmp_path)).budget.cpus_per_trial == 3
+    assert resolve_resources(_spec(tmp_path, cpus_per_trial=2)).budget.cpus_per_trial == 2  # the spec wins
+    for bad in ("0", "-1", "many"):
+        monkeypatch.setenv("SCALER_CPUS_PER_TRIAL", bad)
+        with pytest.raises(ValueError, match="SCALER_CPUS_PER_TRIAL"):
+            resolve_resources(_spec(tmp_path))
