@@ -50,6 +50,11 @@ def record_trial(variant: str, candidate: tuple, outcome: TrialResult, out: Path
     row["ap50"] = [round(epoch["metrics"]["ap50"], 4) for epoch in history]
     row["train_loss"] = [round(epoch["losses"]["total"], 4) for epoch in history]
     row["val_loss"] = [round(epoch["val_losses"]["total"], 4) for epoch in history]
+    return emit(row, out)
+
+
+def emit(row: dict, out: Path | None) -> dict:
+    """Print one probe row and append it to ``out`` as it goes."""
     print(json.dumps(row), flush=True)
     if out:
         with out.open("a") as stream:

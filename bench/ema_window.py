@@ -11,10 +11,9 @@ Uses the search benchmark's dataset (``bench/search_efficiency.py`` writes it).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from candidates import CANDIDATES, candidate_config
+from candidates import CANDIDATES, candidate_config, emit
 
 import workers.training.ema as ema_module
 from workers.trial import run_trial
@@ -39,10 +38,7 @@ def main() -> None:
             aps = [round(epoch["metrics"]["ap"], 4) for epoch in result.history]
             row = {"variant": variant, "candidate": list(candidate), "ap": aps}
             row["error"] = result.error
-            print(json.dumps(row), flush=True)
-            if args.out:
-                with args.out.open("a") as stream:
-                    stream.write(json.dumps(row) + "\n")
+            emit(row, args.out)
 
 
 if __name__ == "__main__":

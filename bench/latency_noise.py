@@ -9,10 +9,9 @@ spread inside a search comes from what runs beside the trial.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from candidates import CANDIDATES, candidate_config
+from candidates import CANDIDATES, candidate_config, emit
 
 from scaler import Detector
 from workers.latency import measure_latency
@@ -39,10 +38,7 @@ def main() -> None:
                 "p50_ms": [round(value, 2) for value in medians],
                 "spread": round(max(medians) / min(medians), 3),
             }
-            print(json.dumps(row), flush=True)
-            if args.out:
-                with args.out.open("a") as stream:
-                    stream.write(json.dumps(row) + "\n")
+            emit(row, args.out)
 
 
 if __name__ == "__main__":
