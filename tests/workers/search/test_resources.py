@@ -45,15 +45,19 @@ def test_a_spec_resolves_against_the_running_cluster_and_an_explicit_value_stays
 
     monkeypatch.delenv("SCALER_CPUS_PER_TRIAL", raising=False)
     assert _spec(tmp_path).budget.cpus_per_trial is None  # the default: decided by the cluster
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    started = not ray.is_initialized()  # another test's cluster on this worker is used, never shut down
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        assert resolve_resources(_spec(tmp_path)).budget.cpus_per_trial == 2
-        shared = resolve_resources(_spec(tmp_path, max_concurrent_trials=2))
+        cpus = int(ray.cluster_resources()["CPU"])  # one local node
+        assert resolve_resources(_spec(tmp_path)).budget.cpus_per_trial == cpus
+        shared = resolve_resources(_spec(tmp_path, max_concurrent_trials=cpus))
         assert shared.budget.cpus_per_trial == 1 and trial_threads(shared) == 1
         explicit = _spec(tmp_path, cpus_per_trial=1.5)
         assert resolve_resources(explicit) is explicit and trial_threads(explicit) == 1
     finally:
-        ray.shutdown()
+        if started:
+            ray.shutdown()
 
 
 def test_cpus_per_trial_must_be_positive(tmp_path):
