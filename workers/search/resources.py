@@ -5,6 +5,8 @@ variable ``SCALER_CPUS_PER_TRIAL`` replaces that rule on a machine shared with o
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 from typing import Any
 
@@ -28,15 +30,7 @@ def resolve_resources(spec: JobSpec) -> JobSpec:
     if spec.budget.cpus_per_trial is not None:
         return spec
     configured = os.environ.get("SCALER_CPUS_PER_TRIAL", "").strip()
-    if configured:
-        try:
-            cpus = float(configured)
-        except ValueError:
-            cpus = 0.0
-        if not cpus > 0:
-            raise ValueError(f"SCALER_CPUS_PER_TRIAL: a positive number of CPUs, got {configured!r}")
-    else:
-        cpus = auto_cpus_per_trial(spec.budget.max_concurrent_trials)
+    cpus = _positive(configured) if configured else auto_cpus_per_trial(spec.budget.max_concurrent_trials)
     return spec.model_copy(update={"budget": spec.budget.model_copy(update={"cpus_per_trial": float(cpus)})})
 
 
@@ -45,8 +39,16 @@ def trial_threads(spec: JobSpec) -> int:
     one); outside a Ray worker, the spec's ``cpus_per_trial``."""
     assigned = None
     if ray.is_initialized():
-        try:
+        with contextlib.suppress(AssertionError):  # Ray answers only inside a worker
             assigned = ray.get_runtime_context().get_assigned_resources().get("CPU")
-        except AssertionError:  # Ray answers only inside a worker (a driver holds nothing)
-            assigned = None
     return max(1, int(assigned or spec.budget.cpus_per_trial or 1))
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0:
+        raise ValueError(f"SCALER_CPUS_PER_TRIAL: a positive number of CPUs, got {text!r}")
+    return value
