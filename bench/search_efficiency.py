@@ -47,6 +47,7 @@ def job(
     rung_metric: str = "val_loss",
     lr_schedule: str = "run",
     cpus_per_trial: float | None = None,
+    latency_threads: int | None = 1,
 ) -> dict:
     return {
         "name": f"efficiency-{searcher}-{scheduler}-{seed}",
@@ -66,7 +67,12 @@ def job(
                 "anchors": False,
             },
         },
-        "objectives": {"accuracy": "ap", "reference_latency_ms": reference},
+        # latency at one thread: the more repeatable figure on a 2-vCPU VM (bench/latency_noise.py)
+        "objectives": {
+            "accuracy": "ap",
+            "reference_latency_ms": reference,
+            "latency": {"threads": latency_threads},
+        },
         # None: the search's default, all CPUs for one trial at a time. Every row recorded before
         # cpus_per_trial existed trained with torch's default threads, all cores: the same
         "budget": {
@@ -127,6 +133,9 @@ def main() -> None:
         default="auto",
         help="CPUs (torch threads) per trial; 'auto', the search's default, is what recorded rows used",
     )
+    parser.add_argument(
+        "--latency-threads", default="1", help="threads to time latency with; 'auto': the trial's"
+    )
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--work", type=Path, default=Path("runs/bench-search"))
@@ -155,6 +164,7 @@ def main() -> None:
                     args.rung_metric,
                     args.lr_schedule,
                     None if args.cpus_per_trial == "auto" else float(args.cpus_per_trial),
+                    None if args.latency_threads == "auto" else int(args.latency_threads),
                 )
             )
             shutil.rmtree(args.work / f"{method}-{seed}", ignore_errors=True)
@@ -172,12 +182,15 @@ def main() -> None:
                 "rung_metric": args.rung_metric if scheduler == "moasha" else None,
                 "lr_schedule": args.lr_schedule if scheduler == "moasha" else "run",
                 "cpus_per_trial": spec.budget.cpus_per_trial,
+                "latency_threads": spec.objectives.latency.threads,
+                "latency_rounds": spec.objectives.latency.rounds,
                 "curve": curves[method],
                 "trials_run": [
                     {
                         "epochs": t.epochs,
                         "ap": t.ap,
                         "latency_ms": t.latency_ms,
+                        "latency_spread": t.latency_spread,
                         "status": t.status,
                         "point": t.point,
                         "val_loss": [row.get("val_loss_total") for row in t.history],

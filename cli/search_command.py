@@ -35,7 +35,7 @@ class Progress:
             status: sum(t.status == status for t in trials)
             for status in ("completed", "stopped", "failed", "infeasible")
         }
-        latency = f"{trial.latency_ms:.2f} ms" if trial.latency_ms is not None else "-"
+        latency = _latency_cell(trial) + " ms" if trial.latency_ms is not None else "-"
         detail = f" ({trial.error})" if trial.error else ""
         click.echo(
             f"[{len(trials)}/{self.spec.budget.max_trials}] trial {trial.trial_id}: {trial.status}{detail} "
@@ -107,6 +107,17 @@ def search(
     _print_front(result, spec)
 
 
+def _unstable(trial: Any) -> bool:
+    from workers.results import UNSTABLE_SPREAD
+
+    return trial.latency_spread is not None and trial.latency_spread > UNSTABLE_SPREAD
+
+
+def _latency_cell(trial: Any) -> str:
+    """The latency, starred when its timing was flagged unstable."""
+    return f"{trial.latency_ms or 0:.2f}" + ("*" if _unstable(trial) else "")
+
+
 def _document(result: Any) -> dict[str, Any]:
     return {
         "trials": [
@@ -117,6 +128,7 @@ def _document(result: Any) -> dict[str, Any]:
                 "ap": t.ap,
                 "ap50": t.ap50,
                 "latency_ms": t.latency_ms,
+                "latency_spread": t.latency_spread,
                 "params": t.params,
                 "gflops": t.gflops,
                 "epochs": t.epochs,
@@ -146,7 +158,7 @@ def _print_front(result: Any, spec: Any) -> None:
             trial_id,
             f"{t.ap:.4f}",
             f"{t.ap50:.4f}",
-            f"{t.latency_ms or 0:.2f}",
+            _latency_cell(t),
             t.params or 0,
             f"{t.gflops or 0:.3f}",
             point.get("arch/input_size", "-"),
@@ -154,6 +166,8 @@ def _print_front(result: Any, spec: Any) -> None:
             point.get("arch/depth_multiple", "-"),
         )
         click.echo("".join(f"{cell!s:>11}" for cell in cells))
+    if any(_unstable(by_id[trial_id]) for trial_id in result.front):
+        click.echo("* latency timed while the machine was busy (round medians > 1.25× apart)")
     click.echo(f"exported configs: {result.export_dir}")
     click.echo(f"MLflow parent run: {result.mlflow_run_id}")
     sys.stdout.flush()

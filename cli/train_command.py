@@ -103,9 +103,10 @@ def train(
         click.echo(json.dumps(document))
     elif result.status == "completed":
         latency, with_nms = document["latency"], document["latency_with_nms"]
+        network_ms, with_nms_ms = latency["estimate_ms"], with_nms["estimate_ms"]
         click.echo(
-            f"done: AP {document['ap']:.4f} AP50 {document['ap50']:.4f}; latency {latency['p50_ms']:.1f} ms "
-            f"({with_nms['p50_ms']:.1f} ms with NMS) on {latency['device']}; {document['params']:,} params, "
+            f"done: AP {document['ap']:.4f} AP50 {document['ap50']:.4f}; latency {network_ms:.1f} ms "
+            f"({with_nms_ms:.1f} ms with NMS) on {latency['device']}; {document['params']:,} params, "
             f"{document['gflops']:.2f} GFLOPs; {document['train_seconds']:.0f} s"
         )
     if result.status != "completed":
@@ -120,6 +121,8 @@ def _summary(result: Any) -> dict[str, Any]:
         return {
             key: getattr(stats, key)
             for key in (
+                "estimate_ms",
+                "spread",
                 "p50_ms",
                 "p95_ms",
                 "mean_ms",

@@ -17,7 +17,10 @@ class LatencyObjective(BaseModel):
     batch: int = Field(default=1, ge=1, le=256)
     precision: Literal["fp32", "fp16"] = "fp32"
     include_nms: bool = False  # optimise network + NMS instead of the network alone
-    runs: int = Field(default=30, ge=30, le=10_000)  # timed runs (≥ 30, as on CPU)
+    runs: int = Field(default=30, ge=30, le=10_000)  # timed runs per round (≥ 30, as on CPU)
+    # the figure is the lowest round median: a machine that slows down for a while spoils a round,
+    # not the measurement (docs/search.md, "Latency")
+    rounds: int = Field(default=3, ge=1, le=100)
     threads: int | None = Field(default=None, ge=1)
 
     @field_validator("device")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+UNSTABLE_SPREAD = 1.25  # round medians further apart than this: the timing is flagged unstable
+
 
 @dataclass(frozen=True)
 class CocoMetrics:
@@ -33,13 +35,18 @@ class CocoMetrics:
 
 @dataclass(frozen=True)
 class LatencyStats:
-    """Latency of one configuration on one device, in milliseconds per batch."""
+    """Latency of one configuration on one device, in milliseconds per batch.
+
+    The timed runs come in ``rounds`` of ``runs`` each. ``p50_ms`` … ``std_ms`` describe all of
+    them pooled; ``estimate_ms`` is the figure a search optimises: the lowest round median, since
+    whatever else runs on the machine can only slow a round down. ``spread`` (highest over lowest
+    round median) says how much the machine moved during the measurement."""
 
     p50_ms: float
     p95_ms: float
     mean_ms: float
     std_ms: float
-    runs: int
+    runs: int  # timed runs per round
     warmup: int
     device: str  # "cpu" or "cuda:0"
     device_name: str
@@ -51,9 +58,20 @@ class LatencyStats:
     batch: int
     input_size: int
     include_nms: bool
+    rounds: int = 1
+    round_p50_ms: tuple[float, ...] = ()
+    estimate_ms: float = 0.0
+    spread: float = 1.0
+
+    @property
+    def stable(self) -> bool:
+        """Whether the rounds agree within ``UNSTABLE_SPREAD`` (else the machine was busy)."""
+        return self.spread <= UNSTABLE_SPREAD
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        document = asdict(self)
+        document["round_p50_ms"] = list(self.round_p50_ms)
+        return document
 
 
 @dataclass(frozen=True)

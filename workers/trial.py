@@ -53,6 +53,7 @@ class LatencyTarget:
     batch: int = 1
     precision: str = "fp32"
     runs: int = 30
+    rounds: int = 3
     threads: int | None = None
 
 
@@ -155,6 +156,7 @@ def run_trial(
             "batch": target.batch,
             "precision": target.precision,
             "runs": target.runs,
+            "rounds": target.rounds,
             "threads": target.threads,
         }
         if network_latency is None:

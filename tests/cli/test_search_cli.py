@@ -103,4 +103,5 @@ def test_a_killed_search_resumes_without_losing_or_repeating_trials(spec_file, s
     configs = [json.dumps(trial["config"], sort_keys=True) for trial in trials.values()]
     assert len(set(configs)) == 3  # no configuration evaluated twice
     assert all(trial["status"] == "completed" for trial in trials.values())
+    assert all(trial["latency_ms"] > 0 and trial["latency_spread"] >= 1 for trial in trials.values())
     assert document["front"] and document["hypervolume"] > 0 and document["mlflow_run_id"]

@@ -16,7 +16,17 @@ from typing import Any
 from search_spaces import JobSpec
 from workers.search.outcome import SearchResult, SearchTrial
 
-FINAL_KEYS = ("ap", "ap50", "fitness", "latency_ms", "latency_nms_ms", "params", "gflops", "epochs")
+FINAL_KEYS = (
+    "ap",
+    "ap50",
+    "fitness",
+    "latency_ms",
+    "latency_nms_ms",
+    "latency_spread",
+    "params",
+    "gflops",
+    "epochs",
+)
 TERMINAL = {"completed": "FINISHED", "stopped": "KILLED", "infeasible": "FINISHED", "failed": "FAILED"}
 
 

@@ -24,6 +24,7 @@ class SearchTrial:
     fitness: float = 0.0
     latency_ms: float | None = None
     latency_nms_ms: float | None = None
+    latency_spread: float | None = None  # highest over lowest round median of the timing
     params: int | None = None
     gflops: float | None = None
     image_size: int | None = None

@@ -52,6 +52,7 @@ def trial_config(spec: JobSpec, point: Point, out_dir: str | None = None) -> Tri
             batch=latency.batch,
             precision=latency.precision,
             runs=latency.runs,
+            rounds=latency.rounds,
             threads=latency.threads,
         ),
     )

@@ -78,6 +78,7 @@ def record(
         fitness=_number(result.get("fitness")) or 0.0,
         latency_ms=_number(result.get("latency_ms")),
         latency_nms_ms=_number(result.get("latency_nms_ms")),
+        latency_spread=_number(result.get("latency_spread")),
         params=int(result["params"]) if isinstance(result.get("params"), int | float) else None,
         gflops=_number(result.get("gflops")),
         image_size=int(result["image_size"]) if isinstance(result.get("image_size"), int) else None,

@@ -65,9 +65,10 @@ def prepare(spec: JobSpec, config: TrialConfig) -> Candidate:
         batch=target.batch,
         precision=target.precision,
         runs=target.runs,
+        rounds=target.rounds,
         threads=target.threads,
     )
-    violations = spec.objectives.constraints.violations(latency.p50_ms, params, gflops)
+    violations = spec.objectives.constraints.violations(latency.estimate_ms, params, gflops)
     return Candidate(config, latency, params, gflops, violations, fitted)
 
 
@@ -94,7 +95,8 @@ def _search_trial(spec: JobSpec, base: TrialConfig) -> None:
     common = {
         "params": candidate.params,
         "gflops": candidate.gflops,
-        "latency_ms": candidate.latency.p50_ms,
+        "latency_ms": candidate.latency.estimate_ms,
+        "latency_spread": candidate.latency.spread,
         "image_size": candidate.config.image_size,
         "anchors": json.dumps((candidate.config.point or {}).get("anchors")),
         "threads": torch.get_num_threads(),
@@ -147,7 +149,7 @@ def _train(candidate: Candidate, common: dict[str, Any]) -> None:
             "ap50": metrics.ap50,
             "ap75": metrics.ap75,
             "fitness": metrics.fitness,
-            "latency_nms_ms": outcome.latency_with_nms.p50_ms if outcome.latency_with_nms else None,
+            "latency_nms_ms": outcome.latency_with_nms.estimate_ms if outcome.latency_with_nms else None,
             "train_seconds": outcome.train_seconds,
         }
     )
