@@ -23,8 +23,9 @@ from search_spaces import JobSpec, Point
 
 HEARTBEAT_SECONDS = 5.0
 TRIAL_FIELDS = (
-    "status", "point", "epochs", "ap", "ap50", "fitness", "latency_ms", "latency_nms_ms", "params", "gflops",
-    "image_size", "anchors", "error", "checkpoint", "finished_at", "seconds", "mlflow_run_id",
+    "status", "point", "epochs", "ap", "ap50", "fitness", "latency_ms", "latency_nms_ms", "latency_spread",
+    "params", "gflops", "image_size", "anchors", "error", "checkpoint", "finished_at", "seconds",
+    "mlflow_run_id",
 )  # fmt: skip
 
 

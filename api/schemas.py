@@ -60,6 +60,7 @@ class TrialOut(BaseModel):
     fitness: float
     latency_ms: float | None
     latency_nms_ms: float | None
+    latency_spread: float | None  # > 1.25: the latency was timed while the machine was busy
     params: int | None
     gflops: float | None
     image_size: int | None

@@ -102,6 +102,8 @@ class TrialRecord(Base):
     fitness: Mapped[float] = mapped_column(Float, default=0.0)
     latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     latency_nms_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # highest over lowest round median of the latency timing; > 1.25: timed on a busy machine
+    latency_spread: Mapped[float | None] = mapped_column(Float, nullable=True)
     params: Mapped[int | None] = mapped_column(Integer, nullable=True)
     gflops: Mapped[float | None] = mapped_column(Float, nullable=True)
     image_size: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -60,13 +60,17 @@
     Figures.parallelCoordinates("parcoords-plot", state.pareto, spec);
   }
 
+  // a latency whose timing rounds were more than 1.25x apart was measured on a busy machine
+  const BUSY = "timed while the machine was busy: its rounds disagree";
+  const unstable = (trial) => trial.latency_spread != null && trial.latency_spread > 1.25;
+
   function trialRow(trial) {
     const tr = el("tr", { "data-trial": trial.trial_id }, [
       el("td", {}, [trial.trial_id]),
       el("td", {}, [badge(trial.status)]),
       el("td", { class: "num" }, [number(trial.ap)]),
       el("td", { class: "num" }, [number(trial.ap50)]),
-      el("td", { class: "num" }, [number(trial.latency_ms, 2)]),
+      el("td", { class: "num", title: unstable(trial) ? BUSY : "" }, [number(trial.latency_ms, 2) + (unstable(trial) ? "*" : "")]),
       el("td", { class: "num" }, [millions(trial.params)]),
       el("td", { class: "num" }, [number(trial.gflops, 2)]),
       el("td", { class: "num" }, [trial.image_size ?? "–"]),
@@ -119,7 +123,8 @@
     const link = mlflowUrl(trial.mlflow_run_id);
     $("mlflow-link").replaceChildren(link ? el("a", { href: link, target: "_blank", rel: "noopener", id: "mlflow-anchor" }, ["MLflow run"])
       : el("span", { class: "muted" }, [trial.mlflow_run_id ? `MLflow run ${trial.mlflow_run_id} (set SCALER_MLFLOW_UI_URL to link)` : "no MLflow run"]));
-    const rows = [["AP / AP50", `${number(trial.ap)} / ${number(trial.ap50)}`], ["latency", `${number(trial.latency_ms, 2)} ms (with NMS ${number(trial.latency_nms_ms, 2)})`],
+    const rows = [["AP / AP50", `${number(trial.ap)} / ${number(trial.ap50)}`], ["latency", `${number(trial.latency_ms, 2)} ms (with NMS ${number(trial.latency_nms_ms, 2)})`
+      + (unstable(trial) ? ` · ${BUSY} (×${number(trial.latency_spread, 2)})` : "")],
       ["params / GFLOPs", `${millions(trial.params)} / ${number(trial.gflops, 2)}`], ["input size", trial.image_size ?? "–"], ["epochs", trial.epochs],
       ["wall time", `${number(trial.seconds, 1)} s`], ["anchors", trial.anchors || "preset"],
       ...(trial.error ? [["reason", trial.error]] : []),

@@ -78,8 +78,12 @@ def test_the_drawer_shows_curves_links_mlflow_and_exports_a_loadable_zip(page, j
     from workers.trial import build_network
 
     page.goto(f"{jobs.server.url}/dashboard/jobs/{jobs.finished}")
+    # f1's latency timing was flagged unstable (rounds 1.6x apart): starred in the table and said why
+    assert page.text_content("tr[data-trial='f1'] td:nth-child(5)").endswith("*")
+    assert not page.text_content("tr[data-trial='f2'] td:nth-child(5)").endswith("*")
     page.click("tr[data-trial='f1']")
     page.wait_for_selector("#drawer:not([hidden])")
+    assert "machine was busy" in page.text_content("#drawer-details")
     page.wait_for_function("(document.getElementById('curve-plot').data || []).length === 3")
     assert page.evaluate("document.getElementById('curve-plot').data[0].y.length") == 4  # one per epoch
     link = page.get_attribute("#mlflow-anchor", "href")
@@ -91,6 +95,7 @@ def test_the_drawer_shows_curves_links_mlflow_and_exports_a_loadable_zip(page, j
     network, model = load_export(archive)
     trial = httpx.get(f"{jobs.server.url}/v1/jobs/{jobs.finished}/trials/f1",
                       headers={"Authorization": "Bearer team-a-token"}).json()  # fmt: skip
+    assert trial["latency_spread"] == 1.6  # stored with the trial and served by the API
     from workers.search.outcome import SearchTrial
 
     spec = JobSpec.model_validate(jobs.spec.model_dump())
