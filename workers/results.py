@@ -58,10 +58,10 @@ class LatencyStats:
     batch: int
     input_size: int
     include_nms: bool
-    rounds: int = 1
-    round_p50_ms: tuple[float, ...] = ()
-    estimate_ms: float = 0.0
-    spread: float = 1.0
+    rounds: int
+    round_p50_ms: tuple[float, ...]
+    estimate_ms: float
+    spread: float
 
     @property
     def stable(self) -> bool:
