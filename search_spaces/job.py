@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -43,6 +44,28 @@ class JobSpec(BaseModel):
                 "scheduling.grace_period: must be below budget.epochs_per_trial for early stopping"
             )
         return self
+
+    def mean_trial_epochs(self) -> float:
+        """Epochs a trial trains on average: all of them under ``fifo``; under successive halving
+        the first rung, then the epochs up to each next milestone (the rungs, then the last epoch)
+        times the share 1/η^(k+1) of trials that get there."""
+        epochs = self.budget.epochs_per_trial
+        if self.scheduler == "fifo":
+            return float(epochs)
+        milestones = [*self.scheduling.rungs(epochs), epochs]
+        eta = self.scheduling.reduction_factor
+        mean = float(milestones[0])
+        for index, (start, end) in enumerate(pairwise(milestones)):
+            mean += (end - start) / eta ** (index + 1)
+        return mean
+
+    def expected_trials(self) -> int:
+        """How many trials the budget runs: ``max_trials``, or fewer when the trial-epoch budget
+        runs out first (wall time is not foreseeable and not counted)."""
+        trials = self.budget.max_trials
+        if self.budget.max_trial_epochs is not None:
+            trials = min(trials, int(self.budget.max_trial_epochs / self.mean_trial_epochs()))
+        return max(1, trials)
 
     def with_changes(self, **changes: Any) -> JobSpec:
         """A validated copy with top-level fields replaced (e.g. ``dataset`` given at submit)."""

@@ -94,3 +94,17 @@ def test_successive_halving_rungs_and_their_learning_rate_schedule():
     with pytest.raises(SpecLoadError) as caught:
         parse_job_spec({"scheduling": {"lr_schedule": "step"}})
     assert caught.value.field == "scheduling.lr_schedule"
+
+
+def test_the_trials_a_budget_will_run_count_successive_halving():
+    base = {"budget": {"max_trials": 144, "epochs_per_trial": 18, "max_trial_epochs": 144}}
+    fifo = parse_job_spec({**base, "scheduler": "fifo"})
+    assert fifo.mean_trial_epochs() == 18 and fifo.expected_trials() == 8
+    halving = parse_job_spec(
+        {**base, "scheduler": "moasha", "scheduling": {"grace_period": 3, "reduction_factor": 3}}
+    )
+    # rungs 3, 9: every trial trains 3 epochs, a third 6 more, a ninth the last 9
+    assert halving.mean_trial_epochs() == pytest.approx(6.0)
+    assert halving.expected_trials() == 24
+    unbounded = halving.with_changes(budget={"max_trials": 144, "epochs_per_trial": 18})
+    assert unbounded.expected_trials() == 144

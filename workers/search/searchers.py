@@ -73,20 +73,23 @@ def _optuna(sampler_factory: Callable[[JobSpec], Any]) -> Callable[[JobSpec, lis
     return build
 
 
-def _population(spec: JobSpec) -> int:
-    return max(MIN_POPULATION, min(MAX_POPULATION, spec.budget.max_trials // 4))
+def population_size(spec: JobSpec) -> int:
+    """NSGA-II's generation size: a quarter of the trials the budget will run (within 4–50), so
+    that a search gets about four generations; sized by ``max_trials`` alone, a budget bounded by
+    trial-epochs would never get past its random first generation."""
+    return max(MIN_POPULATION, min(MAX_POPULATION, spec.expected_trials() // 4))
 
 
 def _nsga2(spec: JobSpec) -> Any:
     import optuna
 
-    return optuna.samplers.NSGAIISampler(population_size=_population(spec), seed=spec.seed)
+    return optuna.samplers.NSGAIISampler(population_size=population_size(spec), seed=spec.seed)
 
 
 def _tpe(spec: JobSpec) -> Any:
     import optuna
 
-    startup = max(MIN_POPULATION, min(10, spec.budget.max_trials // 4))
+    startup = max(MIN_POPULATION, min(10, spec.expected_trials() // 4))
     return optuna.samplers.TPESampler(n_startup_trials=startup, seed=spec.seed, multivariate=True)
 
 

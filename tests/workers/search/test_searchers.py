@@ -68,3 +68,14 @@ def test_optuna_learns_only_from_trials_that_ran_to_the_end(name):
     trials = searcher.searcher._ot_study.get_trials(deepcopy=False)  # inside the ConcurrencyLimiter
     assert [trial.state for trial in trials] == [TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL]
     assert trials[0].values == [0.3, 9.0]
+
+
+def test_the_population_is_sized_to_the_trials_the_budget_runs():
+    from workers.search.searchers import population_size
+
+    spec = load_job_spec("tiny-cpu").with_changes(searcher="nsga2", scheduler="fifo")
+    by_epochs = spec.with_changes(budget={"max_trials": 144, "epochs_per_trial": 18, "max_trial_epochs": 144})
+    assert population_size(by_epochs) == 4  # 8 trials: the smallest population, not 144 // 4
+    by_trials = spec.with_changes(budget={"max_trials": 400, "epochs_per_trial": 18})
+    assert population_size(by_trials) == 50
+    assert population_size(spec.with_changes(budget={"max_trials": 40, "epochs_per_trial": 2})) == 10
