@@ -79,3 +79,38 @@ def test_the_population_is_sized_to_the_trials_the_budget_runs():
     by_trials = spec.with_changes(budget={"max_trials": 400, "epochs_per_trial": 18})
     assert population_size(by_trials) == 50
     assert population_size(spec.with_changes(budget={"max_trials": 40, "epochs_per_trial": 2})) == 10
+
+
+def test_optuna_never_trains_a_point_twice_and_tells_a_repeat_its_twins_outcome():
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+    from optuna.trial import TrialState
+
+    from workers.search.searchers import MultiObjectiveOptunaSearch
+
+    searcher = MultiObjectiveOptunaSearch(
+        space={"arch/input_size": CategoricalDistribution([64, 96, 128])},
+        metric=["ap", "latency_ms"],
+        mode=["max", "min"],
+        sampler=optuna.samplers.RandomSampler(seed=0),
+    )
+    outcomes = {64: (0.2, 5.0), 96: (0.3, 8.0)}
+    trained = []
+    for trial_id in ("a", "b"):
+        size = searcher.suggest(trial_id)["arch"]["input_size"]
+        trained.append(size)
+        ap, latency = outcomes.get(size, (0.4, 12.0))
+        searcher.on_trial_complete(trial_id, {"status": "completed", "ap": ap, "latency_ms": latency})
+    assert trained[0] != trained[1]
+    third = searcher.suggest("c")["arch"]["input_size"]
+    assert third not in trained  # the one point left, however often the sampler drew the others
+    assert searcher.repeats_told > 0
+    study = searcher._ot_study
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state == TrialState.COMPLETE:  # a repeat carries its twin's values, untrained
+            assert trial.values == list(outcomes.get(trial.params["arch/input_size"], (0.4, 12.0)))
+    # while "c" trains, its point is taken: a repeat of it is told pruned, not given to Ray again
+    fourth = searcher.suggest("d")["arch"]["input_size"]  # all taken: trained after all
+    assert fourth in (64, 96, 128)
+    states = [t.state for t in study.get_trials(deepcopy=False) if t.params["arch/input_size"] == third]
+    assert TrialState.PRUNED in states
