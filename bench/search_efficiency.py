@@ -27,11 +27,16 @@ from workers.data.synth import SynthConfig, write_synth_dataset
 from workers.search.outcome import SearchResult
 from workers.search.run import ensure_ray, run_search
 
+EVOLUTION = {"initial_random": 3}
+# weight inheritance: two trials from scratch (the space's default point and one random draw),
+# then children that start from their parent's weights and train a third of a trial
+INHERITANCE = {"initial_random": 1, "inherit_weights": True}
 METHODS = {
-    "evolve+moasha": ("evolve", "moasha"),
-    "nsga2+moasha": ("nsga2", "moasha"),
-    "nsga2": ("nsga2", "fifo"),
-    "random": ("random", "fifo"),
+    "evolve+moasha": ("evolve", "moasha", EVOLUTION),
+    "evolve+inherit": ("evolve", "fifo", INHERITANCE),
+    "nsga2+moasha": ("nsga2", "moasha", EVOLUTION),
+    "nsga2": ("nsga2", "fifo", EVOLUTION),
+    "random": ("random", "fifo", EVOLUTION),
 }
 
 
@@ -48,6 +53,7 @@ def job(
     lr_schedule: str = "run",
     cpus_per_trial: float | None = None,
     latency_threads: int | None = 1,
+    evolution: dict | None = None,
 ) -> dict:
     return {
         "name": f"efficiency-{searcher}-{scheduler}-{seed}",
@@ -84,7 +90,7 @@ def job(
         "training": {"batch_size": 8, "nominal_batch": 8, "optimizer": "adam"},
         "searcher": searcher,
         "scheduler": scheduler,
-        "evolution": {"initial_random": 3},
+        "evolution": evolution or EVOLUTION,
         "scheduling": {
             "grace_period": rungs[0],
             "reduction_factor": rungs[1],
@@ -150,7 +156,7 @@ def main() -> None:
     for seed in args.seeds:
         curves = {}
         for method in args.methods:
-            searcher, scheduler = METHODS[method]
+            searcher, scheduler, evolution = METHODS[method]
             spec = parse_job_spec(
                 job(
                     args.data.resolve(),
@@ -165,6 +171,7 @@ def main() -> None:
                     args.lr_schedule,
                     None if args.cpus_per_trial == "auto" else float(args.cpus_per_trial),
                     None if args.latency_threads == "auto" else int(args.latency_threads),
+                    evolution,
                 )
             )
             shutil.rmtree(args.work / f"{method}-{seed}", ignore_errors=True)
@@ -180,6 +187,7 @@ def main() -> None:
                 "front": len(result.front),
                 "minutes": (time.perf_counter() - started) / 60,
                 "rung_metric": args.rung_metric if scheduler == "moasha" else None,
+                "evolution": evolution if searcher == "evolve" else None,
                 "lr_schedule": args.lr_schedule if scheduler == "moasha" else "run",
                 "cpus_per_trial": spec.budget.cpus_per_trial,
                 "latency_threads": spec.objectives.latency.threads,
@@ -193,6 +201,7 @@ def main() -> None:
                         "latency_spread": t.latency_spread,
                         "status": t.status,
                         "point": t.point,
+                        "inherited_from": t.inherited_from,
                         "val_loss": [row.get("val_loss_total") for row in t.history],
                         "ap_per_epoch": [row.get("ap") for row in t.history],
                     }

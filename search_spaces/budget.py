@@ -44,6 +44,18 @@ class EvolutionSettings(BaseModel):
     sigma: float = Field(default=0.2, gt=0, le=2)
     choice_probability: float = Field(default=0.2, ge=0, le=1)
     initial_random: int = Field(default=0, ge=0, le=1000)  # random points before evolving
+    # Weight inheritance (Lamarckian evolution): a child starts from its parent's trained weights
+    # (overlapping channels and blocks; workers.training.inherit) and trains ``inherited_epochs``
+    # without warm-up instead of a whole trial from scratch. The trial-epoch budget counts the
+    # epochs a child trains, so the same budget breeds about three times as many children.
+    inherit_weights: bool = False
+    inherited_epochs: int | None = Field(default=None, ge=1, le=100_000)  # None: a third of a trial
+
+    def child_epochs(self, epochs_per_trial: int) -> int:
+        """Epochs an inheriting child trains."""
+        if self.inherited_epochs is not None:
+            return min(self.inherited_epochs, epochs_per_trial)
+        return max(1, -(-epochs_per_trial // 3))
 
 
 def rung_epochs(grace_period: int, reduction_factor: float, epochs: int) -> list[int]:

@@ -43,6 +43,13 @@ class JobSpec(BaseModel):
             raise ValueError(
                 "scheduling.grace_period: must be below budget.epochs_per_trial for early stopping"
             )
+        if self.evolution.inherit_weights and self.searcher != "evolve":
+            raise ValueError(
+                "evolution.inherit_weights: only the evolve searcher breeds children from parents"
+            )
+        inherited = self.evolution.inherited_epochs
+        if inherited is not None and inherited > self.budget.epochs_per_trial:
+            raise ValueError("evolution.inherited_epochs: must be at most budget.epochs_per_trial")
         return self
 
     def mean_trial_epochs(self) -> float:

@@ -107,6 +107,7 @@ class Evaluated:
     point: Point
     objectives: tuple[float, ...]
     fidelity: int = FULL_FIDELITY
+    trial_id: str | None = None  # which trial it was (whose weights a child may inherit)
 
 
 def parent_order(history: Sequence[Evaluated], reference: Sequence[float] | None = None) -> list[int]:
@@ -142,6 +143,12 @@ def select_parents(
     return parents, weights
 
 
+def draw_parent(weights: Sequence[float], rng: np.random.Generator) -> int:
+    """The index of one parent drawn by weight."""
+    probabilities = np.asarray(weights, dtype=float) / float(sum(weights))
+    return int(rng.choice(len(weights), p=probabilities))
+
+
 def combine(
     parents: Sequence[Evaluated],
     weights: Sequence[float],
@@ -151,9 +158,9 @@ def combine(
 ) -> Point:
     """'single': one parent drawn by weight (the reference default); 'weighted': the weighted mean
     of the parents on numeric axes (snapped to the nearest choice) and a weighted draw on others."""
-    probabilities = np.asarray(weights, dtype=float) / float(sum(weights))
     if selection == "single":
-        return dict(parents[int(rng.choice(len(parents), p=probabilities))].point)
+        return dict(parents[draw_parent(weights, rng)].point)
+    probabilities = np.asarray(weights, dtype=float) / float(sum(weights))
     point: Point = {}
     for parameter in parameters:
         values = [parent.point.get(parameter.name, parameter.initial()) for parent in parents]

@@ -80,6 +80,7 @@ class TrialConfig:
     nominal_batch: int = 64
     optimizer: str = "sgd"
     latency: LatencyTarget = field(default_factory=LatencyTarget)
+    init_weights: str | None = None  # a parent's weights to start from (weight inheritance)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -144,6 +145,7 @@ def run_trial(
             cache=config.cache,
             nominal_batch=config.nominal_batch,
             optimizer=config.optimizer,
+            init_weights=Path(config.init_weights) if config.init_weights else None,
         )
         trainer = Trainer(train_config, dataset=dataset)
         params = count_parameters(trainer.model)

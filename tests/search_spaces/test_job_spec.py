@@ -60,6 +60,16 @@ def test_the_three_presets_load_with_their_spaces():
         ({"objectives": {"latency": {"precision": "fp16"}}}, "objectives.latency.precision", "CUDA"),
         ({"objectives": {"latency": {"device": "cuda"}}}, "budget.gpus_per_trial", "whole GPU"),
         ({"colour": "red"}, "colour", "Extra inputs"),
+        (
+            {"searcher": "nsga2", "evolution": {"inherit_weights": True}},
+            "evolution.inherit_weights",
+            "evolve searcher",
+        ),
+        (
+            {"searcher": "evolve", "evolution": {"inherited_epochs": 99}, "budget": {"epochs_per_trial": 9}},
+            "evolution.inherited_epochs",
+            "at most",
+        ),
     ],
 )
 def test_bad_specs_name_the_field(document, field, words):
@@ -108,3 +118,11 @@ def test_the_trials_a_budget_will_run_count_successive_halving():
     assert halving.expected_trials() == 24
     unbounded = halving.with_changes(budget={"max_trials": 144, "epochs_per_trial": 18})
     assert unbounded.expected_trials() == 144
+
+
+def test_an_inheriting_child_trains_a_third_of_a_trial_unless_told():
+    spec = load_job_spec("tiny-cpu")
+    assert spec.evolution.child_epochs(18) == 6 and spec.evolution.child_epochs(10) == 4
+    assert spec.evolution.child_epochs(1) == 1
+    told = spec.evolution.model_copy(update={"inherited_epochs": 5})
+    assert told.child_epochs(18) == 5

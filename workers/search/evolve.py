@@ -4,7 +4,12 @@ then ``initial_random`` uniform draws, then children: parents among the best ``t
 the finished trials by fidelity (epochs trained: a trial a scheduler stopped early ranks below one
 that went further), Pareto rank, the hypervolume each adds and crowding, one drawn by weight (or
 their weighted mean), mutated as ``search_spaces.mutation`` describes. Failed and infeasible trials
-are never parents."""
+are never parents.
+
+With ``inherit_weights`` (and a ``weights_dir`` shared with the trials), every trial is told where
+to save its trained weights, and a child of a parent that saved them starts from them and trains
+``child_epochs`` (config key ``lineage``; ``workers.training.inherit``). A child's lineage goes
+on: its own weights are what its children inherit."""
 
 from __future__ import annotations
 
@@ -17,7 +22,15 @@ import numpy as np
 from ray.tune.search import Searcher
 
 from search_spaces import EvolutionSettings, Parameter, Point
-from search_spaces.mutation import FULL_FIDELITY, Evaluated, combine, mutate, sample_point, select_parents
+from search_spaces.mutation import (
+    FULL_FIDELITY,
+    Evaluated,
+    combine,
+    draw_parent,
+    mutate,
+    sample_point,
+    select_parents,
+)
 from search_spaces.pareto import minimised_reference
 from workers.search.objectives import minimised_vector
 from workers.search.points import flatten, nest
@@ -36,9 +49,13 @@ class EvolveSearcher(Searcher):
         seed: int = 0,
         points_to_evaluate: list[Point] | None = None,
         reference: Sequence[float | None] | None = None,
+        weights_dir: Path | None = None,
+        child_epochs: int | None = None,
     ) -> None:
         """``reference``: the hypervolume reference per metric, in its own units (None entries
-        derived from the history: see ``search_spaces.pareto.minimised_reference``)."""
+        derived from the history: see ``search_spaces.pareto.minimised_reference``).
+        ``weights_dir``, ``child_epochs``: where trials save the weights children inherit, and
+        how many epochs an inheriting child trains (both needed for ``settings.inherit_weights``)."""
         super().__init__(metric=metrics, mode=modes)  # type: ignore[arg-type]
         self.parameters = parameters
         self.settings = settings or EvolutionSettings()
@@ -48,25 +65,36 @@ class EvolveSearcher(Searcher):
         self.live: dict[str, Point] = {}
         self.suggested = 0
         self.reference = list(reference) if reference is not None else [None] * len(metrics)
+        self.inherit = bool(self.settings.inherit_weights and weights_dir is not None and child_epochs)
+        self.weights_dir = weights_dir
+        self.child_epochs = child_epochs
+        self.weights: dict[str, str] = {}  # trial id → its saved weights (completed trials)
 
     def _seen(self, point: Point) -> bool:
         return any(item.point == point for item in self.history) or point in self.live.values()
 
-    def _propose(self) -> Point:
+    def _propose(self) -> tuple[Point, Evaluated | None]:
+        """A point and the parent it was bred from (None for the first and the random points)."""
         if self.suggested == 0:
-            return {p.name: p.initial() for p in self.parameters}
+            return {p.name: p.initial() for p in self.parameters}, None
         if self.suggested <= self.settings.initial_random:
-            return sample_point(self.parameters, self.rng)
+            return sample_point(self.parameters, self.rng), None
         settings = self.settings
+        parent = None
         if self.history:
             maximised = [mode == "max" for mode in self._mode]  # type: ignore[union-attr]
             vectors = [item.objectives for item in self.history]
             reference = minimised_reference(self.reference, maximised, vectors)
             parents, weights = select_parents(self.history, settings.top_parents, reference)
-            start = combine(parents, weights, self.parameters, self.rng, settings.parent_selection)
+            if settings.parent_selection == "single":
+                parent = parents[draw_parent(weights, self.rng)]
+                start = dict(parent.point)
+            else:  # a child of the weighted mean inherits from the best parent
+                parent = parents[0]
+                start = combine(parents, weights, self.parameters, self.rng, settings.parent_selection)
         else:
             start = {p.name: p.initial() for p in self.parameters}
-        return mutate(
+        child = mutate(
             start,
             self.parameters,
             self.rng,
@@ -74,28 +102,53 @@ class EvolveSearcher(Searcher):
             settings.sigma,
             choice_probability=settings.choice_probability,
         )
+        return child, parent
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        parent = None
         if self.queue:
             point = self.queue.pop(0)
         else:
-            point = self._propose()
+            point, parent = self._propose()
             for _ in range(DUPLICATE_ATTEMPTS):
                 if not self._seen(point):
                     break
-                point = self._propose()
+                point, parent = self._propose()
         self.suggested += 1
         self.live[trial_id] = point
-        return nest(point)
+        config: dict[str, Any] = nest(point)
+        if self.inherit:
+            config["lineage"] = self._lineage(trial_id, parent)
+        return config
+
+    def _weights_path(self, trial_id: str) -> str:
+        assert self.weights_dir is not None
+        return str(self.weights_dir / f"{trial_id}.pt")
+
+    def _lineage(self, trial_id: str, parent: Evaluated | None) -> dict[str, Any]:
+        """Where the trial saves its weights and, for a child of a parent that saved them, what
+        it inherits and how long it trains."""
+        inherited = self.weights.get(parent.trial_id) if parent and parent.trial_id else None
+        return {
+            "save_to": self._weights_path(trial_id),
+            "parent": parent.trial_id if inherited else None,
+            "inherit_from": inherited,
+            "epochs": self.child_epochs if inherited else None,
+        }
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         point = self.live.pop(trial_id, None)
         if point is None or error or not result or result.get("status") not in (*PARENT_STATUSES,):
             return
         objectives = minimised_vector(result, self._metric, self._mode)  # type: ignore[arg-type]
-        if objectives is not None:
-            fidelity = int(result["epoch"]) + 1 if "epoch" in result else FULL_FIDELITY
-            self.history.append(Evaluated(point, objectives, fidelity))
+        if objectives is None:
+            return
+        # a completed trial ran its whole schedule (an inheriting child's is shorter): full fidelity
+        completed = result.get("status") == "completed" or "epoch" not in result
+        fidelity = FULL_FIDELITY if completed else int(result["epoch"]) + 1
+        self.history.append(Evaluated(point, objectives, fidelity, trial_id))
+        if self.inherit and completed and Path(self._weights_path(trial_id)).is_file():
+            self.weights[trial_id] = self._weights_path(trial_id)
 
     def add_evaluated_point(
         self,
@@ -118,8 +171,9 @@ class EvolveSearcher(Searcher):
         return {
             "rng": self.rng.bit_generator.state,
             "queue": self.queue,
-            "history": [(item.point, item.objectives, item.fidelity) for item in self.history],
+            "history": [(item.point, item.objectives, item.fidelity, item.trial_id) for item in self.history],
             "live": self.live,
+            "weights": self.weights,
             "suggested": self.suggested,
         }
 
@@ -130,6 +184,7 @@ class EvolveSearcher(Searcher):
             Evaluated(entry[0], tuple(entry[1]), *entry[2:]) for entry in state["history"]
         ]
         self.live = dict(state["live"])
+        self.weights = dict(state.get("weights", {}))
         self.suggested = state["suggested"]
 
     def save(self, checkpoint_path: str) -> None:

@@ -108,6 +108,8 @@ class MlflowLogger:
         self.client.set_tag(run_id, "scaler.status", trial.status)
         if trial.anchors:
             self._log_params(run_id, {"anchors": trial.anchors})
+        if trial.inherited_from:
+            self.client.set_tag(run_id, "scaler.inherited_from", trial.inherited_from)
         if trial.error:
             self.client.set_tag(run_id, "scaler.error", trial.error[:5000])
         self.client.set_terminated(run_id, TERMINAL.get(trial.status, "FINISHED"))

@@ -35,6 +35,7 @@ class SearchTrial:
     seconds: float = 0.0  # wall time the trial held its resources
     mlflow_run_id: str | None = None
     history: tuple[dict[str, float], ...] = ()
+    inherited_from: str | None = None  # the parent trial whose weights it started from
 
     def accuracy(self, objectives: Objectives) -> float:
         return float(getattr(self, objectives.accuracy))

@@ -89,6 +89,7 @@ def record(
         finished_at=_number(result.get("timestamp")) or (time.time() if finished else None),
         seconds=_number(result.get("time_total_s")) or 0.0,
         history=tuple(history),
+        inherited_from=str(result["inherited_from"]) if result.get("inherited_from") else None,
     )
 
 

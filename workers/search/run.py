@@ -90,7 +90,7 @@ def run_search(
             _trainable(spec),
             param_space={"job": spec.model_dump(mode="json")},
             tune_config=tune.TuneConfig(
-                search_alg=make_searcher(spec, list(initial_points)),
+                search_alg=make_searcher(spec, list(initial_points), weights_dir=out_dir / "weights"),
                 scheduler=make_scheduler(spec),
                 num_samples=spec.budget.max_trials,
                 time_budget_s=spec.budget.max_wall_minutes * 60 if spec.budget.max_wall_minutes else None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ray.tune.search import ConcurrencyLimiter, Searcher
@@ -142,7 +143,7 @@ def _random(spec: JobSpec) -> Any:
     return optuna.samplers.RandomSampler(seed=spec.seed)
 
 
-def _evolve(spec: JobSpec, initial: list[Point]) -> Searcher:
+def _evolve(spec: JobSpec, initial: list[Point], weights_dir: Path | None = None) -> Searcher:
     metrics, modes = objective_metrics(spec)
     return EvolveSearcher(
         spec.space.parameters(),
@@ -152,10 +153,12 @@ def _evolve(spec: JobSpec, initial: list[Point]) -> Searcher:
         spec.seed,
         initial,
         reference=hypervolume_reference(spec),
+        weights_dir=weights_dir,
+        child_epochs=spec.evolution.child_epochs(spec.budget.epochs_per_trial),
     )
 
 
-SEARCHER_FACTORIES: dict[str, Callable[[JobSpec, list[Point]], Searcher]] = {
+SEARCHER_FACTORIES: dict[str, Callable[..., Searcher]] = {
     "evolve": _evolve,
     "nsga2": _optuna(_nsga2),
     "tpe": _optuna(_tpe),
@@ -163,8 +166,12 @@ SEARCHER_FACTORIES: dict[str, Callable[[JobSpec, list[Point]], Searcher]] = {
 }
 
 
-def make_searcher(spec: JobSpec, initial: list[Point] | None = None) -> Searcher:
+def make_searcher(
+    spec: JobSpec, initial: list[Point] | None = None, weights_dir: Path | None = None
+) -> Searcher:
     """The job's searcher, limited to the budget's concurrent trials. ``initial``: points to
-    evaluate first (e.g. the best of earlier jobs)."""
-    searcher = SEARCHER_FACTORIES[spec.searcher](spec, list(initial or []))
+    evaluate first (e.g. the best of earlier jobs). ``weights_dir``: where trials save the weights
+    that ``evolve``'s children inherit (``evolution.inherit_weights``; shared by all nodes)."""
+    extra = {"weights_dir": weights_dir} if spec.searcher == "evolve" else {}
+    searcher = SEARCHER_FACTORIES[spec.searcher](spec, list(initial or []), **extra)
     return ConcurrencyLimiter(searcher, max_concurrent=spec.budget.max_concurrent_trials)

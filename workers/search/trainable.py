@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -24,6 +25,7 @@ from workers.latency import measure_latency
 from workers.results import LatencyStats
 from workers.search.points import flatten, trial_config
 from workers.search.resources import trial_threads
+from workers.training.inherit import save_weights
 from workers.training.trainer import EpochResult, Trainer
 from workers.trial import EXPECTED_FAILURES, TrialConfig, build_network, expected_failure, run_trial
 from workers.tune_trainable import epoch_metrics, report_epoch, restored_trainer_checkpoint
@@ -72,8 +74,25 @@ def prepare(spec: JobSpec, config: TrialConfig) -> Candidate:
     return Candidate(config, latency, params, gflops, violations, fitted)
 
 
+def inheriting(config: TrialConfig, lineage: dict[str, Any]) -> TrialConfig:
+    """The trial as its lineage says: a child whose parent's weights are on disk starts from them,
+    trains the child's epochs and skips the warm-up (whose bias kick would undo trained biases);
+    anything else (no parent, or its weights gone) trains from scratch as asked."""
+    source = lineage.get("inherit_from")
+    if not source or not Path(source).is_file():
+        return config
+    return dataclasses.replace(
+        config,
+        init_weights=source,
+        epochs=int(lineage.get("epochs") or config.epochs),
+        restarts=(),
+        hyp={**config.hyp, "warmup_epochs": 0.0},
+    )
+
+
 def search_trial(config: dict[str, Any]) -> None:
-    """Tune config: {"job": JobSpec as JSON, "arch": {…}, "hyp": {…}}."""
+    """Tune config: {"job": JobSpec as JSON, "arch": {…}, "hyp": {…}} and, from a searcher that
+    breeds with weight inheritance, "lineage" (``EvolveSearcher._lineage``)."""
     spec = JobSpec.model_validate(config["job"])
     torch.set_num_threads(trial_threads(spec))  # train with the CPUs the trial holds, no more
     # Tune's per-epoch checkpoint is the trial's only saved state (what a retry resumes from and
@@ -81,10 +100,11 @@ def search_trial(config: dict[str, Any]) -> None:
     # storage again and again. An image cache, when asked for, lives in scratch for the trial.
     with tempfile.TemporaryDirectory(prefix="scaler-trial-") as scratch:
         base = trial_config(spec, flatten(config), out_dir=scratch if spec.training.cache else None)
-        _search_trial(spec, base)
+        lineage = config.get("lineage") or {}
+        _search_trial(spec, inheriting(base, lineage), lineage.get("save_to"))
 
 
-def _search_trial(spec: JobSpec, base: TrialConfig) -> None:
+def _search_trial(spec: JobSpec, base: TrialConfig, save_to: str | None = None) -> None:
     try:
         candidate = prepare(spec, base)
     except EXPECTED_FAILURES as error:
@@ -100,6 +120,7 @@ def _search_trial(spec: JobSpec, base: TrialConfig) -> None:
         "image_size": candidate.config.image_size,
         "anchors": json.dumps((candidate.config.point or {}).get("anchors")),
         "threads": torch.get_num_threads(),
+        "inherited_from": base.init_weights and Path(base.init_weights).stem,
     }
     if candidate.violations:
         reason = "; ".join(candidate.violations)
@@ -107,7 +128,7 @@ def _search_trial(spec: JobSpec, base: TrialConfig) -> None:
             {**FAILED_DEFAULTS, **common, "status": "infeasible", "final": True, "error": reason, "epoch": -1}
         )
         return
-    _train(candidate, common)
+    _train(candidate, common, save_to)
 
 
 # A failed trial still names every objective (Tune checks a trial's first result for the
@@ -126,10 +147,12 @@ def _report_failure(common: dict[str, Any], error: str) -> None:
     tune.report({**FAILED_DEFAULTS, **common, "status": "failed", "final": True, "error": error})
 
 
-def _train(candidate: Candidate, common: dict[str, Any]) -> None:
+def _train(candidate: Candidate, common: dict[str, Any], save_to: str | None = None) -> None:
     with restored_trainer_checkpoint() as resume_from:
 
         def report(result: EpochResult, trainer: Trainer, latency: LatencyStats) -> None:
+            if save_to and result.epoch == trainer.config.epochs - 1:  # what children inherit
+                save_weights(Path(save_to), trainer.ema.ema)
             report_epoch({**common, **epoch_metrics(result, trainer, latency), "status": "running"}, trainer)
 
         outcome = run_trial(

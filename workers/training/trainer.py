@@ -24,6 +24,7 @@ from workers.results import CocoMetrics
 from workers.training.checkpoint import load_checkpoint, save_checkpoint
 from workers.training.ema import ModelEMA
 from workers.training.hyp import Hyperparameters
+from workers.training.inherit import Inheritance, inherit_weights, load_weights
 from workers.training.loss import YoloLoss
 from workers.training.optim import (
     NOMINAL_BATCH,
@@ -58,6 +59,8 @@ class TrainConfig:
     nms: NMSConfig = field(default_factory=NMSConfig)
     nominal_batch: int = NOMINAL_BATCH  # gradients accumulate to this many images per step
     optimizer: str = "sgd"  # or "adam"
+    # start from these weights (a parent's, ``workers.training.inherit``) instead of from scratch
+    init_weights: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,9 @@ class Trainer:
         self.model = Detector(config.network).to(self.device)
         if self.cuda:
             self.model = self.model.to(memory_format=torch.channels_last)
+        self.inheritance: Inheritance | None = None
+        if config.init_weights is not None:
+            self.inheritance = inherit_weights(self.model, load_weights(config.init_weights))
         cache = (config.out_dir / "cache") if (config.cache and config.out_dir) else None
         self.train_set = DetectionDataset(
             self.dataset.train, config.image_size, config.hyp, True, config.seed, cache

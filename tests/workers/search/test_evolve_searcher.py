@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 from search_spaces import load_job_spec
 from search_spaces.mutation import FULL_FIDELITY, Evaluated, select_parents
@@ -10,10 +11,16 @@ from workers.search.evolve import EvolveSearcher
 from workers.search.points import flatten
 
 
-def _searcher() -> EvolveSearcher:
+def _searcher(weights_dir: Path | None = None, **evolution) -> EvolveSearcher:
     spec = load_job_spec("tiny-cpu")
     return EvolveSearcher(
-        spec.space.parameters(), ["ap", "latency_ms"], ["max", "min"], spec.evolution, seed=3
+        spec.space.parameters(),
+        ["ap", "latency_ms"],
+        ["max", "min"],
+        spec.evolution.model_copy(update=evolution),
+        seed=3,
+        weights_dir=weights_dir,
+        child_epochs=2,
     )
 
 
@@ -70,7 +77,7 @@ def test_a_trial_stopped_at_a_rung_breeds_only_after_those_that_trained_longer(t
         searcher.suggest(trial_id)
     searcher.on_trial_complete("full", {"status": "completed", "epoch": 17, "ap": 0.3, "latency_ms": 12.0})
     searcher.on_trial_complete("rung", {"status": "running", "epoch": 2, "ap": 0.01, "latency_ms": 3.0})
-    assert [item.fidelity for item in searcher.history] == [18, 3]
+    assert [item.fidelity for item in searcher.history] == [FULL_FIDELITY, 3]
     searcher.save(str(tmp_path / "searcher.pkl"))
     restored = _searcher()
     restored.restore(str(tmp_path / "searcher.pkl"))
@@ -87,3 +94,35 @@ def test_a_state_saved_without_fidelities_restores_as_fully_trained(tmp_path):
     restored = _searcher()
     restored.restore(str(tmp_path / "old.pkl"))
     assert restored.history == [Evaluated(point, (-0.2, 10.0), FULL_FIDELITY)]
+
+
+def test_with_inheritance_a_child_starts_from_its_parents_saved_weights(tmp_path):
+    searcher = _searcher(tmp_path / "weights", inherit_weights=True, initial_random=1)
+    first, second = searcher.suggest("t0"), searcher.suggest("t1")
+    for config in (first, second):  # the default point and the random one train from scratch
+        assert config["lineage"]["inherit_from"] is None and config["lineage"]["epochs"] is None
+    assert first["lineage"]["save_to"] == str(tmp_path / "weights" / "t0.pt")
+    Path(first["lineage"]["save_to"]).parent.mkdir()
+    Path(first["lineage"]["save_to"]).write_bytes(b"weights")  # t0 saved its weights, t1 did not
+    searcher.on_trial_complete("t0", {"status": "completed", "epoch": 5, "ap": 0.3, "latency_ms": 9.0})
+    searcher.on_trial_complete("t1", {"status": "completed", "epoch": 5, "ap": 0.1, "latency_ms": 8.0})
+    assert searcher.weights == {"t0": first["lineage"]["save_to"]}
+    lineages = [searcher.suggest(f"c{index}")["lineage"] for index in range(6)]
+    from_t0 = [lineage for lineage in lineages if lineage["parent"] == "t0"]
+    assert from_t0 and all(
+        lineage["inherit_from"] == first["lineage"]["save_to"] and lineage["epochs"] == 2
+        for lineage in from_t0
+    )
+    from_t1 = [lineage for lineage in lineages if lineage["parent"] != "t0"]
+    assert all(lineage["inherit_from"] is None and lineage["epochs"] is None for lineage in from_t1)
+
+    searcher.save(str(tmp_path / "searcher.pkl"))
+    restored = _searcher(tmp_path / "weights", inherit_weights=True, initial_random=1)
+    restored.restore(str(tmp_path / "searcher.pkl"))
+    assert restored.weights == searcher.weights
+    assert restored.suggest("next") == searcher.suggest("next")
+
+
+def test_without_inheritance_a_config_carries_no_lineage(tmp_path):
+    searcher = _searcher(tmp_path / "weights")
+    assert "lineage" not in searcher.suggest("t0")

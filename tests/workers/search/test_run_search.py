@@ -204,3 +204,39 @@ def test_a_diverging_candidate_fails_with_its_reason_and_the_search_goes_on(
     by_lr0 = {trial.point["hyp/lr0"]: trial for trial in result.trials}
     assert by_lr0[1e12].status == "failed" and "non-finite loss" in by_lr0[1e12].error
     assert by_lr0[0.004].status == "completed" and result.front == (by_lr0[0.004].trial_id,)
+
+
+@pytest.mark.slow
+def test_evolution_with_weight_inheritance_trains_children_from_their_parents(
+    local_ray, synth_dataset, tmp_path
+):
+    from mlflow.tracking import MlflowClient
+
+    from workers.search.run import run_search
+
+    document = _spec(
+        synth_dataset,
+        scheduler="fifo",
+        evolution={"initial_random": 0, "inherit_weights": True, "inherited_epochs": 1},
+        budget={"max_trials": 4, "epochs_per_trial": 2, "max_concurrent_trials": 1},
+    )
+    result = run_search(parse_job_spec(document), tmp_path / "search", export_front=False)
+
+    ordered = sorted(result.trials, key=lambda t: t.finished_at or 0.0)
+    first, children = ordered[0], ordered[1:]
+    assert first.inherited_from is None and first.epochs == 2  # the default point, from scratch
+    assert len(children) == 3
+    ids = {t.trial_id for t in result.trials}
+    for child in children:
+        assert child.status == "completed" and child.epochs == 1
+        assert child.inherited_from in ids and child.inherited_from != child.trial_id
+    weights = tmp_path / "search" / "weights"
+    assert {path.stem for path in weights.glob("*.pt")} == ids  # what the next children inherit
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'search' / 'mlflow.db'}")
+    runs = client.search_runs(
+        [client.get_run(result.mlflow_run_id).info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{result.mlflow_run_id}'",
+    )
+    inherited = {run.data.tags.get("scaler.inherited_from") for run in runs}
+    assert inherited - {None} == {child.inherited_from for child in children}

@@ -1,0 +1,83 @@
+"""Weight inheritance: a child starts from its parent's weights on the overlap of their shapes."""
+
+from __future__ import annotations
+
+import torch
+
+from scaler import Detector, ScalingPoint, compound_scale
+from workers.training.hyp import Hyperparameters
+from workers.training.inherit import inherit_weights, load_weights, save_weights
+from workers.training.trainer import TrainConfig, Trainer
+
+
+def _detector(depth: float, width: float, seed: int, size: int = 64, classes: int = 3) -> Detector:
+    torch.manual_seed(seed)
+    point = ScalingPoint(depth_multiple=depth, width_multiple=width, input_size=size, num_classes=classes)
+    return Detector(compound_scale(point).to_network())
+
+
+def test_a_child_of_the_same_shape_computes_what_its_parent_computed_with_its_own_anchors():
+    parent, child = _detector(0.33, 0.25, seed=0), _detector(0.33, 0.25, seed=1, size=96)
+    child_anchors = child.detect.anchors.clone()
+    report = inherit_weights(child, parent.state_dict())
+    assert report.sliced == 0 and report.fresh == 2  # the anchors and their grid stay the child's
+    assert torch.equal(child.detect.anchors, child_anchors)
+    image = torch.rand(1, 3, 64, 64)
+    parent.eval(), child.eval()
+    with torch.no_grad():
+        assert torch.equal(parent(image)[0], child(image)[0])
+
+
+def test_a_narrower_shallower_child_takes_the_leading_channels_of_every_tensor():
+    parent, child = _detector(0.5, 0.5, seed=0), _detector(0.2, 0.125, seed=1)
+    parent_state = parent.state_dict()
+    report = inherit_weights(child, parent_state)
+    assert report.sliced > 100 and report.share > 0.99
+    for name, tensor in child.state_dict().items():
+        if name.endswith(("anchors", "anchor_grid")):
+            continue
+        source = parent_state[name]  # every block of the shallower child exists in the parent
+        overlap = tuple(slice(0, size) for size in tensor.shape)
+        assert torch.equal(tensor, source[overlap].to(tensor.dtype)), name
+
+
+def test_a_wider_deeper_child_keeps_its_initialisation_beyond_the_overlap():
+    parent, child = _detector(0.2, 0.125, seed=0), _detector(0.5, 0.5, seed=1)
+    before = {name: tensor.clone() for name, tensor in child.state_dict().items()}
+    report = inherit_weights(child, parent.state_dict())
+    assert report.fresh > 2  # the blocks the shallow parent lacks
+    first = "model.0.conv.weight"
+    inherited, own = parent.state_dict()[first], child.state_dict()[first]
+    assert torch.equal(own[: inherited.shape[0]], inherited)
+    assert torch.equal(own[inherited.shape[0] :], before[first][inherited.shape[0] :])
+
+
+def test_a_trainer_started_from_saved_weights_evaluates_like_its_parent(synth_dataset, tmp_path):
+    network = compound_scale(
+        ScalingPoint(depth_multiple=0.33, width_multiple=0.125, input_size=64, num_classes=3)
+    ).to_network()
+    hyp = Hyperparameters(mosaic=0.0, lr0=0.004)
+    parent = Trainer(
+        TrainConfig(network, synth_dataset, 64, epochs=2, batch_size=8, hyp=hyp, nominal_batch=8, seed=1)
+    )
+    parent.train_epoch()
+    parent.epoch += 1
+    path = save_weights(tmp_path / "weights" / "parent.pt", parent.ema.ema)
+    assert set(load_weights(path)) == set(parent.ema.ema.state_dict())
+
+    child_config = TrainConfig(
+        network,
+        synth_dataset,
+        64,
+        epochs=1,
+        batch_size=8,
+        hyp=hyp,
+        nominal_batch=8,
+        seed=2,
+        init_weights=path,
+    )
+    child = Trainer(child_config)
+    assert child.inheritance is not None and child.inheritance.share > 0.99
+    parent_validation, child_validation = parent.validate(), child.validate()
+    assert child_validation.losses == parent_validation.losses
+    assert child_validation.metrics == parent_validation.metrics
