@@ -25,7 +25,7 @@ HEARTBEAT_SECONDS = 5.0
 TRIAL_FIELDS = (
     "status", "point", "epochs", "ap", "ap50", "fitness", "latency_ms", "latency_nms_ms", "latency_spread",
     "params", "gflops", "image_size", "anchors", "error", "checkpoint", "finished_at", "seconds",
-    "mlflow_run_id",
+    "mlflow_run_id", "inherited_from",
 )  # fmt: skip
 
 

@@ -67,6 +67,7 @@ class TrialOut(BaseModel):
     anchors: str | None
     error: str | None
     mlflow_run_id: str | None
+    inherited_from: str | None  # the parent trial whose weights it started from
     seconds: float
     device_hours: float
     history: list[Any]

@@ -129,6 +129,7 @@ def _document(result: Any) -> dict[str, Any]:
                 "ap50": t.ap50,
                 "latency_ms": t.latency_ms,
                 "latency_spread": t.latency_spread,
+                "inherited_from": t.inherited_from,
                 "params": t.params,
                 "gflops": t.gflops,
                 "epochs": t.epochs,

@@ -112,6 +112,8 @@ class TrialRecord(Base):
     checkpoint: Mapped[str | None] = mapped_column(Text, nullable=True)
     history: Mapped[list[Any]] = mapped_column(JSON, default=list)
     mlflow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # the parent trial whose trained weights this one started from (evolution.inherit_weights)
+    inherited_from: Mapped[str | None] = mapped_column(String(64), nullable=True)
     seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # wall time held
     device_hours: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -126,6 +126,7 @@
     const rows = [["AP / AP50", `${number(trial.ap)} / ${number(trial.ap50)}`], ["latency", `${number(trial.latency_ms, 2)} ms (with NMS ${number(trial.latency_nms_ms, 2)})`
       + (unstable(trial) ? ` · ${BUSY} (×${number(trial.latency_spread, 2)})` : "")],
       ["params / GFLOPs", `${millions(trial.params)} / ${number(trial.gflops, 2)}`], ["input size", trial.image_size ?? "–"], ["epochs", trial.epochs],
+      ...(trial.inherited_from ? [["inherited from", `trial ${trial.inherited_from}`]] : []),
       ["wall time", `${number(trial.seconds, 1)} s`], ["anchors", trial.anchors || "preset"],
       ...(trial.error ? [["reason", trial.error]] : []),
       ...Object.entries(trial.point).sort().map(([key, value]) => [key, typeof value === "number" ? +value.toPrecision(5) : JSON.stringify(value)])];

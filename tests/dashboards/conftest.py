@@ -82,7 +82,10 @@ def jobs(tmp_path_factory: pytest.TempPathFactory, synth_dataset: Path) -> Itera
     for index in range(6):
         ap, latency_ms = float(rng.uniform(0.05, 0.4)), float(rng.uniform(5, 40))
         spread = 1.6 if index == 1 else 1.05  # f1's latency was timed on a busy machine
-        writer.on_trial_complete(_trial(spec, f"f{index}", ap, latency_ms, index, latency_spread=spread))
+        parent = "f0" if index == 1 else None  # f1 started from f0's weights
+        writer.on_trial_complete(
+            _trial(spec, f"f{index}", ap, latency_ms, index, latency_spread=spread, inherited_from=parent)
+        )
     writer.on_trial_complete(
         _trial(
             spec, "f6", 0.0, 80.0, 6, status="infeasible", epochs=0, history=(), error="latency 80 ms > 50 ms"

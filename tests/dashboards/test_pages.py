@@ -84,6 +84,7 @@ def test_the_drawer_shows_curves_links_mlflow_and_exports_a_loadable_zip(page, j
     page.click("tr[data-trial='f1']")
     page.wait_for_selector("#drawer:not([hidden])")
     assert "machine was busy" in page.text_content("#drawer-details")
+    assert "inherited fromtrial f0" in page.text_content("#drawer-details")  # <dt><dd>: no space
     page.wait_for_function("(document.getElementById('curve-plot').data || []).length === 3")
     assert page.evaluate("document.getElementById('curve-plot').data[0].y.length") == 4  # one per epoch
     link = page.get_attribute("#mlflow-anchor", "href")
@@ -96,6 +97,7 @@ def test_the_drawer_shows_curves_links_mlflow_and_exports_a_loadable_zip(page, j
     trial = httpx.get(f"{jobs.server.url}/v1/jobs/{jobs.finished}/trials/f1",
                       headers={"Authorization": "Bearer team-a-token"}).json()  # fmt: skip
     assert trial["latency_spread"] == 1.6  # stored with the trial and served by the API
+    assert trial["inherited_from"] == "f0"
     from workers.search.outcome import SearchTrial
 
     spec = JobSpec.model_validate(jobs.spec.model_dump())
