@@ -113,6 +113,27 @@ def build_network(config: TrialConfig, num_classes: int) -> NetworkSpec:
     )
 
 
+def train_config_of(config: TrialConfig, num_classes: int) -> TrainConfig:
+    """The trainer's configuration of a trial: its network for ``num_classes`` and its settings."""
+    return TrainConfig(
+        network=build_network(config, num_classes),
+        data=Path(config.data),
+        image_size=config.image_size,
+        epochs=config.epochs,
+        restarts=tuple(config.restarts),
+        batch_size=config.batch_size,
+        hyp=Hyperparameters.from_mapping(config.hyp),
+        device=config.device,
+        workers=config.workers,
+        seed=config.seed,
+        out_dir=Path(config.out_dir) if config.out_dir else None,
+        cache=config.cache,
+        nominal_batch=config.nominal_batch,
+        optimizer=config.optimizer,
+        init_weights=Path(config.init_weights) if config.init_weights else None,
+    )
+
+
 EpochCallback = Callable[[EpochResult, Trainer, LatencyStats], None]
 
 
@@ -129,24 +150,7 @@ def run_trial(
     params, gflops = 0, 0.0
     try:
         dataset = open_dataset(config.data)
-        network = build_network(config, dataset.num_classes)
-        train_config = TrainConfig(
-            network=network,
-            data=Path(config.data),
-            image_size=config.image_size,
-            epochs=config.epochs,
-            restarts=tuple(config.restarts),
-            batch_size=config.batch_size,
-            hyp=Hyperparameters.from_mapping(config.hyp),
-            device=config.device,
-            workers=config.workers,
-            seed=config.seed,
-            out_dir=Path(config.out_dir) if config.out_dir else None,
-            cache=config.cache,
-            nominal_batch=config.nominal_batch,
-            optimizer=config.optimizer,
-            init_weights=Path(config.init_weights) if config.init_weights else None,
-        )
+        train_config = train_config_of(config, dataset.num_classes)
         trainer = Trainer(train_config, dataset=dataset)
         params = count_parameters(trainer.model)
         gflops, _ = count_flops(trainer.model, config.image_size)

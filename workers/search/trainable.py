@@ -25,6 +25,7 @@ from workers.latency import measure_latency
 from workers.results import LatencyStats
 from workers.search.points import flatten, trial_config
 from workers.search.resources import trial_threads
+from workers.training.hyp import Hyperparameters
 from workers.training.inherit import save_weights
 from workers.training.trainer import EpochResult, Trainer
 from workers.trial import EXPECTED_FAILURES, TrialConfig, build_network, expected_failure, run_trial
@@ -76,17 +77,22 @@ def prepare(spec: JobSpec, config: TrialConfig) -> Candidate:
 
 def inheriting(config: TrialConfig, lineage: dict[str, Any]) -> TrialConfig:
     """The trial as its lineage says: a child whose parent's weights are on disk starts from them,
-    trains the child's epochs and skips the warm-up (whose bias kick would undo trained biases);
-    anything else (no parent, or its weights gone) trains from scratch as asked."""
+    trains the child's epochs and fine-tunes: no warm-up, and its learning rate starts where a
+    parent's schedule ends (lr0 × lrf) instead of at lr0 — measured (``bench/inherit_probe.py``),
+    a trained network started at lr0 under Adam falls to AP 0 in its first epoch and ends its
+    child's epochs below its parent, at lr0 × lrf it ends above. Anything else (no parent, or its
+    weights gone) trains from scratch as asked."""
     source = lineage.get("inherit_from")
     if not source or not Path(source).is_file():
         return config
+    defaults = Hyperparameters()
+    lr0, lrf = (float(config.hyp.get(key, getattr(defaults, key))) for key in ("lr0", "lrf"))
     return dataclasses.replace(
         config,
         init_weights=source,
         epochs=int(lineage.get("epochs") or config.epochs),
         restarts=(),
-        hyp={**config.hyp, "warmup_epochs": 0.0},
+        hyp={**config.hyp, "lr0": lr0 * lrf, "warmup_epochs": 0.0},
     )
 
 

@@ -1,0 +1,99 @@
+"""Weight inheritance: how much of a parent's training does a child keep, and how should it train?
+
+    python bench/inherit_probe.py --out bench/results/inherit-probe.jsonl
+    python bench/inherit_probe.py --parents 2 --variants as-built ramp
+
+Trains each parent candidate (``bench/candidates.py``) from scratch for a whole trial and saves its
+EMA weights as a search trial does; then, per child and variant, builds the child from those weights
+(``workers.training.inherit``), measures its AP **before any step** (what inheritance carried over),
+trains it for a child's epochs and prints the AP per epoch. Children: the parent's own architecture
+(a mutation of its hyperparameters only) and a mutated one (input 96 instead of 64 or back, width
++15 %, depth −15 %). Variants of the child's training:
+
+- ``as-built``: the search's child before this probe — no warm-up, full lr0 from the first step;
+- ``ramp``: a warm-up in which every group rises from 0 (no bias kick), ``CHILD_WARMUP`` of the run;
+- ``low-lr``: lr0 × lrf (the parent's final learning rate) from the first step, no warm-up;
+- ``low-lr-ramp``: both.
+
+Uses the search benchmark's dataset (``bench/search_efficiency.py`` writes it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import tempfile
+from pathlib import Path
+
+from candidates import CANDIDATES, candidate_config, emit
+
+from workers.data.open import open_dataset
+from workers.training.inherit import save_weights
+from workers.training.trainer import Trainer
+from workers.trial import run_trial, train_config_of
+
+VARIANTS: dict[str, dict] = {
+    "as-built": {"warmup_epochs": 0.0},
+    "ramp": {"warmup_epochs": 1.0, "warmup_bias_lr": 0.0},
+    "low-lr": {"warmup_epochs": 0.0, "lr_scale": "lrf"},
+    "low-lr-ramp": {"warmup_epochs": 1.0, "warmup_bias_lr": 0.0, "lr_scale": "lrf"},
+}
+
+
+def mutated(candidate: tuple) -> tuple:
+    size, depth, width, lr0, activation = candidate
+    other_size = 96 if size == 64 else 64
+    return (other_size, round(depth * 0.85, 3), round(min(width * 1.15, 0.5), 3), lr0, activation)
+
+
+def child_config(data: Path, child: tuple, epochs: int, weights: Path, variant: dict):
+    config = candidate_config(data, child, epochs)
+    hyp = {**config.hyp, **{k: v for k, v in variant.items() if k != "lr_scale"}}
+    if variant.get("lr_scale") == "lrf":
+        hyp["lr0"] = hyp["lr0"] * hyp.get("lrf", 0.2)
+    return dataclasses.replace(config, hyp=hyp, init_weights=str(weights))
+
+
+def start_ap(config) -> float:
+    """AP of the child's EMA weights before any training step."""
+    dataset = open_dataset(config.data)
+    trainer = Trainer(train_config_of(config, dataset.num_classes), dataset=dataset)
+    return trainer.validate().metrics.ap
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=Path("runs/bench-search-synth-1class"))
+    parser.add_argument("--epochs", type=int, default=18, help="a parent's (whole trial's) epochs")
+    parser.add_argument("--child-epochs", type=int, default=6)
+    parser.add_argument("--parents", type=int, nargs="+", default=[2, 0])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="inherit-probe-") as scratch:
+        for index in args.parents:
+            parent = CANDIDATES[index]
+            weights = Path(scratch) / f"parent-{index}.pt"
+
+            def keep(result, trainer, latency, weights=weights) -> None:
+                if result.epoch == trainer.config.epochs - 1:
+                    save_weights(weights, trainer.ema.ema)
+
+            outcome = run_trial(candidate_config(args.data, parent, args.epochs), on_epoch=keep)
+            ap = [round(epoch["metrics"]["ap"], 4) for epoch in outcome.history]
+            emit({"role": "parent", "candidate": list(parent), "ap": ap}, args.out)
+            for kind, child in (("same", parent), ("mutated", mutated(parent))):
+                for name in args.variants:
+                    config = child_config(args.data, child, args.child_epochs, weights, VARIANTS[name])
+                    before = start_ap(config)
+                    outcome = run_trial(config)
+                    row = {"role": "child", "parent": list(parent), "child": kind, "candidate": list(child)}
+                    row |= {"variant": name, "start_ap": round(before, 4), "error": outcome.error}
+                    row["ap"] = [round(epoch["metrics"]["ap"], 4) for epoch in outcome.history]
+                    emit(row, args.out)
+
+
+if __name__ == "__main__":
+    main()
