@@ -1,9 +1,12 @@
 """Search efficiency: hypervolume reached against trial-epochs spent, equal budgets, several seeds.
 
-    python bench/search_efficiency.py                         # 3 seeds, 4 methods, 144 trial-epochs each
+    python bench/search_efficiency.py                         # 3 seeds, every method, 144 trial-epochs each
+    python bench/search_efficiency.py --methods nsga2 evolve+inherit --out bench/results/search.jsonl
     python bench/search_efficiency.py --seeds 0 1 2 3 4 --budget 288 --out bench/results/search.jsonl
 
-Methods: evolve + MO-ASHA, NSGA-II + MO-ASHA, plain Optuna NSGA-II (FIFO), random (FIFO). Every run
+Methods: evolve + MO-ASHA; evolve with weight inheritance (FIFO; children fine-tune their parent's
+weights for a third of a trial), from two trials from scratch (``evolve+inherit``) or one
+(``evolve+inherit1``); NSGA-II + MO-ASHA; plain Optuna NSGA-II (FIFO); random (FIFO). Every run
 searches the same small space on the built-in dataset with a fixed hypervolume reference (AP 0,
 ``--reference-ms``), so that volumes compare across runs. The dataset (one class, one or two objects
 of 24 px or more) and the trial length (18 epochs) give a real AP signal on CPU. MO-ASHA's rungs
@@ -31,9 +34,12 @@ EVOLUTION = {"initial_random": 3}
 # weight inheritance: two trials from scratch (the space's default point and one random draw),
 # then children that start from their parent's weights and train a third of a trial
 INHERITANCE = {"initial_random": 1, "inherit_weights": True}
+# the same from one trial from scratch (the space's default point): children start 18 epochs sooner
+INHERITANCE_ONE_START = {"initial_random": 0, "inherit_weights": True}
 METHODS = {
     "evolve+moasha": ("evolve", "moasha", EVOLUTION),
     "evolve+inherit": ("evolve", "fifo", INHERITANCE),
+    "evolve+inherit1": ("evolve", "fifo", INHERITANCE_ONE_START),
     "nsga2+moasha": ("nsga2", "moasha", EVOLUTION),
     "nsga2": ("nsga2", "fifo", EVOLUTION),
     "random": ("random", "fifo", EVOLUTION),
