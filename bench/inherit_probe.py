@@ -11,8 +11,10 @@ trains it for a child's epochs and prints the AP per epoch. Children: the parent
 +15 %, depth −15 %). Variants of the child's training:
 
 - ``as-built``: the search's child before this probe — no warm-up, full lr0 from the first step;
-- ``ramp``: a warm-up in which every group rises from 0 (no bias kick), ``CHILD_WARMUP`` of the run;
-- ``low-lr``: lr0 × lrf (the parent's final learning rate) from the first step, no warm-up;
+- ``ramp``: a one-epoch warm-up (at most 30 % of the child's run) in which every group rises from 0
+  to lr0 (no bias kick);
+- ``low-lr``: lr0 × lrf (the parent's final learning rate) from the first step, no warm-up — what a
+  search's child does since this probe (``workers.search.trainable.inheriting``);
 - ``low-lr-ramp``: both.
 
 Uses the search benchmark's dataset (``bench/search_efficiency.py`` writes it).
@@ -30,7 +32,7 @@ from candidates import CANDIDATES, candidate_config, emit
 from workers.data.open import open_dataset
 from workers.training.inherit import save_weights
 from workers.training.trainer import Trainer
-from workers.trial import run_trial, train_config_of
+from workers.trial import TrialConfig, run_trial, train_config_of
 
 VARIANTS: dict[str, dict] = {
     "as-built": {"warmup_epochs": 0.0},
@@ -46,7 +48,7 @@ def mutated(candidate: tuple) -> tuple:
     return (other_size, round(depth * 0.85, 3), round(min(width * 1.15, 0.5), 3), lr0, activation)
 
 
-def child_config(data: Path, child: tuple, epochs: int, weights: Path, variant: dict):
+def child_config(data: Path, child: tuple, epochs: int, weights: Path, variant: dict) -> TrialConfig:
     config = candidate_config(data, child, epochs)
     hyp = {**config.hyp, **{k: v for k, v in variant.items() if k != "lr_scale"}}
     if variant.get("lr_scale") == "lrf":
@@ -54,7 +56,7 @@ def child_config(data: Path, child: tuple, epochs: int, weights: Path, variant: 
     return dataclasses.replace(config, hyp=hyp, init_weights=str(weights))
 
 
-def start_ap(config) -> float:
+def start_ap(config: TrialConfig) -> float:
     """AP of the child's EMA weights before any training step."""
     dataset = open_dataset(config.data)
     trainer = Trainer(train_config_of(config, dataset.num_classes), dataset=dataset)
