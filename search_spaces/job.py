@@ -68,10 +68,19 @@ class JobSpec(BaseModel):
 
     def expected_trials(self) -> int:
         """How many trials the budget runs: ``max_trials``, or fewer when the trial-epoch budget
-        runs out first (wall time is not foreseeable and not counted)."""
+        runs out first (wall time is not foreseeable and not counted). Under weight inheritance
+        the first ``initial_random`` + 1 trials train from scratch and every later one is a child
+        that trains ``evolution.child_epochs``."""
         trials = self.budget.max_trials
-        if self.budget.max_trial_epochs is not None:
-            trials = min(trials, int(self.budget.max_trial_epochs / self.mean_trial_epochs()))
+        epochs = self.budget.max_trial_epochs
+        if epochs is not None:
+            mean = self.mean_trial_epochs()
+            scratch = self.evolution.initial_random + 1
+            if self.evolution.inherit_weights and epochs > scratch * mean:
+                child = min(mean, self.evolution.child_epochs(self.budget.epochs_per_trial))
+                trials = min(trials, scratch + int((epochs - scratch * mean) / child))
+            else:
+                trials = min(trials, int(epochs / mean))
         return max(1, trials)
 
     def with_changes(self, **changes: Any) -> JobSpec:

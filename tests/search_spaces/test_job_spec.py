@@ -120,6 +120,32 @@ def test_the_trials_a_budget_will_run_count_successive_halving():
     assert unbounded.expected_trials() == 144
 
 
+def test_an_inheriting_budget_counts_its_children_at_their_own_epochs():
+    base = {"budget": {"max_trials": 144, "epochs_per_trial": 18, "max_trial_epochs": 144}}
+    one_start = parse_job_spec({**base, "evolution": {"initial_random": 0, "inherit_weights": True}})
+    # the default point from scratch (18), then children of 6 epochs: 1 + 126 / 6
+    assert one_start.expected_trials() == 22
+    two_starts = parse_job_spec({**base, "evolution": {"initial_random": 1, "inherit_weights": True}})
+    assert two_starts.expected_trials() == 2 + 108 // 6
+    short = {**base["budget"], "max_trial_epochs": 30}
+    one_child_budget = parse_job_spec({"budget": short, "evolution": {"inherit_weights": True}})
+    assert one_child_budget.expected_trials() == 1 + 12 // 6
+    # the budget runs out among the scratch trials: no child is counted
+    scratch_only = one_child_budget.with_changes(evolution={"initial_random": 2, "inherit_weights": True})
+    assert scratch_only.expected_trials() == 1
+
+
+def test_the_inheriting_preset_evolves_tiny_cpus_space_from_one_scratch_start():
+    inherit = load_job_spec("tiny-cpu-inherit", dataset="/data/synth")
+    tiny = load_job_spec("tiny-cpu", dataset="/data/synth")
+    assert inherit.space == tiny.space and inherit.objectives == tiny.objectives
+    assert inherit.searcher == "evolve" and inherit.scheduler == "fifo"
+    assert inherit.evolution.inherit_weights and inherit.evolution.initial_random == 0
+    # 6 epochs from scratch, then children of 2 within the 24 trial-epochs
+    assert inherit.evolution.child_epochs(inherit.budget.epochs_per_trial) == 2
+    assert inherit.expected_trials() == 10
+
+
 def test_an_inheriting_child_trains_a_third_of_a_trial_unless_told():
     spec = load_job_spec("tiny-cpu")
     assert spec.evolution.child_epochs(18) == 6 and spec.evolution.child_epochs(10) == 4
