@@ -1,0 +1,121 @@
+"""Re-time every network of recorded search runs on this machine, once, and recompute their volumes.
+
+    SCALER_FUSED_MISH=0 python bench/search_rescore.py RUNS.jsonl [...] --out RESCORED.jsonl
+    python bench/search_summary.py RESCORED.jsonl
+
+A search run's hypervolume rests on the latencies its trials measured: on the machine that ran it,
+at that moment. Two runs of one seed time the same network up to 1.6× apart on one VM, and this
+project's 2-vCPU VMs differ by up to 2× from session to session (docs/benchmarks.md), so runs from
+different sessions, or even different methods of one session, do not compare by their own figures.
+This keeps what a run found and spent (each trial's AP, epochs and order) and replaces each
+trial's latency by one figure per distinct network, measured here in one pass with the search's
+settings (the untrained network in deployment form, batch 1, ``--threads``, the lowest of three
+round medians; with ``--repeats`` the lowest over that many passes). Every run is then scored
+against the same (AP 0, ``--reference-ms``) reference. Writes the rows again, curve, volume and
+latencies rescored, with ``latency_source`` naming the machine, for ``bench/search_summary.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from scaler import Detector
+from search_spaces import scaling_values
+from search_spaces.pareto import hypervolume_history
+from workers.latency import measure_latency
+from workers.trial import TrialConfig, build_network
+
+MEASURED = ("completed", "stopped")
+
+
+def network_key(point: dict[str, Any]) -> str:
+    """What fixes a network's latency: its scaling values (input size included), not its hyp."""
+    return json.dumps(scaling_values(point), sort_keys=True)
+
+
+def time_networks(keys: list[str], classes: int, threads: int, repeats: int) -> tuple[dict[str, float], str]:
+    """The latency of each network (ms), the lowest over ``repeats`` passes over all of them, and
+    the name of the CPU that timed them."""
+    models = []
+    for key in keys:
+        values = json.loads(key)
+        size = int(values.pop("input_size"))
+        config = TrialConfig(data="unused", point=values, image_size=size)
+        models.append((key, Detector(build_network(config, classes)), size))
+    timed: dict[str, float] = {}
+    machine = ""
+    for repeat in range(repeats):
+        for index, (key, model, size) in enumerate(models):
+            stats = measure_latency(model, "cpu", input_size=size, threads=threads)
+            timed[key] = min(stats.estimate_ms, timed.get(key, stats.estimate_ms))
+            machine = stats.device_name
+            print(
+                f"pass {repeat + 1}/{repeats}, network {index + 1}/{len(models)}: {stats.estimate_ms:.2f} ms"
+            )
+    return timed, machine
+
+
+def rescore(row: dict, latency: dict[str, float], reference_ms: float) -> dict:
+    """``row`` with every trial's latency taken from ``latency`` and its curve recomputed: one
+    entry per finished trial (finishing order), unmeasured trials repeating the last volume."""
+    trials = [
+        {**trial, "latency_ms": latency[network_key(trial["point"])] if trial["status"] in MEASURED else None}
+        for trial in row["trials_run"]
+    ]
+    vectors = [(-trial["ap"], trial["latency_ms"]) for trial in trials if trial["latency_ms"] is not None]
+    volumes = hypervolume_history(vectors, (0.0, reference_ms)) if vectors else []
+    curve, spent, seen = [], 0, 0
+    for trial in trials:
+        spent += trial["epochs"]
+        seen += trial["latency_ms"] is not None
+        curve.append([spent, volumes[seen - 1] if seen else 0.0])
+    return {
+        **row,
+        "trials_run": trials,
+        "curve": curve,
+        "hypervolume": curve[-1][1] if curve else 0.0,
+        "reference_ms": reference_ms,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("runs", type=Path, nargs="+", help="rows of bench/search_efficiency.py")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--methods", nargs="+", default=None, help="only these methods' rows")
+    parser.add_argument("--reference-ms", type=float, default=40.0)
+    parser.add_argument("--classes", type=int, default=1, help="classes of the benchmark's dataset")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+    runs: dict[tuple[str, int], dict] = {}
+    for path in args.runs:
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            if "trials_run" in row and (args.methods is None or row["method"] in args.methods):
+                runs[(row["method"], row["seed"])] = row  # a later row of a run replaces an earlier one
+    keys = sorted(
+        {
+            network_key(t["point"])
+            for row in runs.values()
+            for t in row["trials_run"]
+            if t["status"] in MEASURED
+        }
+    )
+    print(f"{len(runs)} runs, {len(keys)} distinct networks", flush=True)
+    latency, machine = time_networks(keys, args.classes, args.threads, args.repeats)
+    source = {"machine": machine, "threads": args.threads, "repeats": args.repeats}
+    with args.out.open("w") as stream:
+        for row in runs.values():
+            stream.write(
+                json.dumps({**rescore(row, latency, args.reference_ms), "latency_source": source}) + "\n"
+            )
+
+
+if __name__ == "__main__":
+    main()
