@@ -7,7 +7,8 @@ Runs every preset with its own searcher, scheduler and budget (only the seed and
 reference point change: a fixed (AP 0, ``--reference-ms``) so that volumes compare across runs) on
 the dataset ``scaler demo`` writes (200 + 50 images of 256 px, three classes). Prints and appends
 per run: trials, trial-epochs spent, final hypervolume, best AP, the front and the wall minutes;
-then the mean over seeds per preset.
+then the mean over seeds per preset. Rows carry every trial as ``bench/search_efficiency.py``'s do,
+so that ``bench/search_rescore.py --classes 3`` re-times them on one machine.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import statistics
 import time
 from pathlib import Path
 
-from search_efficiency import append, epochs_curve
+from search_efficiency import append, epochs_curve, trials_run
 
 from search_spaces import load_job_spec
 from workers.data.synth import SynthConfig, write_synth_dataset
@@ -37,6 +38,7 @@ def run_preset(preset: str, dataset: Path, seed: int, reference_ms: float, work:
     curve = epochs_curve(result)
     measured = [t for t in result.trials if t.status in ("completed", "stopped")]
     return {
+        "method": preset,  # the field bench/search_summary.py and bench/search_rescore.py read
         "preset": preset,
         "seed": seed,
         "trials": len(result.trials),
@@ -51,6 +53,7 @@ def run_preset(preset: str, dataset: Path, seed: int, reference_ms: float, work:
         "minutes": (time.perf_counter() - started) / 60,
         "reference_ms": reference_ms,
         "curve": curve,
+        "trials_run": trials_run(result),
     }
 
 
@@ -73,7 +76,7 @@ def main() -> None:
         for preset in args.presets:
             row = run_preset(preset, args.data.resolve(), seed, args.reference_ms, args.work)
             rows.append(row)
-            print(json.dumps({k: v for k, v in row.items() if k != "curve"}), flush=True)
+            print(json.dumps({k: v for k, v in row.items() if k not in ("curve", "trials_run")}), flush=True)
             append(args.out, row)
     for preset in args.presets:
         mine = [row for row in rows if row["preset"] == preset]

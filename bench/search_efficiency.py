@@ -117,6 +117,25 @@ def epochs_curve(result: SearchResult) -> list[tuple[int, float]]:
     return curve
 
 
+def trials_run(result: SearchResult) -> list[dict]:
+    """Each trial of a run as a row records it, in finishing order (``bench/search_rescore.py``
+    re-times them from their points)."""
+    return [
+        {
+            "epochs": t.epochs,
+            "ap": t.ap,
+            "latency_ms": t.latency_ms,
+            "latency_spread": t.latency_spread,
+            "status": t.status,
+            "point": t.point,
+            "inherited_from": t.inherited_from,
+            "val_loss": [row.get("val_loss_total") for row in t.history],
+            "ap_per_epoch": [row.get("ap") for row in t.history],
+        }
+        for t in sorted(result.trials, key=lambda t: t.finished_at or 0.0)
+    ]
+
+
 def epochs_to_reach(curve: list[tuple[int, float]], target: float) -> int | None:
     return next((spent for spent, volume in curve if volume >= target - 1e-12), None)
 
@@ -199,20 +218,7 @@ def main() -> None:
                 "latency_threads": spec.objectives.latency.threads,
                 "latency_rounds": spec.objectives.latency.rounds,
                 "curve": curves[method],
-                "trials_run": [
-                    {
-                        "epochs": t.epochs,
-                        "ap": t.ap,
-                        "latency_ms": t.latency_ms,
-                        "latency_spread": t.latency_spread,
-                        "status": t.status,
-                        "point": t.point,
-                        "inherited_from": t.inherited_from,
-                        "val_loss": [row.get("val_loss_total") for row in t.history],
-                        "ap_per_epoch": [row.get("ap") for row in t.history],
-                    }
-                    for t in sorted(result.trials, key=lambda t: t.finished_at or 0.0)
-                ],
+                "trials_run": trials_run(result),
             }
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if k not in ("curve", "trials_run")}), flush=True)
