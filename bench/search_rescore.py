@@ -1,18 +1,22 @@
-"""Re-time every network of recorded search runs on this machine, once, and recompute their volumes.
+"""Re-time every network of recorded search runs on one machine and recompute the runs' volumes.
 
-    SCALER_FUSED_MISH=0 python bench/search_rescore.py RUNS.jsonl [...] --out RESCORED.jsonl
+    SCALER_FUSED_MISH=0 python bench/search_rescore.py RUNS.jsonl [...] --out RESCORED.jsonl \
+        --timings TIMINGS.json
     python bench/search_summary.py RESCORED.jsonl
 
 A search run's hypervolume rests on the latencies its trials measured: on the machine that ran it,
 at that moment. Two runs of one seed time the same network up to 1.6× apart on one VM, and this
-project's 2-vCPU VMs differ by up to 2× from session to session (docs/benchmarks.md), so runs from
+project's 2-vCPU VMs differ by 2–3× from session to session (docs/benchmarks.md), so runs from
 different sessions, or even different methods of one session, do not compare by their own figures.
 This keeps what a run found and spent (each trial's AP, epochs and order) and replaces each
-trial's latency by one figure per distinct network, measured here in one pass with the search's
-settings (the untrained network in deployment form, batch 1, ``--threads``, the lowest of three
-round medians; with ``--repeats`` the lowest over that many passes). Every run is then scored
-against the same (AP 0, ``--reference-ms``) reference. Writes the rows again, curve, volume and
-latencies rescored, with ``latency_source`` naming the machine, for ``bench/search_summary.py``.
+trial's latency by one figure per distinct network, measured here with the search's settings (the
+untrained network in deployment form, batch 1, ``--threads``, the lowest of three round medians),
+the lowest over ``--repeats`` passes and, with ``--timings``, over the passes of earlier calls too
+(``--repeats 0`` rescores from those alone, e.g. at another reference). A timings file holds one
+machine's figures: on another machine (another session's VM), start a new one and time every run.
+Every run is then scored against the same (AP 0, ``--reference-ms``) reference. Writes the rows
+again, curve, volume and latencies rescored, with ``latency_source`` naming the machine and
+passes, for ``bench/search_summary.py``.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ def network_key(point: dict[str, Any]) -> str:
 def time_networks(keys: list[str], classes: int, threads: int, repeats: int) -> tuple[dict[str, float], str]:
     """The latency of each network (ms), the lowest over ``repeats`` passes over all of them, and
     the name of the CPU that timed them."""
+    if repeats < 1:
+        return {}, ""
     models = []
     for key in keys:
         values = json.loads(key)
@@ -53,7 +59,8 @@ def time_networks(keys: list[str], classes: int, threads: int, repeats: int) -> 
             timed[key] = min(stats.estimate_ms, timed.get(key, stats.estimate_ms))
             machine = stats.device_name
             print(
-                f"pass {repeat + 1}/{repeats}, network {index + 1}/{len(models)}: {stats.estimate_ms:.2f} ms"
+                f"pass {repeat + 1}/{repeats}, network {index + 1}/{len(models)}: {stats.estimate_ms:.2f} ms",
+                flush=True,
             )
     return timed, machine
 
@@ -91,7 +98,13 @@ def main() -> None:
     parser.add_argument("--reference-ms", type=float, default=40.0)
     parser.add_argument("--classes", type=int, default=1, help="classes of the benchmark's dataset")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=1, help="passes over the networks; 0: --timings only")
+    parser.add_argument(
+        "--timings",
+        type=Path,
+        default=None,
+        help="JSON of earlier passes (network → ms): merged by the lowest figure, then written back",
+    )
     args = parser.parse_args()
     runs: dict[tuple[str, int], dict] = {}
     for path in args.runs:
@@ -99,22 +112,28 @@ def main() -> None:
             row = json.loads(line)
             if "trials_run" in row and (args.methods is None or row["method"] in args.methods):
                 runs[(row["method"], row["seed"])] = row  # a later row of a run replaces an earlier one
-    keys = sorted(
-        {
-            network_key(t["point"])
-            for row in runs.values()
-            for t in row["trials_run"]
-            if t["status"] in MEASURED
-        }
-    )
-    print(f"{len(runs)} runs, {len(keys)} distinct networks", flush=True)
+    trials = [trial for row in runs.values() for trial in row["trials_run"]]
+    keys = sorted({network_key(trial["point"]) for trial in trials if trial["status"] in MEASURED})
+    earlier = json.loads(args.timings.read_text()) if args.timings and args.timings.is_file() else {}
+    source = earlier.pop("__source__", {"machine": "", "passes": 0})
+    print(f"{len(runs)} runs, {len(keys)} distinct networks, {len(earlier)} timed before", flush=True)
     latency, machine = time_networks(keys, args.classes, args.threads, args.repeats)
-    source = {"machine": machine, "threads": args.threads, "repeats": args.repeats}
+    for key, figure in earlier.items():
+        latency[key] = min(figure, latency.get(key, figure))
+    missing = [key for key in keys if key not in latency]
+    if missing:
+        parser.error(f"--timings: {len(missing)} networks never timed, e.g. {missing[0]}; pass --repeats 1")
+    source = {
+        "machine": machine or source["machine"],
+        "threads": args.threads,
+        "passes": source["passes"] + args.repeats,
+    }
+    if args.timings:
+        args.timings.write_text(json.dumps({"__source__": source, **latency}, indent=1, sort_keys=True))
     with args.out.open("w") as stream:
         for row in runs.values():
-            stream.write(
-                json.dumps({**rescore(row, latency, args.reference_ms), "latency_source": source}) + "\n"
-            )
+            rescored = rescore(row, latency, args.reference_ms)
+            stream.write(json.dumps({**rescored, "latency_source": source}) + "\n")
 
 
 if __name__ == "__main__":
