@@ -27,12 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from scaler import Detector
-from search_spaces import scaling_values
-from search_spaces.pareto import hypervolume_history
+from search_spaces import Objectives, scaling_values
 from workers.latency import measure_latency
+from workers.search.outcome import MEASURED, SearchTrial, summarise
 from workers.trial import TrialConfig, build_network
-
-MEASURED = ("completed", "stopped")
 
 
 def network_key(point: dict[str, Any]) -> str:
@@ -66,19 +64,29 @@ def time_networks(keys: list[str], classes: int, threads: int, repeats: int) -> 
 
 
 def rescore(row: dict, latency: dict[str, float], reference_ms: float) -> dict:
-    """``row`` with every trial's latency taken from ``latency`` and its curve recomputed: one
-    entry per finished trial (finishing order), unmeasured trials repeating the last volume."""
+    """``row`` with every trial's latency taken from ``latency`` and its curve recomputed as the
+    search computes it (``workers.search.outcome.summarise``: one entry per finished trial)."""
     trials = [
         {**trial, "latency_ms": latency[network_key(trial["point"])] if trial["status"] in MEASURED else None}
         for trial in row["trials_run"]
     ]
-    vectors = [(-trial["ap"], trial["latency_ms"]) for trial in trials if trial["latency_ms"] is not None]
-    volumes = hypervolume_history(vectors, (0.0, reference_ms)) if vectors else []
-    curve, spent, seen = [], 0, 0
-    for trial in trials:
+    searched = [
+        SearchTrial(
+            trial_id=str(index),
+            status=trial["status"],
+            point=trial["point"],
+            epochs=trial["epochs"],
+            ap=trial["ap"],
+            latency_ms=trial["latency_ms"],
+            finished_at=float(index),  # rows hold the trials in finishing order
+        )
+        for index, trial in enumerate(trials)
+    ]
+    _, _, history, _ = summarise(searched, Objectives(accuracy="ap", reference_latency_ms=reference_ms))
+    curve, spent = [], 0
+    for trial, volume in zip(trials, history, strict=True):
         spent += trial["epochs"]
-        seen += trial["latency_ms"] is not None
-        curve.append([spent, volumes[seen - 1] if seen else 0.0])
+        curve.append([spent, volume])
     return {
         **row,
         "trials_run": trials,
