@@ -1,5 +1,5 @@
 """``scaler demo``: the whole product on one machine — the server with its scheduler, the built-in
-dataset, the tiny-cpu job submitted over REST and watched to its end, the best config exported."""
+dataset, the tiny-cpu-inherit job submitted over REST and watched to its end, the best config exported."""
 
 from __future__ import annotations
 
@@ -26,7 +26,12 @@ def _free_port() -> int:
     default=Path("runs/demo"),
     show_default=True,
 )
-@click.option("--preset", default="tiny-cpu", show_default=True)
+@click.option(
+    "--preset",
+    default="tiny-cpu-inherit",
+    show_default=True,
+    help="The job-spec preset to submit (GET /v1/presets lists them).",
+)
 @click.option("--port", type=int, default=None, help="Default: a free port.")
 @click.option("--keep-serving", is_flag=True, help="Keep the server (and its dashboard) up until Ctrl-C.")
 def demo(data_dir: Path, preset: str, port: int | None, keep_serving: bool) -> None:
