@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ class DatabaseWriter:
         self.devices = spec.budget.gpus_per_trial or spec.budget.cpus_per_trial or 1  # held per trial
         self.lock = threading.Lock()
 
-    def _upsert(self, session: Session, trial: Any) -> None:
+    def _upsert(self, session: Session, trial: Any) -> TrialRecord:
         row = session.scalar(
             select(TrialRecord).where(
                 TrialRecord.job_id == self.job_id, TrialRecord.trial_id == trial.trial_id
@@ -57,6 +58,7 @@ class DatabaseWriter:
             setattr(row, field, getattr(trial, field))
         row.device_hours = trial.seconds * self.devices / 3600
         row.history = [dict(item) for item in trial.history]
+        return row
 
     def on_search_start(self, mlflow_run_id: str, mlflow_experiment_id: str) -> None:
         with self.lock, self.factory() as session:
@@ -71,10 +73,37 @@ class DatabaseWriter:
             session.commit()
 
     def on_trial_complete(self, trial: Any) -> None:
+        self._finish([trial])
+
+    def settle(self, trials: Sequence[Any]) -> None:
+        """The search's final word on its trials, once it has ended: a trial Tune ended without a
+        last callback (cut when the trial-epoch budget ran out, or by a cancel) is recorded as the
+        search saw it (stopped) instead of being left running; its epoch history and compute,
+        which the search's own record may lack, are kept."""
+        with self.lock, self.factory() as session:
+            rows = session.scalars(select(TrialRecord).where(TrialRecord.job_id == self.job_id)).all()
+            running = {
+                row.trial_id: (list(row.history or []), row.device_hours or 0.0)
+                for row in rows
+                if row.status == "running"
+            }
+        late = [trial for trial in trials if trial.trial_id in running]
+        if late:
+            self._finish(late, kept=running)
+
+    def _finish(self, trials: Sequence[Any], kept: dict[str, tuple[list[dict], float]] | None = None) -> None:
+        """Upsert finished trials, then the job's progress, compute used, front and hypervolume;
+        ``kept``: a trial's history and device-hours recorded so far, kept where its record lacks them."""
         from workers.search.outcome import SearchTrial, summarise
 
+        kept = kept or {}
         with self.lock, self.factory() as session:
-            self._upsert(session, trial)
+            for trial in trials:
+                row = self._upsert(session, trial)
+                if trial.trial_id in kept and not trial.history:
+                    earlier_history, device_hours = kept[trial.trial_id]
+                    row.history = earlier_history
+                    row.device_hours = max(row.device_hours or 0.0, device_hours)
             session.flush()
             rows = session.scalars(select(TrialRecord).where(TrialRecord.job_id == self.job_id)).all()
             finished = [row for row in rows if row.status not in ("running",)]
@@ -148,16 +177,18 @@ def run_job(settings: Settings, job_id: str) -> str:
     try:
         ensure_ray(settings.ray_address)
         spec = resolve_resources(spec)  # device-hours count the CPUs a trial really holds
+        writer = DatabaseWriter(factory, job_id, spec)
         result = run_search(
             spec,
             folder,
-            callbacks=[DatabaseWriter(factory, job_id, spec)],
+            callbacks=[writer],
             tracking_uri=settings.resolved_tracking_uri(),
             resume=resume,
             initial_points=[] if resume else _warm_start_points(factory, spec),
             ray_address=settings.ray_address,
             stop_requested=cancel_requested,
         )
+        writer.settle(result.trials)
         if cancel_requested():
             status = "cancelled"
     except Exception as failure:  # the job fails with its reason; the service goes on

@@ -129,3 +129,19 @@ def test_a_restarted_coordinator_resumes_the_job_keeping_finished_trials(tmp_pat
                 assert after[trial_id]["ap"] == trial["ap"] and after[trial_id]["epochs"] == trial["epochs"]
         points = [tuple(sorted(t["point"].items())) for t in after.values()]
         assert len(set(points)) == 3  # no configuration evaluated twice
+
+
+def test_a_trial_cut_by_the_epoch_budget_ends_stopped_not_running(tmp_path, synth_dataset):
+    """Tune ends the search when the trial-epochs run out, with no last callback for the trial in
+    flight: the job's record must still show it stopped, with the epochs it trained."""
+    spec = _job(_dataset(tmp_path, synth_dataset), trials=3, epochs=2)
+    spec["budget"]["max_trial_epochs"] = 3
+    with _scheduled_server(tmp_path, None) as server, server.client() as client:
+        job_id = client.post("/v1/jobs", json=spec).json()["id"]
+        job = _wait(server, job_id, lambda job: job["status"] in ("done", "failed"))
+        assert job["status"] == "done", job["error"]
+        trials = client.get(f"/v1/jobs/{job_id}/trials", params={"history": "true"}).json()["items"]
+        assert trials and [trial["status"] for trial in trials if trial["status"] == "running"] == []
+        cut = [trial for trial in trials if trial["status"] == "stopped"]
+        assert cut and all(len(trial["history"]) == trial["epochs"] >= 1 for trial in cut)
+        assert job["trials_finished"] == len(trials) and job["epochs_used"] == 3
