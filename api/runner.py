@@ -45,7 +45,7 @@ class DatabaseWriter:
         self.devices = spec.budget.gpus_per_trial or spec.budget.cpus_per_trial or 1  # held per trial
         self.lock = threading.Lock()
 
-    def _upsert(self, session: Session, trial: Any) -> TrialRecord:
+    def _upsert(self, session: Session, trial: Any) -> None:
         row = session.scalar(
             select(TrialRecord).where(
                 TrialRecord.job_id == self.job_id, TrialRecord.trial_id == trial.trial_id
@@ -58,7 +58,6 @@ class DatabaseWriter:
             setattr(row, field, getattr(trial, field))
         row.device_hours = trial.seconds * self.devices / 3600
         row.history = [dict(item) for item in trial.history]
-        return row
 
     def on_search_start(self, mlflow_run_id: str, mlflow_experiment_id: str) -> None:
         with self.lock, self.factory() as session:
@@ -73,53 +72,43 @@ class DatabaseWriter:
             session.commit()
 
     def on_trial_complete(self, trial: Any) -> None:
-        self._finish([trial])
+        with self.lock, self.factory() as session:
+            self._upsert(session, trial)
+            self._update_job(session)
 
     def settle(self, trials: Sequence[Any]) -> None:
         """The search's final word on its trials, once it has ended: a trial Tune ended without a
-        last callback (cut when the trial-epoch budget ran out, or by a cancel) is recorded as the
-        search saw it (stopped) instead of being left running; its epoch history and compute,
-        which the search's own record may lack, are kept."""
+        last callback (cut when the trial-epoch budget ran out, or by a cancel) takes the status the
+        search gave it (stopped) instead of being left running; all else its row already holds."""
+        final = {trial.trial_id: trial.status for trial in trials}
         with self.lock, self.factory() as session:
-            rows = session.scalars(select(TrialRecord).where(TrialRecord.job_id == self.job_id)).all()
-            running = {
-                row.trial_id: (list(row.history or []), row.device_hours or 0.0)
-                for row in rows
-                if row.status == "running"
-            }
-        late = [trial for trial in trials if trial.trial_id in running]
-        if late:
-            self._finish(late, kept=running)
+            rows = session.scalars(
+                select(TrialRecord).where(TrialRecord.job_id == self.job_id, TrialRecord.status == "running")
+            ).all()
+            for row in rows:
+                row.status = final.get(row.trial_id, row.status)
+            self._update_job(session)
 
-    def _finish(self, trials: Sequence[Any], kept: dict[str, tuple[list[dict], float]] | None = None) -> None:
-        """Upsert finished trials, then the job's progress, compute used, front and hypervolume;
-        ``kept``: a trial's history and device-hours recorded so far, kept where its record lacks them."""
+    def _update_job(self, session: Session) -> None:
+        """The job's progress, compute used, front and hypervolume from its trial rows; commits."""
         from workers.search.outcome import SearchTrial, summarise
 
-        kept = kept or {}
-        with self.lock, self.factory() as session:
-            for trial in trials:
-                row = self._upsert(session, trial)
-                if trial.trial_id in kept and not trial.history:
-                    earlier_history, device_hours = kept[trial.trial_id]
-                    row.history = earlier_history
-                    row.device_hours = max(row.device_hours or 0.0, device_hours)
-            session.flush()
-            rows = session.scalars(select(TrialRecord).where(TrialRecord.job_id == self.job_id)).all()
-            finished = [row for row in rows if row.status not in ("running",)]
-            trials = [
-                SearchTrial(**{field: getattr(row, field) for field in ("trial_id", *TRIAL_FIELDS)})
-                for row in finished
-            ]
-            front, volume, history, _ = summarise(trials, self.spec.objectives)
-            job = session.get(Job, self.job_id)
-            assert job is not None
-            job.device_hours = sum(row.device_hours or 0.0 for row in rows)
-            job.trials_finished = len(finished)
-            job.epochs_used = sum(row.epochs for row in rows)
-            job.front, job.hypervolume, job.hypervolume_history = list(front), volume, list(history)
-            job.heartbeat_at = utcnow()
-            session.commit()
+        session.flush()
+        rows = session.scalars(select(TrialRecord).where(TrialRecord.job_id == self.job_id)).all()
+        finished = [row for row in rows if row.status not in ("running",)]
+        trials = [
+            SearchTrial(**{field: getattr(row, field) for field in ("trial_id", *TRIAL_FIELDS)})
+            for row in finished
+        ]
+        front, volume, history, _ = summarise(trials, self.spec.objectives)
+        job = session.get(Job, self.job_id)
+        assert job is not None
+        job.device_hours = sum(row.device_hours or 0.0 for row in rows)
+        job.trials_finished = len(finished)
+        job.epochs_used = sum(row.epochs for row in rows)
+        job.front, job.hypervolume, job.hypervolume_history = list(front), volume, list(history)
+        job.heartbeat_at = utcnow()
+        session.commit()
 
 
 def _heartbeat(factory: sessionmaker[Session], job_id: str, stop: threading.Event) -> None:
