@@ -176,6 +176,7 @@ def run_job(settings: Settings, job_id: str) -> str:
             initial_points=[] if resume else _warm_start_points(factory, spec),
             ray_address=settings.ray_address,
             stop_requested=cancel_requested,
+            data_roots=settings.allowed_roots(),
         )
         writer.settle(result.trials)
         if cancel_requested():

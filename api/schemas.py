@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from search_spaces.job import NAME_MAX_LENGTH, NAME_PATTERN
+
 
 class Created(BaseModel):
     id: str
@@ -107,7 +109,7 @@ class ServiceInfo(BaseModel):
 
 
 class DatasetIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN)
     path: str = Field(min_length=1, max_length=4096)
 
 

@@ -17,11 +17,13 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = None  # default: SQLite store in data_dir
     ray_address: str | None = None  # default: a local Ray started by the scheduler
     token: str | None = None  # the default team's token (created and printed when missing)
-    data_roots: list[Path] = Field(default_factory=list)  # allowed dataset paths (default: data_dir)
+    # folders datasets may be read from (default: data_dir); uploads (data_dir/datasets) always are
+    data_roots: list[Path] = Field(default_factory=list)
     max_trials: int = 10_000
     max_epochs_per_trial: int = 1_000
     max_concurrent_trials: int = 64
-    max_upload_bytes: int = 512 * 1024 * 1024
+    max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
+    max_spec_bytes: int = Field(default=1024 * 1024, ge=1)  # a job spec's body (a few kB in practice)
     run_scheduler: bool = True  # a scheduler thread inside the API process
     scheduler_poll_seconds: float = 1.0
     scheduler_stale_seconds: float = 60.0  # a running job whose heartbeat is older is taken over
@@ -36,8 +38,15 @@ class Settings(BaseSettings):
     def resolved_tracking_uri(self) -> str:
         return self.mlflow_tracking_uri or f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
 
+    def uploads_dir(self) -> Path:
+        return (self.data_dir / "datasets").resolve()
+
     def allowed_roots(self) -> list[Path]:
-        return [root.resolve() for root in (self.data_roots or [self.data_dir])]
+        """Every file a job reads lies inside one of these (resolved, uploads included)."""
+        roots = [root.resolve() for root in (self.data_roots or [self.data_dir])]
+        uploads = self.uploads_dir()
+        covered = any(uploads == root or root in uploads.parents for root in roots)
+        return roots if covered else [*roots, uploads]
 
 
 def get_settings() -> Settings:

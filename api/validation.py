@@ -1,7 +1,11 @@
-"""Validation at the door: a job is queued only if its spec, dataset and budget are acceptable."""
+"""Validation at the door: a job is queued only if its spec, dataset and budget are acceptable.
+
+Everything here is synchronous and may take long (parsing a spec, opening a dataset decodes every
+image): routes call it on the thread pool, never on the event loop."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,29 +17,64 @@ from api.db.models import DatasetRecord, Job
 from api.errors import FieldError
 from api.settings import Settings
 from search_spaces import JobSpec, SpecLoadError, parse_job_spec
-from workers.data.dataset import DatasetError
+from workers.data.dataset import Dataset, DatasetError
 from workers.data.open import open_dataset
+from workers.data.roots import DataRoots, OutsideRootsError
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+JSON_TYPES = ("application/json", "")
+MAX_DEPTH = 32  # a job spec nests 5 deep; anything deeper is not a job spec
+MAX_NODES = 100_000  # values in a document once YAML aliases are expanded
+
+
+def check_document_shape(document: Any) -> None:
+    """Refuse documents nested deeper than MAX_DEPTH or holding more than MAX_NODES values (YAML
+    aliases counted each time they are used: a "billion laughs" stops here, not in the validator)."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    nodes = 0
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if depth > MAX_DEPTH:
+            raise FieldError("body", f"nested deeper than {MAX_DEPTH} levels; a job spec is not")
+        if nodes > MAX_NODES:
+            raise FieldError("body", f"more than {MAX_NODES} values; a job spec is a few kB")
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for pair in value.items() for item in pair)
+        elif isinstance(value, list | tuple):
+            stack.extend((item, depth + 1) for item in value)
+
+
+def read_document(body: bytes, content_type: str) -> Any:
+    """The JSON or YAML document of a request body; 415 for other types, 400 when it does not
+    parse, 422 when it is nested too deep or too large."""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind not in YAML_TYPES and kind not in JSON_TYPES:
+        raise FieldError("content-type", f"send the job spec as JSON or YAML, not {kind}", 415)
+    try:
+        text = body.decode("utf-8")
+        if kind in YAML_TYPES:
+            document: Any = yaml.safe_load(text) if text.strip() else {}
+        else:
+            document = json.loads(text) if text.strip() else {}
+    except RecursionError:
+        raise FieldError("body", f"nested deeper than {MAX_DEPTH} levels; a job spec is not") from None
+    except (UnicodeDecodeError, yaml.YAMLError, json.JSONDecodeError) as error:
+        raise FieldError(
+            "body", f"not valid {'YAML' if kind in YAML_TYPES else 'JSON'}: {error}", 400
+        ) from None
+    check_document_shape(document)
+    return document
 
 
 def parse_body(body: bytes, content_type: str) -> JobSpec:
-    kind = content_type.split(";")[0].strip().lower()
-    try:
-        if kind in YAML_TYPES:
-            document: Any = yaml.safe_load(body.decode("utf-8") or "{}")
-        elif kind in ("application/json", ""):
-            document = yaml.safe_load(body.decode("utf-8") or "{}")  # JSON is YAML
-        else:
-            raise FieldError("content-type", f"send the job spec as JSON or YAML, not {kind}", 415)
-    except (UnicodeDecodeError, yaml.YAMLError) as error:
-        raise FieldError("body", f"not valid JSON/YAML: {error}", 400) from None
+    document = read_document(body, content_type)
     if isinstance(document, dict) and "preset" in document:
         from search_spaces import load_job_spec
 
         overrides = {key: value for key, value in document.items() if key != "preset"}
         try:
-            base = load_job_spec(str(document["preset"])).model_dump()
+            base = load_job_spec(str(document["preset"])).model_dump(mode="json")
         except SpecLoadError as error:
             raise FieldError("preset", error.message) from None
         document = {**base, **overrides}
@@ -45,8 +84,19 @@ def parse_body(body: bytes, content_type: str) -> JobSpec:
         raise FieldError(error.field or "body", error.message) from None
 
 
-def resolve_dataset(value: str, session: Session, team: Caller, settings: Settings) -> Path:
-    """A registered dataset id of the team, or a server path inside the allowed data roots."""
+def open_allowed(path: Path, roots: DataRoots, field: str = "dataset") -> Dataset:
+    """The dataset at ``path``, every file of it inside ``roots`` (403 otherwise), valid (422)."""
+    try:
+        return open_dataset(path, roots)
+    except OutsideRootsError as error:
+        raise FieldError(field, error.problems[0], 403) from None
+    except DatasetError as error:
+        raise FieldError(field, str(error)) from None
+
+
+def dataset_path(value: str, session: Session, team: Caller, settings: Settings) -> Path:
+    """A registered dataset id of the team, or a server path inside the allowed data roots (not yet
+    opened)."""
     if not value:
         raise FieldError("dataset", "required: a registered dataset id or a server path")
     if "\x00" in value or len(value) > 4096:
@@ -55,14 +105,21 @@ def resolve_dataset(value: str, session: Session, team: Caller, settings: Settin
     if record is not None and record.team_id == team.id:
         return Path(record.path)
     path = Path(value).resolve()  # a server path: no ~ expansion (whose home would it be?)
-    if not any(path == root or root in path.parents for root in settings.allowed_roots()):
+    if not DataRoots.of(settings.allowed_roots()).contains(path):
         roots = ", ".join(str(root) for root in settings.allowed_roots())
-        raise FieldError("dataset", f"{value} is outside the allowed data roots ({roots})", 403)
-    try:
-        open_dataset(path)
-    except DatasetError as error:
-        raise FieldError("dataset", str(error)) from None
+        raise FieldError(
+            "dataset",
+            f"{value} is outside the allowed data roots ({roots}); allow a folder with "
+            "`scaler serve --data-root PATH` (or SCALER_DATA_ROOTS='[\"PATH\"]')",
+            403,
+        )
     return path
+
+
+def resolve_dataset(value: str, session: Session, team: Caller, settings: Settings) -> tuple[Path, Dataset]:
+    """The dataset a request names, opened and checked: every file it reads inside the data roots."""
+    path = dataset_path(value, session, team, settings)
+    return path, open_allowed(path, DataRoots.of(settings.allowed_roots()))
 
 
 def check_limits(spec: JobSpec, settings: Settings) -> None:
@@ -87,7 +144,7 @@ def validated_spec(
     body: bytes, content_type: str, session: Session, team: Caller, settings: Settings
 ) -> JobSpec:
     spec = parse_body(body, content_type)
-    dataset = resolve_dataset(spec.dataset, session, team, settings)
     check_limits(spec, settings)
     check_warm_start(spec, session, team)
+    dataset, _ = resolve_dataset(spec.dataset, session, team, settings)
     return spec.with_changes(dataset=str(dataset))

@@ -12,13 +12,17 @@ from search_spaces.objectives import Objectives
 from search_spaces.space import SearchSpace
 
 SEARCHERS = ("evolve", "nsga2", "tpe", "random")
+# the rule for every name a person gives (jobs, datasets, teams): printable, no control characters
+# (NUL, newlines, terminal escapes, DEL and the C1 controls)
+NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
+NAME_MAX_LENGTH = 200
 SCHEDULERS = ("fifo", "asha", "moasha")
 
 
 class JobSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(default="scaling-job", min_length=1, max_length=200)
+    name: str = Field(default="scaling-job", min_length=1, max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN)
     dataset: str = ""  # a dataset directory (COCO or YOLO layout); may be given at submit time
     space: SearchSpace = SearchSpace()
     objectives: Objectives = Objectives()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from importlib import resources
 from pathlib import Path
@@ -37,14 +38,20 @@ def preset_text(name: str) -> str:
 
 
 def parse_job_spec(values: Any) -> JobSpec:
+    """A JobSpec from a parsed JSON/YAML document, typed strictly as JSON is: a number is not a
+    string ("3") nor a boolean (true), a boolean is not 1 or "yes"; lists stand for tuples."""
     if not isinstance(values, dict):
         raise SpecLoadError("", f"a job spec is a mapping, got {type(values).__name__}")
     try:
-        return JobSpec.model_validate(values)
+        # through JSON, whatever the source (YAML dates and the like become strings), so that
+        # pydantic's strict JSON rules apply to YAML files, presets and request bodies alike
+        return JobSpec.model_validate_json(json.dumps(values, default=str), strict=True)
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
         message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "string_pattern_mismatch":
+            message = "must be printable: no control characters (NUL, newlines, terminal escapes)"
         named = FIELD_PREFIX.match(message)
         if named:  # a model-level check names the field inside the model
             field = f"{field}.{named.group(1)}" if field else named.group(1)

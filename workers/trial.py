@@ -19,6 +19,7 @@ from scaler import NetworkSpec, ScalingPoint, SpecError, compound_scale, count_p
 from scaler.profile import count_flops
 from workers.data.dataset import DatasetError
 from workers.data.open import open_dataset
+from workers.data.roots import DataRoots
 from workers.latency import measure_latency
 from workers.results import CocoMetrics, LatencyStats, TrialResult
 from workers.training.hyp import Hyperparameters, HypError
@@ -81,6 +82,11 @@ class TrialConfig:
     optimizer: str = "sgd"
     latency: LatencyTarget = field(default_factory=LatencyTarget)
     init_weights: str | None = None  # a parent's weights to start from (weight inheritance)
+    data_roots: tuple[str, ...] | None = None  # the service's data roots: every file read lies inside
+
+    @property
+    def roots(self) -> DataRoots:
+        return DataRoots.of(self.data_roots)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -149,7 +155,7 @@ def run_trial(
     started = time.perf_counter()
     params, gflops = 0, 0.0
     try:
-        dataset = open_dataset(config.data)
+        dataset = open_dataset(config.data, config.roots)
         train_config = train_config_of(config, dataset.num_classes)
         trainer = Trainer(train_config, dataset=dataset)
         params = count_parameters(trainer.model)

@@ -1,4 +1,8 @@
-"""Datasets: register a server path (validated) or upload a size-limited zip; list."""
+"""Datasets: register a server path (validated) or upload a size-limited zip; list.
+
+Both read their body only once the caller is known (no body parameters: FastAPI would read and
+parse a body before resolving the caller), up to a limit (413 past it), and open the dataset —
+which decodes every image — on the thread pool."""
 
 from __future__ import annotations
 
@@ -6,26 +10,40 @@ import shutil
 import uuid
 import zipfile
 from pathlib import Path
-from typing import Annotated
+from typing import IO, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile, status
+from fastapi import APIRouter, Request, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from api.auth import Caller
+from api.body import limited_stream, read_body
 from api.db.models import DatasetRecord
 from api.deps import SessionDep, SettingsDep, TeamDep
 from api.errors import FieldError
 from api.routing import SessionReleasingRoute
-from api.schemas import DatasetIn, DatasetOut
-from api.validation import resolve_dataset
-from workers.data.dataset import DatasetError
-from workers.data.open import open_dataset
+from api.schemas import NAME_PATTERN, DatasetIn, DatasetOut
+from api.settings import Settings
+from api.validation import open_allowed, resolve_dataset
+from workers.data.dataset import Dataset
+from workers.data.roots import DataRoots
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"], route_class=SessionReleasingRoute)
+UPLOAD_FORM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "archive"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NAME_PATTERN},
+        "archive": {"type": "string", "format": "binary", "description": "a zip of a COCO or YOLO folder"},
+    },
+}
 
 
-def _record(session: SessionDep, team: Caller, name: str, path: Path) -> DatasetOut:
-    dataset = open_dataset(path)
+def _record(session: Session, team: Caller, name: str, path: Path, dataset: Dataset) -> DatasetOut:
     record = DatasetRecord(
         id=f"ds{uuid.uuid4().hex[:24]}",
         team_id=team.id,
@@ -42,31 +60,92 @@ def _record(session: SessionDep, team: Caller, name: str, path: Path) -> Dataset
     return DatasetOut.model_validate(record)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=DatasetOut)
-def register_dataset(
-    body: DatasetIn, session: SessionDep, team: TeamDep, settings: SettingsDep
-) -> DatasetOut:
-    """Register a dataset folder on the server (inside the allowed data roots)."""
-    path = resolve_dataset(body.path, session, team, settings)
-    return _record(session, team, body.name, path)
+def parse_model_body(body: bytes, model: type[DatasetIn]) -> DatasetIn:
+    """A JSON body validated as ``model``; 422 naming the first offending field."""
+    try:
+        return model.model_validate_json(body or b"{}")
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "body"
+        raise FieldError(field, first["msg"]) from None
 
 
-@router.post("/upload", status_code=status.HTTP_201_CREATED, response_model=DatasetOut)
-async def upload_dataset(
-    request: Request,
-    session: SessionDep,
-    team: TeamDep,
-    settings: SettingsDep,
-    name: Annotated[str, Form(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")],
-    archive: Annotated[UploadFile, File(description="a zip of a COCO or YOLO dataset folder")],
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DatasetOut,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DatasetIn"}}},
+        }
+    },
+)
+async def register_dataset(request: Request, team: TeamDep, settings: SettingsDep) -> DatasetOut:
+    """Register a dataset folder on the server: it and every file it names inside the data roots."""
+    body = parse_model_body(await read_body(request, settings.max_spec_bytes), DatasetIn)
+    factory = request.app.state.session_factory
+    return await run_in_threadpool(_register, factory, body, team, settings)
+
+
+def _register(
+    factory: sessionmaker[Session], body: DatasetIn, team: Caller, settings: Settings
 ) -> DatasetOut:
-    length = int(request.headers.get("content-length") or 0)
-    if length > settings.max_upload_bytes:
-        raise FieldError("archive", f"{length} bytes is over the limit of {settings.max_upload_bytes}", 413)
-    target = (settings.data_dir / "datasets" / uuid.uuid4().hex).resolve()
+    with factory() as session:
+        path, dataset = resolve_dataset(body.path, session, team, settings)
+        return _record(session, team, body.name, path, dataset)
+
+
+@router.post(
+    "/upload",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DatasetOut,
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": UPLOAD_FORM_SCHEMA}}}
+    },
+)
+async def upload_dataset(request: Request, team: TeamDep, settings: SettingsDep) -> DatasetOut:
+    """A zip of a COCO or YOLO dataset folder (form fields ``name`` and ``archive``), at most
+    ``max_upload_bytes``; it may read nothing outside its own folder."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "multipart/form-data":
+        raise FieldError("content-type", f"send a multipart/form-data form, not {kind or 'nothing'}", 415)
+    stream = limited_stream(request, settings.max_upload_bytes, "archive")
+    parser = MultiPartParser(request.headers, stream, max_files=1, max_fields=1, max_part_size=1024)
+    try:
+        form = await parser.parse()
+    except MultiPartException as error:
+        raise FieldError("body", f"not a valid form: {error.message}", 400) from None
+    try:
+        name = form.get("name")
+        archive = form.get("archive")
+        if not isinstance(name, str):
+            raise FieldError("name", "required: a form field")
+        if not _valid_name(name):
+            raise FieldError("name", "1–200 characters, no control characters")
+        if not isinstance(archive, UploadFile):
+            raise FieldError("archive", "required: a zip file")
+        factory = request.app.state.session_factory
+        return await run_in_threadpool(_unpack_and_record, factory, archive.file, name, team, settings)
+    finally:
+        await form.close()
+
+
+def _valid_name(name: str) -> bool:
+    try:
+        DatasetIn(name=name, path="upload")
+    except ValidationError:
+        return False
+    return True
+
+
+def _unpack_and_record(
+    factory: sessionmaker[Session], archive: IO[bytes], name: str, team: Caller, settings: Settings
+) -> DatasetOut:
+    target = settings.uploads_dir() / uuid.uuid4().hex
     target.mkdir(parents=True)
     try:
-        with zipfile.ZipFile(archive.file) as bundle:
+        with zipfile.ZipFile(archive) as bundle:
             size = sum(item.file_size for item in bundle.infolist())
             if size > settings.max_upload_bytes:
                 raise FieldError("archive", f"unpacks to {size} bytes, over the limit", 413)
@@ -76,14 +155,14 @@ async def upload_dataset(
                     raise FieldError("archive", f"{item.filename}: a path outside the archive")
             bundle.extractall(target)
         root = _dataset_root(target)
-        return _record(session, team, name, root)
+        # an upload reads nothing outside its own folder, whatever its dataset.yaml says
+        dataset = open_allowed(root, DataRoots.of([target]), field="archive")
+        with factory() as session:
+            return _record(session, team, name, root, dataset)
     except zipfile.BadZipFile:
         shutil.rmtree(target, ignore_errors=True)
         raise FieldError("archive", "not a zip file") from None
-    except DatasetError as error:
-        shutil.rmtree(target, ignore_errors=True)
-        raise FieldError("archive", str(error)) from None
-    except FieldError:
+    except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
 

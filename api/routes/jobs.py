@@ -5,15 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import Caller
+from api.body import read_body
 from api.db.models import JOB_STATUSES, Job, TrialRecord, utcnow
 from api.deps import SessionDep, SettingsDep, TeamDep
 from api.errors import MAX_OFFSET, FieldError
 from api.routing import SessionReleasingRoute
 from api.schemas import Created, JobList, JobOut, JobStatus
+from api.settings import Settings
 from api.validation import validated_spec
 from search_spaces import JobSpec
 
@@ -41,11 +45,25 @@ def owned_job(session: SessionDep, team: Caller, job_id: str) -> Job:
         }
     },
 )
-async def submit_job(request: Request, session: SessionDep, team: TeamDep, settings: SettingsDep) -> Created:
+async def submit_job(request: Request, team: TeamDep, settings: SettingsDep) -> Created:
     """A JobSpec as JSON, or as YAML with ``Content-Type: application/yaml``; ``{"preset": NAME, …}``
-    starts from a preset. The dataset, limits and warm-start jobs are checked before queueing."""
-    body = await request.body()
-    spec = validated_spec(body, request.headers.get("content-type", ""), session, team, settings)
+    starts from a preset. The dataset, limits and warm-start jobs are checked before queueing.
+    The caller is known before the body is read; the body is read up to ``max_spec_bytes`` (413
+    past it) and parsed and checked on the thread pool (opening a dataset decodes its images)."""
+    body = await read_body(request, settings.max_spec_bytes)
+    content_type = request.headers.get("content-type", "")
+    factory = request.app.state.session_factory
+    return await run_in_threadpool(_queue_job, factory, body, content_type, team, settings)
+
+
+def _queue_job(
+    factory: sessionmaker[Session], body: bytes, content_type: str, team: Caller, settings: Settings
+) -> Created:
+    with factory() as session:
+        return _add_job(session, validated_spec(body, content_type, session, team, settings), team)
+
+
+def _add_job(session: Session, spec: JobSpec, team: Caller) -> Created:
     job = Job(
         id=uuid.uuid4().hex,
         team_id=team.id,
@@ -118,7 +136,7 @@ def cancel_job(job_id: str, session: SessionDep, team: TeamDep) -> JobOut:
 
 
 @router.post("/{job_id}/resume", response_model=JobOut)
-def resume_job(job_id: str, session: SessionDep, team: TeamDep, _: Annotated[None, Body()] = None) -> JobOut:
+def resume_job(job_id: str, session: SessionDep, team: TeamDep) -> JobOut:
     """Queue a failed or cancelled job again; it continues from its search state."""
     job = owned_job(session, team, job_id)
     if job.status not in ("failed", "cancelled"):

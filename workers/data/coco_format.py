@@ -11,6 +11,7 @@ from pycocotools.coco import COCO
 
 from workers.data.dataset import DatasetSplit, ImageRecord, box_problems
 from workers.data.images import image_problem, image_size
+from workers.data.roots import DataRoots
 
 
 def read_coco(annotation_file: Path, problems: list[str], split: str) -> COCO | None:
@@ -39,8 +40,11 @@ def load_coco_split(
     category_ids: tuple[int, ...],
     problems: list[str],
     annotation_file: Path | None = None,
+    roots: DataRoots | None = None,
 ) -> DatasetSplit:
-    """Records of one split; every problem found is appended to ``problems``."""
+    """Records of one split; every problem found is appended to ``problems``. Each image must lie
+    inside ``roots`` (checked before it is opened)."""
+    roots = roots or DataRoots.unconfined()
     index_of = {category_id: index for index, category_id in enumerate(category_ids)}
     records = []
     image_ids = sorted(coco.getImgIds())
@@ -50,6 +54,7 @@ def load_coco_split(
         info = coco.imgs[image_id]
         path = images_dir / str(info.get("file_name", ""))
         where = f"{split}: image {info.get('file_name')!r} (id {image_id})"
+        roots.check(path, where, annotation_file)
         trouble = image_problem(path)
         if trouble:
             problems.append(f"{where}: {trouble}")

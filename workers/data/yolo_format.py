@@ -7,6 +7,7 @@ from pathlib import Path
 
 from workers.data.dataset import DatasetSplit, ImageRecord
 from workers.data.images import IMAGE_SUFFIXES, image_problem, image_size
+from workers.data.roots import DataRoots
 
 EDGE_TOLERANCE = 1e-3
 
@@ -55,7 +56,12 @@ def _parse_labels(
     return rows
 
 
-def load_yolo_split(split: str, images_dir: Path, num_classes: int, problems: list[str]) -> DatasetSplit:
+def load_yolo_split(
+    split: str, images_dir: Path, num_classes: int, problems: list[str], roots: DataRoots | None = None
+) -> DatasetSplit:
+    """Records of one split; every image and label file must lie inside ``roots`` (checked before
+    it is opened)."""
+    roots = roots or DataRoots.unconfined()
     if not images_dir.is_dir():
         problems.append(f"{split}: images folder {images_dir} is missing")
         return DatasetSplit(split, ())
@@ -65,12 +71,14 @@ def load_yolo_split(split: str, images_dir: Path, num_classes: int, problems: li
     records = []
     for image_id, path in enumerate(paths, start=1):
         where = f"{split}: image {path.name!r}"
+        roots.check(path, where, images_dir)
+        labels = roots.check(label_path(path), f"{where}: its label file", images_dir)
         trouble = image_problem(path)
         if trouble:
             problems.append(f"{where}: {trouble}")
             continue
         width, height = image_size(path)
-        rows = _parse_labels(where, label_path(path), num_classes, problems)
+        rows = _parse_labels(where, labels, num_classes, problems)
         boxes = [
             [
                 max((cx - w / 2) * width, 0),

@@ -55,10 +55,12 @@ def run_search(
     export_front: bool = True,
     ray_address: str | None = None,
     stop_requested: Callable[[], bool] | None = None,
+    data_roots: Sequence[str | Path] | None = None,
 ) -> SearchResult:
     """Run (or resume) the search of ``spec``; results, Tune state, exports under ``out_dir``.
     ``stop_requested`` is polled during the search; when it returns True the search stops (its
-    state stays resumable)."""
+    state stays resumable). ``data_roots`` (a service's): each trial re-checks that every dataset
+    file it reads lies inside them."""
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     ensure_ray(ray_address)
@@ -88,7 +90,10 @@ def run_search(
     else:
         tuner = tune.Tuner(
             _trainable(spec),
-            param_space={"job": spec.model_dump(mode="json")},
+            param_space={
+                "job": spec.model_dump(mode="json"),
+                "data_roots": None if data_roots is None else [str(root) for root in data_roots],
+            },
             tune_config=tune.TuneConfig(
                 search_alg=make_searcher(spec, list(initial_points), weights_dir=out_dir / "weights"),
                 scheduler=make_scheduler(spec),

@@ -45,7 +45,7 @@ class Candidate:
 def prepare(spec: JobSpec, config: TrialConfig) -> Candidate:
     """Build the candidate, fit its anchors to the data (when asked and the recall is short),
     count params and FLOPs, and time the untrained network on the target device."""
-    dataset = open_dataset(config.data)
+    dataset = open_dataset(config.data, config.roots)
     network = build_network(config, dataset.num_classes)
     fitted = False
     if spec.space.hyperparameters.anchors:
@@ -97,8 +97,9 @@ def inheriting(config: TrialConfig, lineage: dict[str, Any]) -> TrialConfig:
 
 
 def search_trial(config: dict[str, Any]) -> None:
-    """Tune config: {"job": JobSpec as JSON, "arch": {…}, "hyp": {…}} and, from a searcher that
-    breeds with weight inheritance, "lineage" (``EvolveSearcher._lineage``)."""
+    """Tune config: {"job": JobSpec as JSON, "arch": {…}, "hyp": {…}, "data_roots": the service's
+    data roots or None} and, from a searcher that breeds with weight inheritance, "lineage"
+    (``EvolveSearcher._lineage``)."""
     spec = JobSpec.model_validate(config["job"])
     torch.set_num_threads(trial_threads(spec))  # train with the CPUs the trial holds, no more
     # Tune's per-epoch checkpoint is the trial's only saved state (what a retry resumes from and
@@ -106,6 +107,8 @@ def search_trial(config: dict[str, Any]) -> None:
     # storage again and again. An image cache, when asked for, lives in scratch for the trial.
     with tempfile.TemporaryDirectory(prefix="scaler-trial-") as scratch:
         base = trial_config(spec, flatten(config), out_dir=scratch if spec.training.cache else None)
+        if config.get("data_roots") is not None:  # a service's search: re-checked where it is read
+            base = dataclasses.replace(base, data_roots=tuple(config["data_roots"]))
         lineage = config.get("lineage") or {}
         _search_trial(spec, inheriting(base, lineage), lineage.get("save_to"))
 
