@@ -1,4 +1,5 @@
-"""Bearer tokens mapped to teams. Tokens are stored as SHA-256 hashes."""
+"""Bearer tokens mapped to teams. Tokens are stored as SHA-256 hashes; an admin token may also
+manage teams and tokens (``api.admin``); a revoked token is refused."""
 
 from __future__ import annotations
 
@@ -22,24 +23,28 @@ def hash_token(token: str) -> str:
 
 @dataclass(frozen=True)
 class Caller:
-    """The team a request acts for."""
+    """The team a request acts for; ``admin`` and ``token_id`` are those of the token it sent."""
 
     id: int
     name: str
+    admin: bool = False
+    token_id: int | None = None
 
 
 def team_for_token(session: Session, token: str) -> Caller | None:
+    """The caller behind an unrevoked ``token``; None for an unknown or revoked one."""
     row = session.execute(
-        select(Team.id, Team.name)
+        select(Team.id, Team.name, ApiToken.role, ApiToken.id.label("token_id"))
         .join(ApiToken, ApiToken.team_id == Team.id)
-        .where(ApiToken.token_hash == hash_token(token))
+        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
     ).first()
-    return Caller(row.id, row.name) if row else None
+    return Caller(row.id, row.name, row.role == "admin", row.token_id) if row else None
 
 
 class TokenCache:
-    """Token → team lookups remembered for ``seconds`` (one process); a deleted token stops
-    working within that time. Unknown tokens are not remembered."""
+    """Token → team lookups remembered for ``seconds`` (one process): a token revoked elsewhere
+    (the CLI, another replica) stops working within that time; one revoked through this process is
+    forgotten at once (``forget``). Unknown tokens are not remembered."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -66,9 +71,19 @@ class TokenCache:
                 self.entries[key] = (caller, now + self.seconds)
         return caller
 
+    def forget(self, token_id: int) -> None:
+        """Drop the remembered lookups of token ``token_id`` (revoked in this process)."""
+        with self.lock:
+            for key in [key for key, (caller, _) in self.entries.items() if caller.token_id == token_id]:
+                del self.entries[key]
 
-def create_token(session: Session, team_name: str, token: str | None = None, name: str = "default") -> str:
-    """Add a token for ``team_name`` (created if missing); returns the plaintext token."""
+
+def create_token(
+    session: Session, team_name: str, token: str | None = None, name: str = "default", admin: bool = False
+) -> str:
+    """Add a token for ``team_name`` (created if missing); returns the plaintext token. A token
+    already stored is left as it is (its role and revocation included). ``api.admin.issue_token``
+    is the checked way for administrators."""
     team = session.scalar(select(Team).where(Team.name == team_name))
     if team is None:
         team = Team(name=team_name)
@@ -76,18 +91,20 @@ def create_token(session: Session, team_name: str, token: str | None = None, nam
         session.flush()
     token = token or secrets.token_urlsafe(32)
     if session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token))) is None:
-        session.add(ApiToken(team_id=team.id, token_hash=hash_token(token), name=name))
+        role = "admin" if admin else "member"
+        session.add(ApiToken(team_id=team.id, token_hash=hash_token(token), name=name, role=role))
     session.commit()
     return token
 
 
 def ensure_default_token(factory: sessionmaker[Session], token: str | None) -> str | None:
     """The embedded single-team setup: ``token`` (SCALER_TOKEN) becomes the default team's token;
-    without one, a token is generated the first time (returned so that ``serve`` can print it)."""
+    without one, a token is generated when the database holds none (returned so that ``serve``
+    can print it). Either is an admin token: whoever started the server can administer it."""
     with factory() as session:
         if token:
-            create_token(session, DEFAULT_TEAM, token)
+            create_token(session, DEFAULT_TEAM, token, admin=True)
             return token
         if session.scalar(select(ApiToken.id).limit(1)) is None:
-            return create_token(session, DEFAULT_TEAM)
+            return create_token(session, DEFAULT_TEAM, admin=True)
     return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from cli.admin_commands import team, token
 from cli.data_commands import data
 from cli.demo_command import demo
 from cli.model_commands import model
@@ -23,7 +24,7 @@ cli.add_command(model)
 cli.add_command(data)
 cli.add_command(train)
 cli.add_command(search)
-for command in (serve, scheduler, db, submit, jobs, usage, watch, export, cancel, demo):
+for command in (serve, scheduler, db, submit, jobs, usage, watch, export, cancel, demo, team, token):
     cli.add_command(command)
 
 

@@ -29,7 +29,10 @@ class Team(Base):
 
 
 class ApiToken(Base):
-    """Only the SHA-256 of a token is stored."""
+    """Only the SHA-256 of a token is stored. The role belongs to the token, not to its team: a
+    team can hold an admin token for its operator and member tokens for its jobs, and one admin
+    token is revoked without touching the team's others. A revoked token is kept (its row says
+    when) and refused."""
 
     __tablename__ = "api_tokens"
 
@@ -37,7 +40,9 @@ class ApiToken(Base):
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="default")
+    role: Mapped[str] = mapped_column(String(16), default="member", server_default="member")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class DatasetRecord(Base):

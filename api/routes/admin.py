@@ -1,0 +1,128 @@
+"""Teams and tokens over REST, for admin tokens only (others get a 403): the same functions as
+``scaler team …`` and ``scaler token …`` (``api.admin``). A new token's plaintext is in the answer
+that creates it, and nowhere else."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, status
+from pydantic import BaseModel, ConfigDict, StrictBool
+
+from api import admin
+from api.auth import Caller, TokenCache
+from api.deps import SessionDep, TeamDep
+from api.errors import FieldError
+from api.routing import SessionReleasingRoute
+
+MAX_ID = 2**31 - 1  # the database's integer ids end there
+
+
+async def require_admin(caller: TeamDep) -> Caller:
+    if not caller.admin:
+        raise FieldError("authorization", "an admin token is required to manage teams and tokens", 403)
+    return caller
+
+
+router = APIRouter(
+    prefix="/v1/admin",
+    tags=["admin"],
+    route_class=SessionReleasingRoute,
+    dependencies=[Depends(require_admin)],
+)
+
+
+class TeamIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str  # 1-200 characters, no control characters (checked by api.admin: a FieldError)
+
+
+class TeamOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    created_at: dt.datetime
+    active_tokens: int
+
+
+class TeamList(BaseModel):
+    items: list[TeamOut]
+
+
+class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    team: str
+    name: str = "default"  # a label
+    admin: StrictBool = False
+
+
+class TokenOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    team: str
+    name: str
+    role: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+class TokenCreated(TokenOut):
+    token: str  # shown once: only its SHA-256 is stored
+
+
+class TokenList(BaseModel):
+    items: list[TokenOut]
+
+
+@contextmanager
+def field_errors() -> Iterator[None]:
+    try:
+        yield
+    except admin.AdminError as error:
+        raise FieldError(error.field, error.message, error.status_code) from None
+
+
+@router.post("/teams", status_code=status.HTTP_201_CREATED, response_model=TeamOut)
+def create_team(body: TeamIn, session: SessionDep) -> TeamOut:
+    """A new team (409 when the name is taken)."""
+    with field_errors():
+        return TeamOut.model_validate(admin.create_team(session, body.name))
+
+
+@router.get("/teams", response_model=TeamList)
+def list_teams(session: SessionDep) -> TeamList:
+    return TeamList(items=[TeamOut.model_validate(team) for team in admin.list_teams(session)])
+
+
+@router.post("/tokens", status_code=status.HTTP_201_CREATED, response_model=TokenCreated)
+def create_token(body: TokenIn, session: SessionDep) -> TokenCreated:
+    """A new token for an existing team; its plaintext is in this answer only."""
+    with field_errors():
+        issued = admin.issue_token(session, body.team, body.name, body.admin)
+    return TokenCreated(**TokenOut.model_validate(issued.info).model_dump(), token=issued.token)
+
+
+@router.get("/tokens", response_model=TokenList)
+def list_tokens(session: SessionDep) -> TokenList:
+    """Every token, revoked ones included; never a token or its hash."""
+    return TokenList(items=[TokenOut.model_validate(token) for token in admin.list_tokens(session)])
+
+
+@router.delete("/tokens/{token_id}", response_model=TokenOut)
+def revoke_token(
+    token_id: Annotated[int, Path(ge=1, le=MAX_ID)], request: Request, session: SessionDep
+) -> TokenOut:
+    """Revoke a token: refused (401) from now on by this process, by others within
+    SCALER_TOKEN_CACHE_SECONDS. Revoking it again changes nothing."""
+    with field_errors():
+        revoked = admin.revoke_token(session, token_id)
+    cache: TokenCache = request.app.state.token_cache
+    cache.forget(token_id)
+    return TokenOut.model_validate(revoked)
