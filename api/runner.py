@@ -139,6 +139,28 @@ def _warm_start_points(factory: sessionmaker[Session], spec: JobSpec) -> list[Po
     return points
 
 
+FAILED_STATUSES = ("failed", "errored")  # a trial that produced no outcome because of an error
+LISTED_REASONS = 3
+
+
+def all_failed(trials: Sequence[Any]) -> bool:
+    """Whether the search ran trials and every one of them failed (nothing was learned)."""
+    return bool(trials) and all(trial.status in FAILED_STATUSES for trial in trials)
+
+
+def failure_summary(trials: Sequence[Any]) -> str:
+    """"all N trials failed" and the first distinct reasons (first line of each) with their counts."""
+    counts: dict[str, int] = {}
+    for trial in trials:
+        lines = [line.strip() for line in (trial.error or "no reason recorded").strip().splitlines()]
+        # a dataset error's first line only counts its problems: the first problem says what is wrong
+        reason = " ".join(lines[:2] if len(lines) > 1 and lines[1].startswith("- ") else lines[:1])[:300]
+        counts[reason] = counts.get(reason, 0) + 1
+    listed = "; ".join(f"{reason} (×{count})" for reason, count in list(counts.items())[:LISTED_REASONS])
+    more = len(counts) - LISTED_REASONS
+    return f"all {len(trials)} trials failed: {listed}" + (f"; and {more} other reasons" if more > 0 else "")
+
+
 def run_job(settings: Settings, job_id: str) -> str:
     """Run the job to its end; returns the final status."""
     from workers.search.resources import resolve_resources
@@ -181,6 +203,8 @@ def run_job(settings: Settings, job_id: str) -> str:
         writer.settle(result.trials)
         if cancel_requested():
             status = "cancelled"
+        elif all_failed(result.trials):
+            status, error = "failed", failure_summary(result.trials)
     except Exception as failure:  # the job fails with its reason; the service goes on
         status, error = "failed", f"{type(failure).__name__}: {failure}"
         traceback.print_exc()

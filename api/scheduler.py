@@ -118,14 +118,7 @@ class JobScheduler:
     def launch(self, job_id: str) -> None:
         folder = job_folder(self.settings, job_id)
         folder.mkdir(parents=True, exist_ok=True)
-        env = {
-            **os.environ,
-            "SCALER_DATA_DIR": str(self.settings.data_dir.resolve()),
-            "SCALER_DATABASE_URL": self.settings.resolved_database_url(),
-            "SCALER_MLFLOW_TRACKING_URI": self.settings.resolved_tracking_uri(),
-        }
-        if self.settings.ray_address:
-            env["SCALER_RAY_ADDRESS"] = self.settings.ray_address
+        env = {**os.environ, **self.settings.process_environment()}
         log_file = (folder / "runner.log").open("a")
         self.processes[job_id] = subprocess.Popen(
             [sys.executable, "-m", "api.runner", job_id],

@@ -3,6 +3,7 @@ at import time."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from pydantic import Field
@@ -37,6 +38,19 @@ class Settings(BaseSettings):
 
     def resolved_tracking_uri(self) -> str:
         return self.mlflow_tracking_uri or f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
+
+    def process_environment(self) -> dict[str, str]:
+        """These settings as the environment of another process (a job's runner) that reads them
+        back with ``get_settings()``: whatever the command line changed travels too."""
+        environment = {
+            "SCALER_DATA_DIR": str(self.data_dir.resolve()),
+            "SCALER_DATABASE_URL": self.resolved_database_url(),
+            "SCALER_MLFLOW_TRACKING_URI": self.resolved_tracking_uri(),
+            "SCALER_DATA_ROOTS": json.dumps([str(root) for root in self.allowed_roots()]),
+        }
+        if self.ray_address:
+            environment["SCALER_RAY_ADDRESS"] = self.ray_address
+        return environment
 
     def uploads_dir(self) -> Path:
         return (self.data_dir / "datasets").resolve()

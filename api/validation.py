@@ -67,6 +67,18 @@ def read_document(body: bytes, content_type: str) -> Any:
     return document
 
 
+def merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``overrides`` laid over it, mappings merged key by key (``{"budget":
+    {"max_trials": 2}}`` changes one budget field of a preset, not the whole budget)."""
+    result = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
 def parse_body(body: bytes, content_type: str) -> JobSpec:
     document = read_document(body, content_type)
     if isinstance(document, dict) and "preset" in document:
@@ -77,7 +89,7 @@ def parse_body(body: bytes, content_type: str) -> JobSpec:
             base = load_job_spec(str(document["preset"])).model_dump(mode="json")
         except SpecLoadError as error:
             raise FieldError("preset", error.message) from None
-        document = {**base, **overrides}
+        document = merged(base, overrides)
     try:
         return parse_job_spec(document)
     except SpecLoadError as error:

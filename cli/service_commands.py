@@ -19,8 +19,17 @@ TERMINAL = ("done", "failed", "cancelled")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8000, show_default=True)
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Default: runs/scaler.")
+@click.option(
+    "--data-root",
+    "data_roots",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A folder jobs may read datasets from (repeatable; default: the data dir; SCALER_DATA_ROOTS).",
+)
 @click.option("--no-scheduler", is_flag=True, help="Serve the API only (run `scaler scheduler` apart).")
-def serve(host: str, port: int, data_dir: Path | None, no_scheduler: bool) -> None:
+def serve(
+    host: str, port: int, data_dir: Path | None, data_roots: tuple[Path, ...], no_scheduler: bool
+) -> None:
     """The API with its job scheduler, a local Ray per job and a local MLflow store."""
     import uvicorn
 
@@ -31,12 +40,15 @@ def serve(host: str, port: int, data_dir: Path | None, no_scheduler: bool) -> No
     changes: dict[str, Any] = {"run_scheduler": not no_scheduler}
     if data_dir is not None:
         changes["data_dir"] = data_dir
+    if data_roots:
+        changes["data_roots"] = list(data_roots)
     settings = settings.model_copy(update=changes)
 
     def announce(app: Any) -> None:  # once the database and the token are set up
         click.echo(f"Scaler API  http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)")
         click.echo(f"database    {settings.resolved_database_url()}")
         click.echo(f"MLflow      {settings.resolved_tracking_uri()}")
+        click.echo(f"data roots  {', '.join(str(root) for root in settings.allowed_roots())}")
         token = app.state.created_token
         if token:
             click.echo(f"token       {token}   (export SCALER_TOKEN={token})")
@@ -89,11 +101,20 @@ def upgrade() -> None:
 @click.argument("spec_source", metavar="PRESET_OR_YAML")
 @click.option("--data", help="Dataset: a server path or a registered dataset id.")
 @click.option("--name", help="Job name.")
+@click.option("--max-trials", type=click.IntRange(min=1), help="Override budget.max_trials.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Override budget.epochs_per_trial.")
 @click.option("--json", "as_json", is_flag=True)
 @url_option
 @token_option
 def submit(
-    spec_source: str, data: str | None, name: str | None, as_json: bool, url: str, token: str | None
+    spec_source: str,
+    data: str | None,
+    name: str | None,
+    max_trials: int | None,
+    epochs: int | None,
+    as_json: bool,
+    url: str,
+    token: str | None,
 ) -> None:
     """Submit a job: a preset name or a job yaml (the same files as `scaler search`)."""
     import yaml
@@ -109,6 +130,10 @@ def submit(
         document["dataset"] = str(Path(data).resolve()) if Path(data).exists() else data
     if name is not None:
         document["name"] = name
+    budget = {"max_trials": max_trials, "epochs_per_trial": epochs}
+    if any(value is not None for value in budget.values()):
+        given = document.get("budget") if isinstance(document.get("budget"), dict) else {}
+        document["budget"] = {**given, **{key: value for key, value in budget.items() if value is not None}}
     created = ApiClient(url, token).json("POST", "/v1/jobs", json=document)
     click.echo(json.dumps(created) if as_json else created["id"])
 

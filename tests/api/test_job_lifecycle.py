@@ -44,8 +44,8 @@ def _wait(server: Server, job_id: str, until, timeout: float = 400) -> dict:
 
 
 @contextlib.contextmanager
-def _scheduled_server(data_dir: Path, url: str | None):
-    server = start_server(make_settings(data_dir, url, run_scheduler=True))
+def _scheduled_server(data_dir: Path, url: str | None, **changes: object):
+    server = start_server(make_settings(data_dir, url, run_scheduler=True, **changes))
     try:
         yield server
     finally:
@@ -145,3 +145,24 @@ def test_a_trial_cut_by_the_epoch_budget_ends_stopped_not_running(tmp_path, synt
         cut = [trial for trial in trials if trial["status"] == "stopped"]
         assert cut and all(len(trial["history"]) == trial["epochs"] >= 1 for trial in cut)
         assert job["trials_finished"] == len(trials) and job["epochs_used"] == 3
+
+
+def test_a_job_whose_every_trial_fails_ends_failed_with_the_reasons(tmp_path, synth_dataset):
+    """The dataset passes the door, then its images are swapped for a symlink out of the data roots:
+    each trial re-checks the roots and fails (once: a data error is not retried), and the job ends
+    failed, saying why, instead of done with an empty front."""
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    # the data dir alone: /tmp, the fixture's other root, would hold the outside folder too
+    with _scheduled_server(tmp_path, None, data_roots=[tmp_path]) as server, server.client() as client:
+        dataset = _dataset(tmp_path, synth_dataset)
+        spec = {**_job(dataset, trials=2), "budget": {"max_trials": 2, "epochs_per_trial": 1}}
+        spec["budget"]["max_failures_per_trial"] = 2
+        job_id = client.post("/v1/jobs", json=spec).json()["id"]
+        shutil.move(Path(dataset) / "images", outside)
+        (Path(dataset) / "images").symlink_to(outside, target_is_directory=True)
+        job = _wait(server, job_id, lambda job: job["status"] in ("done", "failed"))
+        assert job["status"] == "failed"
+        assert job["error"].startswith("all 2 trials failed: OutsideRootsError")
+        assert "outside the allowed data roots" in job["error"] and "(×2)" in job["error"]
+        trials = client.get(f"/v1/jobs/{job_id}/trials").json()["items"]
+        assert [trial["status"] for trial in trials] == ["failed", "failed"]

@@ -73,3 +73,24 @@ def test_running_out_of_memory_is_a_failure_of_the_candidate_other_errors_are_bu
     assert expected_failure(allocation.value)
     assert expected_failure(MemoryError()) and expected_failure(torch.OutOfMemoryError("CUDA out of memory"))
     assert not expected_failure(RuntimeError("shape mismatch")) and not expected_failure(KeyError("x"))
+
+
+def test_an_image_broken_after_the_check_fails_the_trial_as_a_data_error(synth_dataset, tmp_path):
+    """An image that passed the dataset check but cannot be read when training (garbled in place,
+    same size and time, so the check's cache still vouches for it) ends the trial as failed with a
+    DatasetError — a candidate failure recorded once, not a crash that Tune would retry."""
+    import os
+    import shutil
+
+    from workers.data.open import open_dataset
+
+    data = tmp_path / "data"
+    shutil.copytree(synth_dataset, data)
+    open_dataset(data)  # checked (and remembered) as good
+    for image in (data / "images" / "train").iterdir():
+        status = image.stat()
+        image.write_bytes(b"\0" * status.st_size)
+        os.utime(image, ns=(status.st_atime_ns, status.st_mtime_ns))
+    result = run_trial(_config(data, tmp_path, epochs=1))
+    assert result.status == "failed"
+    assert result.error.startswith("DatasetError") and "cannot be read" in result.error

@@ -13,9 +13,10 @@ MAX_LISTED_PROBLEMS = 20
 class DatasetError(ValueError):
     """A dataset that cannot be used, with every offending item found (the first 20 listed)."""
 
-    def __init__(self, source: str | Path, problems: list[str]) -> None:
-        self.source = str(source)
-        self.problems = list(problems)
+    def __init__(self, source: str | Path, problems: list[str] | None = None) -> None:
+        # one argument: a message (as PyTorch's DataLoader re-raises a worker's error in the parent)
+        self.source = str(source) if problems is not None else "in a data loader worker"
+        self.problems = list(problems) if problems is not None else [str(source)]
         listed = "\n".join(f"  - {problem}" for problem in self.problems[:MAX_LISTED_PROBLEMS])
         more = len(self.problems) - MAX_LISTED_PROBLEMS
         suffix = f"\n  … and {more} more" if more > 0 else ""

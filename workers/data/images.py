@@ -37,6 +37,8 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 
+from workers.data.dataset import DatasetError
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 CHECK_CACHE_LIMIT = 200_000
@@ -86,10 +88,16 @@ def image_size(path: Path) -> tuple[int, int]:
 
 
 def read_rgb(path: Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB pixels, turned by the EXIF orientation, from an image of any mode."""
-    with Image.open(path) as image:
-        oriented = _oriented(image)
-        return _to_rgb(oriented)
+    """(H, W, 3) uint8 RGB pixels, turned by the EXIF orientation, from an image of any mode.
+    A file that cannot be read (gone or changed since the dataset was checked) is a
+    :class:`DatasetError`: a fault of the data, which a retry would meet again."""
+    try:
+        with Image.open(path) as image:
+            oriented = _oriented(image)
+            return _to_rgb(oriented)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        reason = f"image {path.name!r} cannot be read ({type(error).__name__}: {error})"
+        raise DatasetError(path.parent, [reason]) from error
 
 
 def check_image(path: Path) -> ImageCheck:
