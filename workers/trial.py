@@ -155,7 +155,7 @@ def run_trial(
     started = time.perf_counter()
     params, gflops = 0, 0.0
     try:
-        dataset = open_dataset(config.data, config.roots)
+        dataset = open_dataset(config.data, config.roots, decode=False)  # decoded before the search
         train_config = train_config_of(config, dataset.num_classes)
         trainer = Trainer(train_config, dataset=dataset)
         params = count_parameters(trainer.model)

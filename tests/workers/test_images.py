@@ -278,3 +278,14 @@ def test_dataset_with_a_garbled_image_is_refused_naming_it(synth_dataset, tmp_pa
         assert any(
             p.startswith(f"{split}: ") and path.name in p and "corrupt image file" in p for p in problems
         ), problems
+
+
+def test_a_header_check_spares_the_decode_and_a_decoded_verdict_answers_it(tmp_path, monkeypatch):
+    """A trial re-opens a dataset the door decoded: headers only (``decode=False``), so a big
+    dataset is not decoded again in every trial's process; a full check still decodes."""
+    path = tmp_path / "garbled.png"
+    _write_png(path, _quadrants())
+    _garble_idat(path)
+    assert image_problem(path, decode=False) is None  # the header is fine
+    assert "corrupt" in image_problem(path)  # the full check decodes it (not answered by the header's)
+    assert "corrupt" in image_problem(path, decode=False)  # the decoded verdict answers both

@@ -41,6 +41,7 @@ def load_coco_split(
     problems: list[str],
     annotation_file: Path | None = None,
     roots: DataRoots | None = None,
+    decode: bool = True,
 ) -> DatasetSplit:
     """Records of one split; every problem found is appended to ``problems``. Each image must lie
     inside ``roots`` (checked before it is opened)."""
@@ -55,7 +56,7 @@ def load_coco_split(
         path = images_dir / str(info.get("file_name", ""))
         where = f"{split}: image {info.get('file_name')!r} (id {image_id})"
         roots.check(path, where, annotation_file)
-        trouble = image_problem(path)
+        trouble = image_problem(path, decode)
         if trouble:
             problems.append(f"{where}: {trouble}")
             continue

@@ -66,16 +66,19 @@ class ImageCheck:
     problem: str | None
     width: int = 0
     height: int = 0
+    decoded: bool = True  # False: only the header was read (a trial's re-check, see image_problem)
 
 
 _checks: dict[tuple[str, int, int], ImageCheck] = {}
 _checks_lock = threading.Lock()
 
 
-def image_problem(path: Path) -> str | None:
+def image_problem(path: Path, decode: bool = True) -> str | None:
     """Why ``path`` is not a readable image, or None: the file is decoded in full (see the module
-    docstring for the cache that spares decoding an unchanged file twice)."""
-    return check_image(path).problem
+    docstring for the cache that spares decoding an unchanged file twice). ``decode=False`` reads
+    the header only: for a process that re-opens a dataset the door has decoded (a trial), where
+    an image broken since then fails the trial as a data error when it is read."""
+    return check_image(path, decode).problem
 
 
 def image_size(path: Path) -> tuple[int, int]:
@@ -100,8 +103,9 @@ def read_rgb(path: Path) -> np.ndarray:
         raise DatasetError(path.parent, [reason]) from error
 
 
-def check_image(path: Path) -> ImageCheck:
-    """The cached verdict on ``path``, or a new one from decoding it."""
+def check_image(path: Path, decode: bool = True) -> ImageCheck:
+    """The cached verdict on ``path``, or a new one from decoding it (its header only when not
+    ``decode``; a decoded verdict answers both)."""
     if ImageFile.LOAD_TRUNCATED_IMAGES:
         raise RuntimeError(
             "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is set in this process: truncated images would pass "
@@ -116,9 +120,9 @@ def check_image(path: Path) -> ImageCheck:
     key = (str(path.resolve()), status.st_size, status.st_mtime_ns)
     with _checks_lock:
         cached = _checks.get(key)
-    if cached is not None:
+    if cached is not None and (cached.decoded or not decode):
         return cached
-    check, keep = _decode(path)
+    check, keep = _decode(path, decode)
     if keep:
         with _checks_lock:
             while len(_checks) >= CHECK_CACHE_LIMIT:
@@ -133,12 +137,14 @@ def clear_image_checks() -> None:
         _checks.clear()
 
 
-def _decode(path: Path) -> tuple[ImageCheck, bool]:
-    """The verdict from decoding ``path``, and whether it may be cached (not when the file could
-    not be read at all: its permissions may change without a new mtime)."""
+def _decode(path: Path, decode: bool = True) -> tuple[ImageCheck, bool]:
+    """The verdict from decoding ``path`` (its header only when not ``decode``), and whether it may
+    be cached (not when the file could not be read at all: its permissions may change without a
+    new mtime)."""
     try:
         with Image.open(path) as image:
-            image.load()
+            if decode:
+                image.load()
             width, height = image.size
             mode = image.mode
             orientation = _orientation(image)
@@ -158,7 +164,7 @@ def _decode(path: Path) -> tuple[ImageCheck, bool]:
         return ImageCheck(f"unsupported colour mode {mode!r}"), True
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    return ImageCheck(None, width, height), True
+    return ImageCheck(None, width, height, decode), True
 
 
 def _orientation(image: Image.Image) -> int:

@@ -17,21 +17,22 @@ SPLITS = ("train", "val")
 MAX_DESCRIPTION_BYTES = 1024 * 1024
 
 
-def open_dataset(location: str | Path, roots: DataRoots | None = None) -> Dataset:
+def open_dataset(location: str | Path, roots: DataRoots | None = None, decode: bool = True) -> Dataset:
     """A validated Dataset from a folder holding ``dataset.yaml`` (our COCO layout, as written by
     ``scaler data synth``), a folder with ``annotations/instances_{train,val}.json``, or a YOLO
     data yaml. Raises :class:`DatasetError` listing every problem found.
 
     ``roots`` confines it: every file and folder it reads (the description, its ``path``, split
     folders, annotation and label files, each image) must resolve inside one, checked before it is
-    read (:class:`~workers.data.roots.OutsideRootsError` otherwise)."""
+    read (:class:`~workers.data.roots.OutsideRootsError` otherwise). ``decode=False`` reads image
+    headers only, for a process re-opening a dataset that was decoded at the door (a trial)."""
     roots = roots or DataRoots.unconfined()
     path = roots.check(Path(location), "the dataset path")
     if path.is_dir() and (path / DESCRIPTION).is_file():
         path = roots.check(path / DESCRIPTION, DESCRIPTION)
     if path.is_dir():
         if (path / "annotations" / "instances_train.json").is_file():
-            return _open_coco(path, _default_coco_description(), roots)
+            return _open_coco(path, _default_coco_description(), roots, decode)
         raise DatasetError(path, [f"no {DESCRIPTION}, annotations/instances_train.json or data yaml found"])
     if not path.is_file():
         raise DatasetError(path, ["the dataset path does not exist"])
@@ -45,8 +46,8 @@ def open_dataset(location: str | Path, roots: DataRoots | None = None) -> Datase
         raise DatasetError(path, ["the dataset description must be a mapping"])
     root = roots.check(path.parent / str(description.get("path", ".")), "its 'path' entry", source=path)
     if description.get("format", "yolo") == "coco":
-        return _open_coco(root, description, roots, source=path)
-    return _open_yolo(root, description, roots, source=path)
+        return _open_coco(root, description, roots, decode, source=path)
+    return _open_yolo(root, description, roots, decode, source=path)
 
 
 def _default_coco_description() -> dict[str, Any]:
@@ -57,7 +58,7 @@ def _default_coco_description() -> dict[str, Any]:
 
 
 def _open_coco(
-    root: Path, description: dict[str, Any], roots: DataRoots, source: Path | None = None
+    root: Path, description: dict[str, Any], roots: DataRoots, decode: bool, source: Path | None = None
 ) -> Dataset:
     problems: list[str] = []
     cocos = {}
@@ -78,7 +79,7 @@ def _open_coco(
     if coco_categories(cocos["val"][1]) != (category_ids, names):
         problems.append("val: its categories differ from train's")
     splits = {
-        split: load_coco_split(split, images_dir, coco, category_ids, problems, annotations, roots)
+        split: load_coco_split(split, images_dir, coco, category_ids, problems, annotations, roots, decode)
         for split, (images_dir, coco, annotations) in cocos.items()
     }
     return _finish(source or root, root, "coco", names, category_ids, splits, problems)
@@ -102,7 +103,9 @@ def _class_names(description: dict[str, Any], problems: list[str]) -> tuple[str,
     return tuple(str(name) for name in names)
 
 
-def _open_yolo(root: Path, description: dict[str, Any], roots: DataRoots, source: Path) -> Dataset:
+def _open_yolo(
+    root: Path, description: dict[str, Any], roots: DataRoots, decode: bool, source: Path
+) -> Dataset:
     problems: list[str] = []
     names = _class_names(description, problems)
     splits = {}
@@ -113,7 +116,7 @@ def _open_yolo(root: Path, description: dict[str, Any], roots: DataRoots, source
             splits[split] = DatasetSplit(split, ())
             continue
         images = roots.check(root / folder, f"its '{split}' entry", source)
-        splits[split] = load_yolo_split(split, images, len(names), problems, roots)
+        splits[split] = load_yolo_split(split, images, len(names), problems, roots, decode)
     category_ids = tuple(range(1, len(names) + 1))
     return _finish(source, root, "yolo", names, category_ids, splits, problems)
 

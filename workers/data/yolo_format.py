@@ -57,7 +57,12 @@ def _parse_labels(
 
 
 def load_yolo_split(
-    split: str, images_dir: Path, num_classes: int, problems: list[str], roots: DataRoots | None = None
+    split: str,
+    images_dir: Path,
+    num_classes: int,
+    problems: list[str],
+    roots: DataRoots | None = None,
+    decode: bool = True,
 ) -> DatasetSplit:
     """Records of one split; every image and label file must lie inside ``roots`` (checked before
     it is opened)."""
@@ -73,7 +78,7 @@ def load_yolo_split(
         where = f"{split}: image {path.name!r}"
         roots.check(path, where, images_dir)
         labels = roots.check(label_path(path), f"{where}: its label file", images_dir)
-        trouble = image_problem(path)
+        trouble = image_problem(path, decode)
         if trouble:
             problems.append(f"{where}: {trouble}")
             continue

@@ -18,7 +18,7 @@ from ray import tune
 
 from scaler import Detector, count_parameters
 from scaler.profile import count_flops
-from search_spaces import JobSpec
+from search_spaces import Constraints, JobSpec
 from workers.anchors import evolve_anchors
 from workers.data.open import open_dataset
 from workers.latency import measure_latency
@@ -40,12 +40,28 @@ class Candidate:
     gflops: float
     violations: list[str]
     anchors_fitted: bool = False
+    latency_with_nms: LatencyStats | None = None  # timed when the objective includes NMS
+    violation: float = 0.0  # how far over its constraints (``constraint_violation``)
+
+
+def constraint_violation(constraints: Constraints, latency_ms: float, params: int, gflops: float) -> float:
+    """How far a candidate is over its constraints: each broken limit's overshoot relative to the
+    limit, summed (0.5: half as much again as allowed; 0: feasible). Optuna ranks infeasible
+    trials by it (``MultiObjectiveOptunaSearch``)."""
+    measured = (
+        (latency_ms, constraints.max_latency_ms),
+        (params, constraints.max_params),
+        (gflops, constraints.max_gflops),
+    )
+    return sum(value / limit - 1.0 for value, limit in measured if limit is not None and value > limit)
 
 
 def prepare(spec: JobSpec, config: TrialConfig) -> Candidate:
     """Build the candidate, fit its anchors to the data (when asked and the recall is short),
-    count params and FLOPs, and time the untrained network on the target device."""
-    dataset = open_dataset(config.data, config.roots)
+    count params and FLOPs, and time the untrained network on the target device. When the latency
+    objective includes NMS, the network + NMS is timed here too: every epoch's report carries it
+    (the rungs of successive halving rank by it), the trained network is timed again at the end."""
+    dataset = open_dataset(config.data, config.roots, decode=False)  # decoded before the search
     network = build_network(config, dataset.num_classes)
     fitted = False
     if spec.space.hyperparameters.anchors:
@@ -61,18 +77,22 @@ def prepare(spec: JobSpec, config: TrialConfig) -> Candidate:
     params = count_parameters(model)
     gflops, _ = count_flops(model, config.image_size)
     target = config.latency
-    latency = measure_latency(
-        model,
-        target.device,
-        input_size=config.image_size,
-        batch=target.batch,
-        precision=target.precision,
-        runs=target.runs,
-        rounds=target.rounds,
-        threads=target.threads,
-    )
-    violations = spec.objectives.constraints.violations(latency.estimate_ms, params, gflops)
-    return Candidate(config, latency, params, gflops, violations, fitted)
+    options: dict[str, Any] = {
+        "input_size": config.image_size,
+        "batch": target.batch,
+        "precision": target.precision,
+        "runs": target.runs,
+        "rounds": target.rounds,
+        "threads": target.threads,
+    }
+    latency = measure_latency(model, target.device, **options)
+    with_nms = None
+    if spec.objectives.latency.include_nms:
+        with_nms = measure_latency(model, target.device, include_nms=True, **options)
+    constraints = spec.objectives.constraints
+    violations = constraints.violations(latency.estimate_ms, params, gflops)
+    violation = constraint_violation(constraints, latency.estimate_ms, params, gflops)
+    return Candidate(config, latency, params, gflops, violations, fitted, with_nms, violation)
 
 
 def inheriting(config: TrialConfig, lineage: dict[str, Any]) -> TrialConfig:
@@ -131,11 +151,12 @@ def _search_trial(spec: JobSpec, base: TrialConfig, save_to: str | None = None) 
         "threads": torch.get_num_threads(),
         "inherited_from": base.init_weights and Path(base.init_weights).stem,
     }
+    if candidate.latency_with_nms is not None:  # the objective, in every report from the first epoch
+        common["latency_nms_ms"] = candidate.latency_with_nms.estimate_ms
     if candidate.violations:
         reason = "; ".join(candidate.violations)
-        tune.report(
-            {**FAILED_DEFAULTS, **common, "status": "infeasible", "final": True, "error": reason, "epoch": -1}
-        )
+        infeasible = {"status": "infeasible", "final": True, "error": reason, "epoch": -1}
+        tune.report({**FAILED_DEFAULTS, **common, **infeasible, "constraint_violation": candidate.violation})
         return
     _train(candidate, common, save_to)
 
