@@ -178,7 +178,7 @@ def test_a_whole_search_on_ray_tune_with_mlflow_and_export(local_ray, synth_data
     assert network.layers == expected.layers and network.detect.anchors == expected.detect.anchors
     assert sum(p.numel() for p in model.parameters()) == best.params
     assert json.loads((folder / "metrics.json").read_text())["trained"] is True
-    trained = torch.load(best.checkpoint, map_location="cpu", weights_only=False)["ema"]  # the EMA weights
+    trained = torch.load(best.checkpoint, map_location="cpu", weights_only=True)["ema"]  # the EMA weights
     exported = model.state_dict()
     assert all(torch.equal(exported[key].float(), value.float()) for key, value in trained.items())
 
