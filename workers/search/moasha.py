@@ -9,12 +9,14 @@ position is among the first ⌈n/η⌉ of the n recorded there (itself included)
 at a rung always goes on, as in ASHA, and a trial on the rung's Pareto front is cut only when
 more than ⌈n/η⌉ trials share that front and it adds less volume than those kept — a fast trial
 with next to no AP adds next to nothing and goes, where crowding alone would keep it as an
-extreme. Trials that report no objective values (failed, infeasible) are never cut."""
+extreme. Trials that report no objective values (failed, infeasible) are never cut. The records
+are kept on disk as well (``PersistentRungs``), so that a resumed search's rungs hold the trials
+recorded before it stopped."""
 
 from __future__ import annotations
 
+import json
 import math
-import pickle
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,9 +26,10 @@ from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from search_spaces.budget import rung_epochs
 from search_spaces.pareto import minimised_reference, rank_order
 from workers.search.objectives import minimised_vector
+from workers.search.rungs import PersistentRungs
 
 
-class MultiObjectiveASHA(FIFOScheduler):
+class MultiObjectiveASHA(FIFOScheduler, PersistentRungs):
     def __init__(
         self,
         metrics: list[str],
@@ -63,6 +66,7 @@ class MultiObjectiveASHA(FIFOScheduler):
         if trial_id in rung:
             return TrialScheduler.CONTINUE
         rung[trial_id] = vector
+        self.save_rungs()
         ids = list(rung)
         vectors = [rung[item] for item in ids]
         maximised = [mode == "max" for mode in self.modes]
@@ -79,8 +83,24 @@ class MultiObjectiveASHA(FIFOScheduler):
     def debug_string(self) -> str:
         return "MO-ASHA rungs: " + ", ".join(f"{rung} ep: {len(self.recorded[rung])}" for rung in self.rungs)
 
+    def rung_state(self) -> dict[str, Any]:
+        """Per rung, the trials recorded there in order of arrival (a tie-break) with their vectors."""
+        return {
+            "rungs": {
+                str(rung): {trial_id: list(vector) for trial_id, vector in recorded.items()}
+                for rung, recorded in self.recorded.items()
+            }
+        }
+
+    def load_rung_state(self, state: dict[str, Any]) -> None:
+        for rung, recorded in state.get("rungs", {}).items():
+            if int(rung) in self.recorded:
+                self.recorded[int(rung)] = {
+                    trial_id: tuple(float(value) for value in vector) for trial_id, vector in recorded.items()
+                }
+
     def save(self, checkpoint_path: str) -> None:
-        Path(checkpoint_path).write_bytes(pickle.dumps(self.recorded))
+        Path(checkpoint_path).write_text(json.dumps(self.rung_state()))
 
     def restore(self, checkpoint_path: str) -> None:
-        self.recorded = pickle.loads(Path(checkpoint_path).read_bytes())
+        self.load_rung_state(json.loads(Path(checkpoint_path).read_text()))

@@ -1,6 +1,7 @@
 """run_search: a job on Ray Tune (local ``ray.init()`` by default, ``RAY_ADDRESS`` respected),
 one nested MLflow run per trial, the front exported at the end. ``resume=True`` continues an
-interrupted search from Tune's experiment state (searcher and scheduler state included)."""
+interrupted search from Tune's experiment state (the searcher's state included) and the scheduler's
+rung records (``rungs``: Tune keeps none of a scheduler's state)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from workers.search.outcome import SearchResult, SearchTrial, summarise
 from workers.search.points import trial_config
 from workers.search.recorder import TrialRecorder, record
 from workers.search.resources import resolve_resources
+from workers.search.rungs import keep_rungs
 from workers.search.schedulers import make_scheduler
 from workers.search.searchers import make_searcher
 from workers.search.stopper import SearchStopper
@@ -87,7 +89,10 @@ def run_search(
         stopper.spent = _epochs_spent(tuner.get_results())  # the trial-epoch budget carries on
         internal = tuner._local_tuner  # the restored run config has no live callbacks: re-attach
         internal._run_config = replace(internal.get_run_config(), callbacks=[recorder], stop=stopper)
+        keep_rungs(internal._tune_config.scheduler, out_dir, resume=True)  # restored with empty rungs
     else:
+        scheduler = make_scheduler(spec)
+        keep_rungs(scheduler, out_dir, resume=False)  # a fresh search starts its rung records anew
         tuner = tune.Tuner(
             _trainable(spec),
             param_space={
@@ -96,7 +101,7 @@ def run_search(
             },
             tune_config=tune.TuneConfig(
                 search_alg=make_searcher(spec, list(initial_points), weights_dir=out_dir / "weights"),
-                scheduler=make_scheduler(spec),
+                scheduler=scheduler,
                 num_samples=spec.budget.max_trials,
                 time_budget_s=spec.budget.max_wall_minutes * 60 if spec.budget.max_wall_minutes else None,
                 reuse_actors=False,

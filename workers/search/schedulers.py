@@ -1,16 +1,20 @@
 """Schedulers by name: ``fifo`` (every trial runs its epochs), ``asha`` (Ray's ASHA on the scalar
 accuracy metric, or the validation loss) and ``moasha`` (Pareto-aware successive halving, see
-``moasha``)."""
+``moasha``). Both successive halvings keep their rung records on disk (``rungs``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from search_spaces import JobSpec
 from workers.search.moasha import MultiObjectiveASHA
+from workers.search.rungs import PersistentRungs
 from workers.search.searchers import hypervolume_reference, objective_metrics
+
+UNMEASURED = ("failed", "infeasible")  # a trial's last report when it trained to no result
 
 
 def _fifo(spec: JobSpec) -> TrialScheduler:
@@ -30,9 +34,60 @@ def rung_objectives(spec: JobSpec) -> tuple[list[str], list[str], tuple[float | 
     return metrics, modes, reference
 
 
+class MeasuredASHA(ASHAScheduler, PersistentRungs):
+    """Ray's ASHA, ranking only results that measured the trial: the last report of a failed or
+    infeasible trial carries no loss (None, which Ray's ASHA multiplies and raises on) and the AP 0
+    of a network that never trained (which would join a rung's record and lower its bar for every
+    trial after). Such a report is passed over, the trial left to end as it does."""
+
+    def _measured(self, result: dict[str, Any]) -> bool:
+        value = result.get(self._metric)
+        return (
+            result.get("status") not in UNMEASURED
+            and isinstance(value, int | float)
+            and value == value  # not NaN
+        )
+
+    def _records(self) -> int:
+        return sum(len(recorded) for bracket in self._brackets for _, recorded in bracket._rungs)
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
+        if not self._measured(result):
+            return TrialScheduler.CONTINUE
+        before = self._records()
+        decision = super().on_trial_result(tune_controller, trial, result)
+        if self._records() != before:
+            self.save_rungs()
+        return decision
+
+    def on_trial_complete(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> None:
+        if not self._measured(result):
+            self._trial_info.pop(trial.trial_id, None)
+            return
+        super().on_trial_complete(tune_controller, trial, result)
+        self.save_rungs()
+
+    def rung_state(self) -> dict[str, Any]:
+        return {
+            "brackets": [
+                [
+                    [milestone, {key: float(value) for key, value in recorded.items()}]
+                    for milestone, recorded in bracket._rungs
+                ]
+                for bracket in self._brackets
+            ],
+            "stopped": self._num_stopped,
+        }
+
+    def load_rung_state(self, state: dict[str, Any]) -> None:
+        for bracket, rungs in zip(self._brackets, state.get("brackets", []), strict=False):
+            bracket._rungs = [(milestone, dict(recorded)) for milestone, recorded in rungs]
+        self._num_stopped = int(state.get("stopped", self._num_stopped))
+
+
 def _asha(spec: JobSpec) -> TrialScheduler:
     metrics, modes, _ = rung_objectives(spec)
-    return ASHAScheduler(
+    return MeasuredASHA(
         time_attr="training_iteration",
         metric=metrics[0],
         mode=modes[0],

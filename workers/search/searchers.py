@@ -3,6 +3,7 @@ and random sampling through Ray Tune's OptunaSearch. All optimise (accuracy ↑,
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable
@@ -18,22 +19,37 @@ from workers.search.evolve import EvolveSearcher
 MIN_POPULATION, MAX_POPULATION = 4, 50
 REDRAWS = 25  # asks for a new point before a repeat is trained after all
 RUNNING = "running"
+CONSTRAINT = "constraint_violation"  # the Optuna constraint an infeasible trial breaks
+UNMEASURED_VIOLATION = 1.0  # an infeasible report that says not by how much
 
 logger = logging.getLogger(__name__)
 
 
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What Optuna was told of a point: ``state`` running, complete, infeasible, pruned or failed."""
+
+    state: str
+    values: list[float] | None = None
+    violation: float | None = None  # an infeasible point's ``constraint_violation``
+
+
 class MultiObjectiveOptunaSearch(OptunaSearch):
     """OptunaSearch that tells Optuna a trial failed when it failed or its result holds no
-    objective values, instead of passing Nones (or a fake AP 0) to ``Study.tell``; and that a trial
-    a successive-halving scheduler stopped at a rung (its last report still ``running``) was pruned:
+    objective values, instead of passing Nones (or a fake AP 0) to ``Study.tell``; that a trial a
+    successive-halving scheduler stopped at a rung (its last report still ``running``) was pruned:
     its AP was measured before the network could detect, so NSGA-II and multi-objective TPE, which
     learn from complete trials only, must not take it for a finished one (as ``evolve`` ranks parents
-    by fidelity first). A point already trained or training is never handed to Ray again (see
-    ``suggest``), as ``evolve`` never proposes one."""
+    by fidelity first); and that an infeasible trial (a constraint broken before training) broke a
+    constraint (``Trial.set_constraint``, by its ``constraint_violation``): complete, its AP 0 and
+    latency never join the study's front (``best_trials`` takes feasible trials only), NSGA-II ranks
+    it behind every feasible trial and TPE counts it among the bad ones, so both sample away from
+    it. A point already trained or training is never handed to Ray again (see ``suggest``), as
+    ``evolve`` never proposes one."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.outcomes: dict[str, tuple[str, list[float] | None]] = {}  # point key → (state, values)
+        self.outcomes: dict[str, Outcome] = {}  # point key → what Optuna was told
         self.point_keys: dict[str, str] = {}  # trial id → point key
         self.repeats_told = 0
 
@@ -41,39 +57,56 @@ class MultiObjectiveOptunaSearch(OptunaSearch):
         """Optuna's next point, never one already trained or training: NSGA-II's crossover and
         mutation hand back a parent unchanged now and then (measured: 2 of 8 trials of a
         144-epoch benchmark run). A repeat gets the outcome its twin got (values, pruned or
-        failed; pruned while the twin still runs) told to Optuna without training, and the
-        sampler is asked again, at most ``REDRAWS`` times."""
+        failed, infeasible; pruned while the twin still runs) told to Optuna without training, and
+        the sampler is asked again, at most ``REDRAWS`` times."""
         for _ in range(REDRAWS):
             config = super().suggest(trial_id)
             key = json.dumps(self._ot_trials[trial_id].params, sort_keys=True)
             if key not in self.outcomes:
                 break
-            self._tell_repeat(trial_id, *self.outcomes[key])
-        self.outcomes.setdefault(key, (RUNNING, None))
+            self._tell_repeat(trial_id, self.outcomes[key])
+        self.outcomes.setdefault(key, Outcome(RUNNING))
         self.point_keys[trial_id] = key
         return config
 
-    def _tell_repeat(self, trial_id: str, state: str, values: list[float] | None) -> None:
+    def _tell_repeat(self, trial_id: str, outcome: Outcome) -> None:
         from optuna.trial import TrialState
 
-        trial_state = {"complete": TrialState.COMPLETE, "failed": TrialState.FAIL}.get(
-            state, TrialState.PRUNED
-        )
-        self._ot_study.tell(self._ot_trials.pop(trial_id), values, state=trial_state)
+        trial = self._ot_trials.pop(trial_id)
+        if outcome.violation is not None:
+            trial.set_constraint(CONSTRAINT, outcome.violation)
+        trial_state = {
+            "complete": TrialState.COMPLETE,
+            "infeasible": TrialState.COMPLETE,
+            "failed": TrialState.FAIL,
+        }.get(outcome.state, TrialState.PRUNED)
+        values = outcome.values if trial_state == TrialState.COMPLETE else None
+        self._ot_study.tell(trial, values, state=trial_state)
         self.repeats_told += 1
-        logger.info("repeated point told to Optuna as %s without training", trial_state.name)
+        logger.info("repeated point told to Optuna as %s without training", outcome.state)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         metrics = self.metric if isinstance(self.metric, list) else [self.metric]
-        failed = result is not None and result.get("status") == "failed"
-        if result is not None and (failed or any(result.get(metric) is None for metric in metrics)):
+        status = result.get("status") if result is not None else None
+        violation = None
+        if result is not None and (
+            status == "failed" or any(result.get(metric) is None for metric in metrics)
+        ):
             result, error = None, True
-        elif result is not None and result.get("status") == "running" and not error:
+        elif result is not None and status == "infeasible":
+            violation = float(result.get("constraint_violation") or 0.0)
+            violation = violation if violation > 0 else UNMEASURED_VIOLATION
+            if trial_id in self._ot_trials:
+                self._ot_trials[trial_id].set_constraint(CONSTRAINT, violation)
+        elif result is not None and status == "running" and not error:
             result = None  # no values and no error: Optuna records the trial as pruned
         key = self.point_keys.pop(trial_id, None)
         if key is not None:
             values = [float(result[metric]) for metric in metrics] if result else None
-            self.outcomes[key] = ("complete", values) if values else ("failed" if error else "pruned", None)
+            if values is None:
+                self.outcomes[key] = Outcome("failed" if error else "pruned")
+            else:
+                self.outcomes[key] = Outcome("infeasible" if violation else "complete", values, violation)
         super().on_trial_complete(trial_id, result, error)
 
 
