@@ -30,3 +30,19 @@ def test_with_nms_latency_as_the_objective_moasha_still_cuts_a_dominated_trial(s
     assert final["status"] == "completed" and final["latency_nms_ms"] > 0
     assert all(report["latency_nms_ms"] > 0 for report in epochs)
     assert epochs[0]["latency_nms_ms"] == epochs[1]["latency_nms_ms"]
+
+
+def test_max_latency_bounds_the_with_nms_latency_when_that_is_the_objective(synth_dataset):
+    """The constraint is on the latency being optimised (and the hypervolume's reference): with
+    ``include_nms`` a candidate is judged by its network + NMS time."""
+    from workers.search.points import trial_config
+    from workers.search.trainable import prepare
+
+    spec = tiny_spec(
+        synth_dataset, objectives={"latency": {"include_nms": True}, "constraints": {"max_latency_ms": 0.001}}
+    )
+    candidate = prepare(spec, trial_config(spec, spec.space.default_point()))
+    assert candidate.latency_with_nms is not None
+    assert candidate.violations == [
+        f"latency {candidate.latency_with_nms.estimate_ms:.2f} ms > max_latency_ms 0.001"
+    ]
