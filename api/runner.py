@@ -3,14 +3,16 @@
 The search writes each trial to the database as it reports and finishes, keeps the job's
 heartbeat fresh, stops when the job is cancelled, and ends the job as done, cancelled or failed
 with the reason. A job whose search state exists on disk is resumed from it (Tune's experiment
-state: finished trials are kept, unfinished ones continue from their checkpoints)."""
+state: finished trials are kept, unfinished ones continue from their checkpoints — a cancel
+leaves the trials it cut unfinished, so a resumed cancelled job runs the rest of its budget),
+each trial's epoch history going on from the one in its row."""
 
 from __future__ import annotations
 
 import sys
 import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,18 @@ class DatabaseWriter:
             assert job is not None
             job.mlflow_run_id, job.mlflow_experiment_id = mlflow_run_id, mlflow_experiment_id
             session.commit()
+
+    def on_search_restored(self, trial_ids: Collection[str]) -> None:
+        """A resumed search holds these trials (Tune's saved experiment state). Any other row of
+        the job is a trial that state never knew (it started after the state was last saved, before
+        the runner died): the search redoes that work under a new trial id, so the row goes,
+        leaving no trial counted twice or running for ever."""
+        with self.lock, self.factory() as session:
+            rows = session.scalars(select(TrialRecord).where(TrialRecord.job_id == self.job_id)).all()
+            for row in rows:
+                if row.trial_id not in trial_ids:
+                    session.delete(row)
+            self._update_job(session)
 
     def on_trial_result(self, trial: Any) -> None:
         with self.lock, self.factory() as session:
@@ -123,6 +137,13 @@ def _heartbeat(factory: sessionmaker[Session], job_id: str, stop: threading.Even
             continue
 
 
+def _recorded_histories(factory: sessionmaker[Session], job_id: str) -> dict[str, list[dict[str, float]]]:
+    """Each trial row's epoch history: what a resumed search's records go on from."""
+    with factory() as session:
+        rows = session.scalars(select(TrialRecord).where(TrialRecord.job_id == job_id)).all()
+        return {row.trial_id: [dict(item) for item in row.history or []] for row in rows}
+
+
 def _warm_start_points(factory: sessionmaker[Session], spec: JobSpec) -> list[Point]:
     """The front trials of the named earlier jobs, best AP first, as initial points."""
     names = {parameter.name for parameter in spec.space.parameters()}
@@ -149,7 +170,8 @@ def all_failed(trials: Sequence[Any]) -> bool:
 
 
 def failure_summary(trials: Sequence[Any]) -> str:
-    """"all N trials failed" and the first distinct reasons (first line of each) with their counts."""
+    """The line "all N trials failed: …" with the first distinct reasons (first line of each) and
+    their counts."""
     counts: dict[str, int] = {}
     for trial in trials:
         lines = [line.strip() for line in (trial.error or "no reason recorded").strip().splitlines()]
@@ -195,10 +217,12 @@ def run_job(settings: Settings, job_id: str) -> str:
             callbacks=[writer],
             tracking_uri=settings.resolved_tracking_uri(),
             resume=resume,
-            initial_points=[] if resume else _warm_start_points(factory, spec),
+            # a fresh search seeds its searcher with them (a restored one keeps its searcher's state)
+            initial_points=_warm_start_points(factory, spec),
             ray_address=settings.ray_address,
             stop_requested=cancel_requested,
             data_roots=settings.allowed_roots(),
+            histories=_recorded_histories(factory, job_id) if resume else None,
         )
         writer.settle(result.trials)
         if cancel_requested():

@@ -6,7 +6,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import shutil
+import signal
+import time
 import zipfile
 from pathlib import Path
 
@@ -166,3 +169,78 @@ def test_a_job_whose_every_trial_fails_ends_failed_with_the_reasons(tmp_path, sy
         assert "outside the allowed data roots" in job["error"] and "(×2)" in job["error"]
         trials = client.get(f"/v1/jobs/{job_id}/trials").json()["items"]
         assert [trial["status"] for trial in trials] == ["failed", "failed"]
+
+
+def _trials(client, job_id: str) -> list[dict]:
+    return client.get(f"/v1/jobs/{job_id}/trials", params={"history": "true", "limit": 100}).json()["items"]
+
+
+def _wait_for_trial(client, job_id: str, until, timeout: float = 300) -> dict:
+    """Poll the job's trials until one satisfies ``until``; that trial."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [trial for trial in _trials(client, job_id) if until(trial)]
+        if found:
+            return found[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no trial of job {job_id} got there: {_trials(client, job_id)}")
+
+
+def _in_the_middle(trial: dict) -> bool:
+    """A trial still training that has reported (and checkpointed) at least one epoch."""
+    return trial["status"] == "running" and trial["epochs"] >= 1
+
+
+def _logged_epochs(folder: Path, trial_id: str) -> list[int]:
+    """The epochs Tune logged for a trial (its result.json), in order, across every run of it."""
+    (results,) = folder.glob(f"ray/search/*{trial_id}*/result.json")
+    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+    return [int(row["epoch"]) for row in rows if row.get("status") == "running"]
+
+
+def _assert_whole(trials: list[dict], count: int, epochs: int) -> None:
+    """``count`` trials, each completed with its every epoch in its history exactly once."""
+    assert len(trials) == count and len({trial["trial_id"] for trial in trials}) == count
+    assert [trial["status"] for trial in trials] == ["completed"] * count, trials
+    for trial in trials:
+        assert trial["epochs"] == epochs
+        assert [row["epoch"] for row in trial["history"]] == list(range(epochs)), trial
+    assert len({tuple(sorted(trial["point"].items())) for trial in trials}) == count
+
+
+def test_a_cancelled_job_resumes_the_rest_of_its_budget(tmp_path, synth_dataset):
+    """Cancel in the middle of a trial, then resume: the job runs the rest of its trials from its
+    saved search state, the cut trial going on from its last epoch's checkpoint (no epoch trained
+    twice), and ends done with every trial whole."""
+    with _scheduled_server(tmp_path, None) as server, server.client() as client:
+        spec = _job(_dataset(tmp_path, synth_dataset), trials=3, epochs=2)
+        job_id = client.post("/v1/jobs", json=spec).json()["id"]
+        cut = _wait_for_trial(client, job_id, _in_the_middle)
+        assert client.post(f"/v1/jobs/{job_id}/cancel").status_code == 200
+        job = _wait(server, job_id, lambda job: job["status"] in ("cancelled", "done", "failed"))
+        assert job["status"] == "cancelled" and job["trials_finished"] < 3
+        assert client.post(f"/v1/jobs/{job_id}/resume").json()["status"] == "queued"
+        job = _wait(server, job_id, lambda job: job["status"] in ("cancelled", "done", "failed"))
+        assert job["status"] == "done", job["error"]
+        assert job["trials_finished"] == 3 and job["epochs_used"] == 6
+        _assert_whole(_trials(client, job_id), count=3, epochs=2)
+        assert _logged_epochs(tmp_path / "jobs" / job_id, cut["trial_id"]) == [0, 1]
+
+
+def test_a_killed_runner_resumes_with_every_epoch_in_the_histories(tmp_path, synth_dataset):
+    """The runner and its Ray are killed (SIGKILL to the process group) after a trial reported an
+    epoch; resumed, the job ends with each trial's history holding every epoch once, no trial twice
+    and none left running."""
+    with _scheduled_server(tmp_path, None) as server, server.client() as client:
+        spec = _job(_dataset(tmp_path, synth_dataset), trials=2, epochs=2)
+        job_id = client.post("/v1/jobs", json=spec).json()["id"]
+        _wait_for_trial(client, job_id, _in_the_middle)
+        runner = server.server.config.app.state.scheduler.processes[job_id]
+        os.killpg(runner.pid, signal.SIGKILL)
+        job = _wait(server, job_id, lambda job: job["status"] in ("cancelled", "done", "failed"))
+        assert job["status"] == "failed" and "-9" in job["error"]
+        assert client.post(f"/v1/jobs/{job_id}/resume").json()["status"] == "queued"
+        job = _wait(server, job_id, lambda job: job["status"] in ("cancelled", "done", "failed"))
+        assert job["status"] == "done", job["error"]
+        assert job["trials_finished"] == 2 and job["epochs_used"] == 4
+        _assert_whole(_trials(client, job_id), count=2, epochs=2)

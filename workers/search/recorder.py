@@ -1,12 +1,18 @@
 """A Tune callback that turns Tune's trials and results into ``SearchTrial`` records and hands
-them to the search's callbacks (e.g. the API's database writer) as they arrive."""
+them to the search's callbacks (e.g. the API's database writer) as they arrive.
+
+Each record carries the trial's whole epoch history. A resumed search's recorder is a new one, and
+a trial restored from its checkpoint reports only the epochs after it: the recorder is seeded with
+the histories recorded before (``TrialRecorder.seed``: the caller's, e.g. the database's, and
+Tune's own log of the trial, ``logged_histories``), and an epoch reported again (a trial resumed
+from an older checkpoint than its last report) replaces that epoch and the ones after it."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from ray.tune import Callback
@@ -42,6 +48,9 @@ class SearchCallback(Protocol):
     def on_trial_result(self, trial: SearchTrial) -> None: ...
 
     def on_trial_complete(self, trial: SearchTrial) -> None: ...
+
+
+History = Sequence[Mapping[str, float]]  # a trial's epoch rows, one per epoch (EPOCH_KEYS)
 
 
 def _number(value: Any) -> float | None:
@@ -93,11 +102,53 @@ def record(
     )
 
 
+def epoch_row(result: Mapping[str, Any]) -> dict[str, float]:
+    """The history row of an epoch's result: its numbers among ``EPOCH_KEYS``."""
+    return {key: float(result[key]) for key in EPOCH_KEYS if _number(result.get(key)) is not None}
+
+
+def merge_histories(*histories: History) -> list[dict[str, float]]:
+    """One row per epoch, in epoch order; where several histories hold an epoch, the first one's
+    row is kept. Rows without an epoch are dropped."""
+    by_epoch: dict[float, dict[str, float]] = {}
+    for history in histories:
+        for row in history:
+            epoch = _number(row.get("epoch"))
+            if epoch is not None and epoch not in by_epoch:
+                by_epoch[epoch] = {key: float(value) for key, value in row.items()}
+    return [by_epoch[epoch] for epoch in sorted(by_epoch)]
+
+
+def logged_histories(results: Iterable[Any]) -> dict[str, list[dict[str, float]]]:
+    """Each trial's epoch history as Tune logged it (``Result.metrics_dataframe``: the trial's
+    result.json in the run's storage), from the results of a restored search."""
+    histories: dict[str, list[dict[str, float]]] = {}
+    for result in results:
+        frame = getattr(result, "metrics_dataframe", None)
+        trial_id = (result.metrics or {}).get("trial_id")
+        if frame is None or not trial_id or "status" not in frame.columns:
+            continue
+        rows = [epoch_row(row) for row in frame.to_dict("records") if row.get("status") == "running"]
+        histories[str(trial_id)] = merge_histories(rows)
+    return histories
+
+
 class TrialRecorder(Callback):
-    def __init__(self, callbacks: Sequence[object] = ()) -> None:
+    """``histories``: the trials' epoch histories recorded before a resume (``seed``)."""
+
+    def __init__(
+        self, callbacks: Sequence[object] = (), histories: Mapping[str, History] | None = None
+    ) -> None:
         self.callbacks = list(callbacks)
         self.histories: dict[str, list[dict[str, float]]] = {}
         self.finished: dict[str, SearchTrial] = {}
+        self.seed(histories or {})
+
+    def seed(self, histories: Mapping[str, History]) -> None:
+        """Merge epoch histories recorded before a resume into the recorder's, by epoch (the rows it
+        holds already win): a restored trial's record then starts with the epochs it trained."""
+        for trial_id, history in histories.items():
+            self.histories[trial_id] = merge_histories(self.histories.get(trial_id, ()), history)
 
     def __getstate__(self) -> dict[str, Any]:
         """Tune pickles its run config: the live callbacks (clients, sessions) stay out."""
@@ -125,9 +176,10 @@ class TrialRecorder(Callback):
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         if result.get("status") == "running":
-            row = {key: float(result[key]) for key in EPOCH_KEYS if _number(result.get(key)) is not None}
+            row = epoch_row(result)
             history = self.histories.setdefault(trial.trial_id, [])
-            # a trial restored from its checkpoint after a crash reports its epochs again: keep one each
+            # a trial restored from an older checkpoint than its last report (a crash, a resume)
+            # reports those epochs again: the new report replaces them, one row per epoch
             while history and history[-1].get("epoch", -1.0) >= row.get("epoch", 0.0):
                 history.pop()
             history.append(row)

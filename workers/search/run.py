@@ -6,7 +6,7 @@ rung records (``rungs``: Tune keeps none of a scheduler's state)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from search_spaces import JobSpec, Point
 from workers.search.mlflow_logger import MlflowLogger
 from workers.search.outcome import SearchResult, SearchTrial, summarise
 from workers.search.points import trial_config
-from workers.search.recorder import TrialRecorder, record
+from workers.search.recorder import History, TrialRecorder, logged_histories, record
 from workers.search.resources import resolve_resources
 from workers.search.rungs import keep_rungs
 from workers.search.schedulers import make_scheduler
@@ -58,11 +58,18 @@ def run_search(
     ray_address: str | None = None,
     stop_requested: Callable[[], bool] | None = None,
     data_roots: Sequence[str | Path] | None = None,
+    histories: Mapping[str, History] | None = None,
 ) -> SearchResult:
     """Run (or resume) the search of ``spec``; results, Tune state, exports under ``out_dir``.
-    ``stop_requested`` is polled during the search; when it returns True the search stops (its
-    state stays resumable). ``data_roots`` (a service's): each trial re-checks that every dataset
-    file it reads lies inside them."""
+    ``stop_requested`` is polled during the search; when it returns True the run is interrupted
+    as Ctrl+C would (``stopper``): its state stays resumable, the cut trials unfinished and the
+    searcher not finished. ``data_roots`` (a service's): each trial re-checks that every dataset
+    file it reads lies inside them. ``histories``: on resume, the trials' epoch histories recorded
+    before (e.g. the service's database), merged with Tune's own log of them, so that a restored
+    trial's record holds every epoch (``recorder``). A resume tells each callback with an
+    ``on_search_restored(trial_ids)`` which trials the restored search holds (none when there
+    was no state to restore): any other trial it kept from before is one the saved state never
+    knew, which the search redoes under a new id."""
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     ensure_ray(ray_address)
@@ -79,14 +86,17 @@ def run_search(
     for callback in callbacks:
         if hasattr(callback, "on_search_start"):
             callback.on_search_start(logger.parent_run_id, logger.experiment_id)
-    recorder = TrialRecorder([logger, *callbacks])
+    recorder = TrialRecorder([logger, *callbacks], histories=histories if resume else None)
+    restored: Any = ()
     stopper = SearchStopper(spec.budget.max_trial_epochs, stop_requested)
     experiment_path = out_dir / "ray" / EXPERIMENT
     if resume and tune.Tuner.can_restore(str(experiment_path)):
         tuner = tune.Tuner.restore(
             str(experiment_path), _trainable(spec), resume_unfinished=True, resume_errored=True
         )
-        stopper.spent = _epochs_spent(tuner.get_results())  # the trial-epoch budget carries on
+        restored = tuner.get_results()
+        stopper.spent = _epochs_spent(restored)  # the trial-epoch budget carries on
+        recorder.seed(logged_histories(restored))
         internal = tuner._local_tuner  # the restored run config has no live callbacks: re-attach
         internal._run_config = replace(internal.get_run_config(), callbacks=[recorder], stop=stopper)
         keep_rungs(internal._tune_config.scheduler, out_dir, resume=True)  # restored with empty rungs
@@ -117,6 +127,8 @@ def run_search(
                 verbose=0,
             ),
         )
+    if resume:
+        _announce_restored(callbacks, restored)
     grid = tuner.fit()
     trials = _collect(grid, recorder)
     front, volume, history, reference = summarise(trials, spec.objectives)
@@ -144,6 +156,15 @@ def _epochs_spent(grid: Any) -> int:
     return spent
 
 
+def _announce_restored(callbacks: Sequence[object], restored: Any) -> None:
+    """Tell the callbacks which trials a resumed search holds (those that reported a result)."""
+    metrics = [result.metrics or {} for result in restored]
+    trial_ids = {str(values["trial_id"]) for values in metrics if values.get("trial_id")}
+    for callback in callbacks:
+        if hasattr(callback, "on_search_restored"):
+            callback.on_search_restored(trial_ids)
+
+
 def _collect(grid: Any, recorder: TrialRecorder) -> list[SearchTrial]:
     """One record per trial: the recorder's (with histories) where it saw the trial finish, else
     built from Tune's result (e.g. trials finished before a resume)."""
@@ -162,6 +183,7 @@ def _collect(grid: Any, recorder: TrialRecorder) -> list[SearchTrial]:
                 trial_id,
                 result.config,
                 result.metrics,
+                recorder.histories.get(trial_id, ()),
                 finished=True,
                 error=error,
                 persisted=result.checkpoint,

@@ -55,7 +55,7 @@ def test_stopper_ends_the_search_at_the_trial_epoch_budget_or_on_request():
     budget("u", {"status": "running"})
     assert budget.stop_all()
     requests = iter([False, True])
-    cancel = SearchStopper(requested=lambda: next(requests))
+    cancel = SearchStopper(requested=lambda: next(requests), interrupt=lambda: False)
     assert not cancel.stop_all()
     cancel._checked_at = 0.0  # polled at most once a second: let a second pass
-    assert cancel.stop_all()
+    assert cancel.stop_all()  # a run that cannot be interrupted ends
