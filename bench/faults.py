@@ -5,7 +5,7 @@ times over; counts what the faults cost.
     python bench/faults.py --scenarios worker,cancel --repeats 2 --out bench/results/faults.jsonl
 
 Scenarios (each run: a fresh data dir, `scaler serve` on SQLite, a 3-trial × 2-epoch job of tiny
-networks on the built-in dataset; the fault lands after a random number of epoch reports):
+networks at 64 px on a 32-image built-in dataset; the fault lands after a random number of epoch reports):
 
 - ``api``: kill -9 the API process (its scheduler with it), start it again.
 - ``runner``: kill -9 the job's runner (the Tune driver); the scheduler marks the job failed,
@@ -49,12 +49,13 @@ JOB = {
     "name": "fault-drill",
     "space": {
         "architecture": {
-            "input_size": [64, 96],
+            "input_size": [64],
             "depth_multiple": {"low": 0.33, "high": 0.33},
             "width_multiple": {"low": 0.125, "high": 0.25},
         },
         "hyperparameters": {"base": {"lr0": 0.004, "warmup_epochs": 0.5, "mosaic": 0.0}, "search": ["lr0"]},
     },
+    "objectives": {"latency": {"runs": 30, "rounds": 1}},
     "budget": {"max_trials": TRIALS, "epochs_per_trial": EPOCHS},
     "training": {"batch_size": 8, "nominal_batch": 8, "optimizer": "adam"},
     "evolution": {"initial_random": 1},
@@ -344,7 +345,7 @@ def main() -> None:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="scaler-faults-data-") as folder:
         dataset = write_synth_dataset(
-            Path(folder) / "synth", SynthConfig(images=48, val_images=16, size=96, classes=1)
+            Path(folder) / "synth", SynthConfig(images=32, val_images=8, size=64, classes=1)
         ).parent
         for repeat in range(args.repeats):
             for scenario in scenarios:
