@@ -57,6 +57,17 @@ class LatencyTarget:
     rounds: int = 3
     threads: int | None = None
 
+    def options(self, input_size: int) -> dict[str, Any]:
+        """``measure_latency``'s keyword arguments (all but the device) for a network at ``input_size``."""
+        return {
+            "input_size": input_size,
+            "batch": self.batch,
+            "precision": self.precision,
+            "runs": self.runs,
+            "rounds": self.rounds,
+            "threads": self.threads,
+        }
+
 
 @dataclass(frozen=True)
 class TrialConfig:
@@ -163,14 +174,7 @@ def run_trial(
         if resume_from is not None:
             trainer.resume(resume_from)
         target = config.latency
-        options = {
-            "input_size": config.image_size,
-            "batch": target.batch,
-            "precision": target.precision,
-            "runs": target.runs,
-            "rounds": target.rounds,
-            "threads": target.threads,
-        }
+        options = target.options(config.image_size)
         if network_latency is None:
             network_latency = measure_latency(trainer.model, target.device, include_nms=False, **options)
         trainer.fit(lambda result: on_epoch(result, trainer, network_latency) if on_epoch else None, on_batch)

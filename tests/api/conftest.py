@@ -25,6 +25,17 @@ from api.settings import Settings
 POSTGRES_URL = os.environ.get("SCALER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TOKEN = "team-a-token"
 OTHER_TOKEN = "team-b-token"
+TINY = {
+    "name": "tiny",
+    "space": {
+        "architecture": {
+            "input_size": [64],
+            "depth_multiple": {"low": 0.33, "high": 0.33},
+            "width_multiple": {"low": 0.125, "high": 0.125},
+        }
+    },
+    "budget": {"max_trials": 2, "epochs_per_trial": 1},
+}  # fmt: skip  (a job spec the tests submit: queued, or run in seconds)
 
 
 def free_port() -> int:

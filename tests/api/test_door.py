@@ -16,14 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.api.conftest import Server, fresh_postgres_database, make_settings, start_server
-
-TINY = {
-    "name": "tiny",
-    "space": {"architecture": {"input_size": [64], "depth_multiple": {"low": 0.33, "high": 0.33},
-                               "width_multiple": {"low": 0.125, "high": 0.125}}},
-    "budget": {"max_trials": 2, "epochs_per_trial": 1},
-}  # fmt: skip
+from tests.api.conftest import TINY, Server, fresh_postgres_database, make_settings, start_server
 
 
 @pytest.fixture(params=["sqlite", "postgresql"], scope="module")

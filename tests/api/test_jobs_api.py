@@ -8,14 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.api.conftest import OTHER_TOKEN
-
-TINY = {
-    "name": "tiny",
-    "space": {"architecture": {"input_size": [64], "depth_multiple": {"low": 0.33, "high": 0.33},
-                               "width_multiple": {"low": 0.125, "high": 0.125}}},
-    "budget": {"max_trials": 2, "epochs_per_trial": 1},
-}  # fmt: skip
+from tests.api.conftest import OTHER_TOKEN, TINY
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from torch import nn
 
 from scaler import ScalingPoint, build_model
 from scaler.checkpoint import load_weights, read_state_dict
+from tests.malicious_pickles import Attribute, Call, writes
 
 
 def _tiny_point():
@@ -64,35 +65,6 @@ def test_plain_state_dict_round_trip(tmp_path):
     load_weights(build_model(_tiny_point()), path)
 
 
-# A checkpoint is untrusted input: a pickle may name any callable and call it while it loads. The
-# payloads below are built with __reduce__, so that torch.save (or pickle) writes the very opcodes
-# an attacker would: GLOBAL <callable>, its arguments, REDUCE.
-
-
-class _Call:
-    """Pickles as ``function(*arguments)``; ``function`` may itself be a _Call or an _Attribute."""
-
-    def __init__(self, function, *arguments):
-        self.function, self.arguments = function, arguments
-
-    def __call__(self, *arguments):  # pickle insists that a reduce's callable be callable
-        raise AssertionError("never called when pickling")
-
-    def __reduce__(self):
-        return self.function, self.arguments
-
-
-class _Attribute(_Call):
-    """Pickles as ``getattr(target, name)``."""
-
-    def __init__(self, target, name):
-        super().__init__(getattr, target, name)
-
-
-def _writes(marker):
-    return f"open({str(marker)!r}, 'w').close()"
-
-
 def _assert_refused_before_running(path, marker, refused_global):
     with pytest.raises(pickle.UnpicklingError, match=re.escape(refused_global)):
         read_state_dict(path)
@@ -102,7 +74,7 @@ def _assert_refused_before_running(path, marker, refused_global):
 @pytest.mark.parametrize("file_format", ["zip", "legacy", "plain pickle"])
 def test_a_checkpoint_that_calls_exec_is_refused_before_its_code_runs(tmp_path, file_format):
     marker, path = tmp_path / "pwned", tmp_path / "evil.pt"
-    payload = {"epoch": -1, "model": _Call(exec, _writes(marker)), "optimizer": None}
+    payload = {"epoch": -1, "model": Call(exec, writes(marker)), "optimizer": None}
     if file_format == "plain pickle":
         path.write_bytes(pickle.dumps(payload, protocol=2))
     else:
@@ -112,20 +84,20 @@ def test_a_checkpoint_that_calls_exec_is_refused_before_its_code_runs(tmp_path, 
 
 def test_a_checkpoint_that_calls_os_system_is_refused(tmp_path):
     marker, path = tmp_path / "pwned", tmp_path / "evil.pt"
-    torch.save({"model": _Call(os.system, f"touch {marker}")}, path)
+    torch.save({"model": Call(os.system, f"touch {marker}")}, path)
     _assert_refused_before_running(path, marker, f"{os.system.__module__}.system")
 
 
 def test_a_getattr_chain_to_os_system_is_refused(tmp_path):
     marker, path = tmp_path / "pwned", tmp_path / "evil.pt"
-    system = _Attribute(_Call(__import__, "os"), "system")  # getattr(__import__("os"), "system")
-    torch.save({"model": _Call(system, f"touch {marker}")}, path)
+    system = Attribute(Call(__import__, "os"), "system")  # getattr(__import__("os"), "system")
+    torch.save({"model": Call(system, f"touch {marker}")}, path)
     _assert_refused_before_running(path, marker, "builtins.getattr")
 
 
 def test_a_checkpoint_that_calls_numpy_functions_is_refused(tmp_path):
     marker, path = tmp_path / "pwned", tmp_path / "evil.pt"
-    torch.save({"model": _Call(numpy.savetxt, str(marker), [1.0])}, path)
+    torch.save({"model": Call(numpy.savetxt, str(marker), [1.0])}, path)
     _assert_refused_before_running(path, marker, "numpy.savetxt")
 
 
@@ -133,7 +105,7 @@ def test_a_copyreg_reconstructed_object_of_an_arbitrary_type_is_refused(tmp_path
     marker, path = tmp_path / "pwned", tmp_path / "evil.pt"
     # copyreg._reconstructor(cls, base, state) calls base(state): here str(...), a harmless stand-in
     # for any type whose constructor acts
-    torch.save({"model": _Call(copyreg._reconstructor, object, str, "x")}, path)
+    torch.save({"model": Call(copyreg._reconstructor, object, str, "x")}, path)
     _assert_refused_before_running(path, marker, "copyreg._reconstructor")
 
 

@@ -8,28 +8,14 @@ import pickle
 import pytest
 import torch
 
+from tests.malicious_pickles import Call, writes
 from workers.training.checkpoint import load_checkpoint, save_checkpoint
 from workers.training.inherit import load_weights
 
 
-class _Call:
-    """Pickles as ``function(*arguments)``: the opcodes a malicious checkpoint would hold."""
-
-    def __init__(self, function, *arguments):
-        self.function, self.arguments = function, arguments
-
-    def __call__(self, *arguments):  # pickle insists that a reduce's callable be callable
-        raise AssertionError("never called when pickling")
-
-    def __reduce__(self):
-        return self.function, self.arguments
-
-
 def test_a_training_checkpoint_that_calls_exec_is_refused_before_its_code_runs(tmp_path):
     marker = tmp_path / "pwned"
-    path = save_checkpoint(
-        tmp_path / "last.pt", {"epoch": 3, "model": _Call(exec, f"open({str(marker)!r}, 'w').close()")}
-    )
+    path = save_checkpoint(tmp_path / "last.pt", {"epoch": 3, "model": Call(exec, writes(marker))})
     with pytest.raises(pickle.UnpicklingError, match=r"builtins\.exec"):
         load_checkpoint(path)
     assert not marker.exists(), "the checkpoint's code ran while it was being loaded"
@@ -37,7 +23,7 @@ def test_a_training_checkpoint_that_calls_exec_is_refused_before_its_code_runs(t
 
 def test_a_parents_weights_that_call_os_system_are_refused_before_they_run(tmp_path):
     marker = tmp_path / "pwned"
-    path = save_checkpoint(tmp_path / "parent.pt", {"model": _Call(os.system, f"touch {marker}")})
+    path = save_checkpoint(tmp_path / "parent.pt", {"model": Call(os.system, f"touch {marker}")})
     with pytest.raises(pickle.UnpicklingError, match=r"posix\.system|nt\.system"):
         load_weights(path)
     assert not marker.exists(), "the checkpoint's code ran while it was being loaded"

@@ -77,14 +77,7 @@ def prepare(spec: JobSpec, config: TrialConfig) -> Candidate:
     params = count_parameters(model)
     gflops, _ = count_flops(model, config.image_size)
     target = config.latency
-    options: dict[str, Any] = {
-        "input_size": config.image_size,
-        "batch": target.batch,
-        "precision": target.precision,
-        "runs": target.runs,
-        "rounds": target.rounds,
-        "threads": target.threads,
-    }
+    options = target.options(config.image_size)
     latency = measure_latency(model, target.device, **options)
     with_nms = None
     if spec.objectives.latency.include_nms:
