@@ -13,6 +13,7 @@ from api.cache import ResponseCache
 from api.db.migrate import upgrade
 from api.db.session import make_engine, make_session_factory
 from api.errors import install_handlers
+from api.openapi import install_openapi
 from api.routes import admin, dashboard, datasets, health, jobs, presets, trials, usage
 from api.settings import Settings, get_settings
 
@@ -62,4 +63,5 @@ def create_app(
         app.include_router(module.router)
     dashboard.mount(app)
     install_handlers(app)
+    install_openapi(app, settings)
     return app

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from search_spaces.job import NAME_MAX_LENGTH, NAME_PATTERN
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """Timestamps are stored in UTC; SQLite hands them back without a timezone."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+# every timestamp the API serves: timezone-aware UTC (RFC 3339 with "Z"), whatever the database
+UtcDateTime = Annotated[dt.datetime, AfterValidator(as_utc)]
 
 
 class Created(BaseModel):
@@ -22,9 +31,9 @@ class JobOut(BaseModel):
     status: str
     error: str | None
     created_by: str
-    created_at: dt.datetime
-    started_at: dt.datetime | None
-    finished_at: dt.datetime | None
+    created_at: UtcDateTime
+    started_at: UtcDateTime | None
+    finished_at: UtcDateTime | None
     trials_total: int
     trials_finished: int
     epochs_used: int

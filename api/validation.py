@@ -97,13 +97,16 @@ def parse_body(body: bytes, content_type: str) -> JobSpec:
 
 
 def open_allowed(path: Path, roots: DataRoots, field: str = "dataset") -> Dataset:
-    """The dataset at ``path``, every file of it inside ``roots`` (403 otherwise), valid (422)."""
+    """The dataset at ``path``, every file of it inside ``roots`` (403 otherwise), valid and
+    readable (422: a name too long for the file system is a client's mistake, not a server error)."""
     try:
         return open_dataset(path, roots)
     except OutsideRootsError as error:
         raise FieldError(field, error.problems[0], 403) from None
     except DatasetError as error:
         raise FieldError(field, str(error)) from None
+    except OSError as error:
+        raise FieldError(field, f"cannot be read: {error.strerror or type(error).__name__}") from None
 
 
 def dataset_path(value: str, session: Session, team: Caller, settings: Settings) -> Path:
@@ -134,15 +137,20 @@ def resolve_dataset(value: str, session: Session, team: Caller, settings: Settin
     return path, open_allowed(path, DataRoots.of(settings.allowed_roots()))
 
 
+def budget_limits(settings: Settings) -> dict[str, int]:
+    """The most a job's budget may ask of this server, by budget field (its OpenAPI document says so)."""
+    return {
+        "max_trials": settings.max_trials,
+        "epochs_per_trial": settings.max_epochs_per_trial,
+        "max_concurrent_trials": settings.max_concurrent_trials,
+    }
+
+
 def check_limits(spec: JobSpec, settings: Settings) -> None:
-    budget = spec.budget
-    for field, value, limit in (
-        ("budget.max_trials", budget.max_trials, settings.max_trials),
-        ("budget.epochs_per_trial", budget.epochs_per_trial, settings.max_epochs_per_trial),
-        ("budget.max_concurrent_trials", budget.max_concurrent_trials, settings.max_concurrent_trials),
-    ):
+    for name, limit in budget_limits(settings).items():
+        value = getattr(spec.budget, name)
         if value > limit:
-            raise FieldError(field, f"{value} is over this server's limit of {limit}")
+            raise FieldError(f"budget.{name}", f"{value} is over this server's limit of {limit}")
 
 
 def check_warm_start(spec: JobSpec, session: Session, team: Caller) -> None:

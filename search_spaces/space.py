@@ -148,7 +148,9 @@ class HyperparameterSpace(BaseModel):
     def _list_of_keys(cls, value: Any) -> Any:
         if isinstance(value, list | tuple):
             return {key: {} for key in value}
-        return {key: ({} if axis is None else axis) for key, axis in (value or {}).items()}
+        if isinstance(value, dict):
+            return {key: ({} if axis is None else axis) for key, axis in value.items()}
+        return {} if value is None else value  # anything else: refused as not a mapping
 
     @field_validator("base", "search")
     @classmethod

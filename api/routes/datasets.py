@@ -24,9 +24,10 @@ from api.auth import Caller
 from api.body import limited_stream, read_body
 from api.db.models import DatasetRecord
 from api.deps import SessionDep, SettingsDep, TeamDep
-from api.errors import FieldError
+from api.errors import FieldError, error_responses, first_problem
+from api.openapi import component_ref
 from api.routing import SessionReleasingRoute
-from api.schemas import NAME_PATTERN, DatasetIn, DatasetOut
+from api.schemas import NAME_MAX_LENGTH, NAME_PATTERN, DatasetIn, DatasetOut
 from api.settings import Settings
 from api.validation import open_allowed, resolve_dataset
 from workers.data.dataset import Dataset
@@ -36,8 +37,9 @@ router = APIRouter(prefix="/v1/datasets", tags=["datasets"], route_class=Session
 UPLOAD_FORM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["name", "archive"],
+    "additionalProperties": False,
     "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NAME_PATTERN},
+        "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX_LENGTH, "pattern": NAME_PATTERN},
         "archive": {"type": "string", "format": "binary", "description": "a zip of a COCO or YOLO folder"},
     },
 }
@@ -61,23 +63,26 @@ def _record(session: Session, team: Caller, name: str, path: Path, dataset: Data
 
 
 def parse_model_body(body: bytes, model: type[DatasetIn]) -> DatasetIn:
-    """A JSON body validated as ``model``; 422 naming the first offending field."""
+    """A JSON body validated as ``model``; 400 when it is not JSON, else 422 naming the first
+    offending field (as every route: ``api.errors``)."""
     try:
         return model.model_validate_json(body or b"{}")
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "body"
-        raise FieldError(field, first["msg"]) from None
+        field, message = first_problem(error.errors(), located=False)
+        if error.errors()[0]["type"] == "json_invalid":
+            raise FieldError("body", f"not valid JSON: {message}", 400) from None
+        raise FieldError(field, message) from None
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=DatasetOut,
+    responses=error_responses(400, 403, 413, 422),
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DatasetIn"}}},
+            "content": {"application/json": {"schema": component_ref(DatasetIn)}},
         }
     },
 )
@@ -100,6 +105,7 @@ def _register(
     "/upload",
     status_code=status.HTTP_201_CREATED,
     response_model=DatasetOut,
+    responses=error_responses(400, 403, 413, 415, 422),
     openapi_extra={
         "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": UPLOAD_FORM_SCHEMA}}}
     },

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from sqlalchemy import text
 
 from api.deps import SessionDep, SettingsDep
+from api.errors import FieldError, error_responses
 from api.routing import SessionReleasingRoute
 from api.schemas import ServiceInfo
 
@@ -17,12 +18,12 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=error_responses(503))
 def readyz(session: SessionDep) -> dict[str, str]:
     try:
         session.execute(text("SELECT 1"))
     except Exception as error:  # any database failure means not ready
-        raise HTTPException(503, f"database unavailable: {type(error).__name__}") from None
+        raise FieldError("database", f"unavailable: {type(error).__name__}", 503) from None
     return {"status": "ready"}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -14,7 +14,8 @@ from api.auth import Caller
 from api.body import read_body
 from api.db.models import JOB_STATUSES, Job, TrialRecord, utcnow
 from api.deps import SessionDep, SettingsDep, TeamDep
-from api.errors import MAX_OFFSET, FieldError
+from api.errors import MAX_OFFSET, FieldError, error_responses
+from api.openapi import component_ref
 from api.routing import SessionReleasingRoute
 from api.schemas import Created, JobList, JobOut, JobStatus
 from api.settings import Settings
@@ -22,6 +23,10 @@ from api.validation import validated_spec
 from search_spaces import JobSpec
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=SessionReleasingRoute)
+JobStatusName = Literal[JOB_STATUSES]  # validated and documented as an enum
+OWNED_JOB_RESPONSES = error_responses(404)
+STATE_CHANGE_RESPONSES = error_responses(404, 409)
+JOB_SPEC_BODY: dict[str, Any] = {"schema": component_ref(JobSpec)}  # JSON or YAML alike
 
 
 def owned_job(session: SessionDep, team: Caller, job_id: str) -> Job:
@@ -35,13 +40,13 @@ def owned_job(session: SessionDep, team: Caller, job_id: str) -> Job:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=Created,
+    responses=error_responses(400, 403, 413, 415, 422),
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {
-                "application/json": {"schema": JobSpec.model_json_schema()},
-                "application/yaml": {"schema": {"type": "string"}},
-            },
+            "description": 'a JobSpec; or {"preset": NAME, …} with the fields that change the preset '
+            "(mappings merged key by key; GET /v1/presets)",
+            "content": {"application/json": JOB_SPEC_BODY, "application/yaml": JOB_SPEC_BODY},
         }
     },
 )
@@ -84,12 +89,10 @@ def _add_job(session: Session, spec: JobSpec, team: Caller) -> Created:
 def list_jobs(
     session: SessionDep,
     team: TeamDep,
-    status_filter: Annotated[str | None, Query(alias="status")] = None,
+    status_filter: Annotated[JobStatusName | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> JobList:
-    if status_filter is not None and status_filter not in JOB_STATUSES:
-        raise FieldError("status", f"must be one of {', '.join(JOB_STATUSES)}")
     query = select(Job).where(Job.team_id == team.id)
     if status_filter is not None:
         query = query.where(Job.status == status_filter)
@@ -112,7 +115,7 @@ def best_aps(session: SessionDep, job_ids: list[str]) -> dict[str, float]:
     return {job_id: float(ap) for job_id, ap in rows if ap is not None}
 
 
-@router.get("/{job_id}", response_model=JobStatus)
+@router.get("/{job_id}", response_model=JobStatus, responses=OWNED_JOB_RESPONSES)
 def get_job(job_id: str, session: SessionDep, team: TeamDep) -> JobStatus:
     job = owned_job(session, team, job_id)
     out = JobOut.model_validate(job).model_copy(update={"best_ap": best_aps(session, [job.id]).get(job.id)})
@@ -122,7 +125,7 @@ def get_job(job_id: str, session: SessionDep, team: TeamDep) -> JobStatus:
     return JobStatus(**out.model_dump(), progress=progress, budget_epochs=budget)
 
 
-@router.post("/{job_id}/cancel", response_model=JobOut)
+@router.post("/{job_id}/cancel", response_model=JobOut, responses=STATE_CHANGE_RESPONSES)
 def cancel_job(job_id: str, session: SessionDep, team: TeamDep) -> JobOut:
     job = owned_job(session, team, job_id)
     if job.status == "queued":
@@ -135,7 +138,7 @@ def cancel_job(job_id: str, session: SessionDep, team: TeamDep) -> JobOut:
     return JobOut.model_validate(job)
 
 
-@router.post("/{job_id}/resume", response_model=JobOut)
+@router.post("/{job_id}/resume", response_model=JobOut, responses=STATE_CHANGE_RESPONSES)
 def resume_job(job_id: str, session: SessionDep, team: TeamDep) -> JobOut:
     """Queue a failed or cancelled job again; it continues from its search state."""
     job = owned_job(session, team, job_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from fastapi.responses import FileResponse
@@ -13,7 +13,7 @@ from sqlalchemy import func, or_, select
 from api.cache import cached_json
 from api.db.models import Job, TrialRecord
 from api.deps import SessionDep, TeamDep
-from api.errors import MAX_OFFSET, FieldError
+from api.errors import MAX_OFFSET, FieldError, error_responses
 from api.routes.jobs import owned_job
 from api.routing import SessionReleasingRoute
 from api.schemas import Pareto, TrialList, TrialOut
@@ -31,25 +31,30 @@ SORTABLE = (
     "finished_at",
 )
 MEASURED = ("completed", "stopped")
+SortKey = Literal[(*SORTABLE, *(f"-{key}" for key in SORTABLE))]  # a metric; '-' first: descending
+ETAG_HEADER = {"ETag": {"description": "the job's version", "required": True, "schema": {"type": "string"}}}
+# the job's read routes: 304 while the client holds the job's current version (If-None-Match)
+CACHED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"headers": ETAG_HEADER},
+    304: {"description": "Unchanged since the version in If-None-Match", "headers": ETAG_HEADER},
+    **error_responses(404),
+}
 
 
-@router.get("/trials", response_model=TrialList)
+@router.get("/trials", response_model=TrialList, responses=CACHED_RESPONSES)
 def list_trials(
     request: Request,
     job_id: str,
     session: SessionDep,
     team: TeamDep,
-    sort: Annotated[str, Query(description="a metric; prefix '-' for descending")] = "finished_at",
+    sort: Annotated[SortKey, Query(description="a metric; prefix '-' for descending")] = "finished_at",
     status: str | None = None,
     history: Annotated[bool, Query(description="include each trial's per-epoch history")] = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Response:
     """ETag / If-None-Match → 304 while the job is unchanged."""
-    key = sort.removeprefix("-")
-    if key not in SORTABLE:
-        raise FieldError("sort", f"sort by one of {', '.join(SORTABLE)}")
-    column = getattr(TrialRecord, key)
+    column = getattr(TrialRecord, sort.removeprefix("-"))
 
     def build(_: Job) -> TrialList:
         query = select(TrialRecord).where(TrialRecord.job_id == job_id)
@@ -68,7 +73,7 @@ def list_trials(
     return cached_json(request, session, team, job_id, "trials", build)
 
 
-@router.get("/pareto", response_model=Pareto)
+@router.get("/pareto", response_model=Pareto, responses=CACHED_RESPONSES)
 def pareto(request: Request, job_id: str, session: SessionDep, team: TeamDep) -> Response:
     """Lean on purpose (dashboards poll it): every measured point as a few numbers, full records
     only for the front and the infeasible candidates. ETag / If-None-Match → 304."""
@@ -112,7 +117,7 @@ def _pareto(session: SessionDep, job: Job) -> Pareto:
     )
 
 
-@router.get("/trials/{trial_id}", response_model=TrialOut)
+@router.get("/trials/{trial_id}", response_model=TrialOut, responses=error_responses(404))
 def get_trial(job_id: str, trial_id: str, session: SessionDep, team: TeamDep) -> TrialOut:
     """One trial with its per-epoch history (learning curves)."""
     owned_job(session, team, job_id)
@@ -128,7 +133,14 @@ def _trial_row(session: SessionDep, job_id: str, trial_id: str) -> TrialRecord:
     return row
 
 
-@router.get("/trials/{trial_id}/export", response_class=FileResponse)
+@router.get(
+    "/trials/{trial_id}/export",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+        **error_responses(404, 409, 410),
+    },
+)
 def export(
     job_id: str, trial_id: str, session: SessionDep, team: TeamDep, background: BackgroundTasks
 ) -> FileResponse:
