@@ -17,9 +17,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import hash_token
 from api.db.models import ApiToken, Team, utcnow
-
-MAX_NAME_LENGTH = 200
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+from search_spaces import NAME_MAX_LENGTH, NAME_PATTERN
 
 
 class AdminError(Exception):
@@ -68,9 +66,9 @@ def check_name(field: str, value: str) -> str:
     """A team name or token label: 1 to 200 characters, no control characters (as dataset names)."""
     if not value:
         raise AdminError(field, "must not be empty")
-    if len(value) > MAX_NAME_LENGTH:
-        raise AdminError(field, f"{len(value)} characters, over the limit of {MAX_NAME_LENGTH}")
-    if CONTROL_CHARACTERS.search(value):
+    if len(value) > NAME_MAX_LENGTH:
+        raise AdminError(field, f"{len(value)} characters, over the limit of {NAME_MAX_LENGTH}")
+    if re.fullmatch(NAME_PATTERN, value) is None:
         raise AdminError(field, "must not contain control characters")
     return value
 

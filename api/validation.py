@@ -25,6 +25,9 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yam
 JSON_TYPES = ("application/json", "")
 MAX_DEPTH = 32  # a job spec nests 5 deep; anything deeper is not a job spec
 MAX_NODES = 100_000  # values in a document once YAML aliases are expanded
+# libyaml's safe loader where built: a 1 MiB spec parses in ~10 ms instead of ~1 s of pure Python
+# holding the GIL (which stalls every other request), and it refuses nesting past 1,000 levels
+SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def check_document_shape(document: Any) -> None:
@@ -54,12 +57,16 @@ def read_document(body: bytes, content_type: str) -> Any:
     try:
         text = body.decode("utf-8")
         if kind in YAML_TYPES:
-            document: Any = yaml.safe_load(text) if text.strip() else {}
+            document: Any = yaml.load(text, Loader=SAFE_LOADER) if text.strip() else {}
         else:
             document = json.loads(text) if text.strip() else {}
     except RecursionError:
         raise FieldError("body", f"nested deeper than {MAX_DEPTH} levels; a job spec is not") from None
-    except (UnicodeDecodeError, yaml.YAMLError, json.JSONDecodeError) as error:
+    except yaml.YAMLError as error:
+        if "maximum nesting depth" in str(error):  # libyaml's own limit
+            raise FieldError("body", f"nested deeper than {MAX_DEPTH} levels; a job spec is not") from None
+        raise FieldError("body", f"not valid YAML: {error}", 400) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise FieldError(
             "body", f"not valid {'YAML' if kind in YAML_TYPES else 'JSON'}: {error}", 400
         ) from None

@@ -10,13 +10,14 @@ from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, status
-from pydantic import BaseModel, ConfigDict, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api import admin
 from api.auth import Caller, TokenCache
 from api.deps import SessionDep, TeamDep
-from api.errors import FieldError
+from api.errors import FieldError, error_responses
 from api.routing import SessionReleasingRoute
+from search_spaces import NAME_MAX_LENGTH, NAME_PATTERN
 
 MAX_ID = 2**31 - 1  # the database's integer ids end there
 
@@ -32,13 +33,16 @@ router = APIRouter(
     tags=["admin"],
     route_class=SessionReleasingRoute,
     dependencies=[Depends(require_admin)],
+    responses=error_responses(403),
 )
+# team names and token labels: the rule of every name a person gives (api.admin checks it too)
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN)]
 
 
 class TeamIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str  # 1-200 characters, no control characters (checked by api.admin: a FieldError)
+    name: Name
 
 
 class TeamOut(BaseModel):
@@ -57,8 +61,8 @@ class TeamList(BaseModel):
 class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    team: str
-    name: str = "default"  # a label
+    team: Name
+    name: Name = "default"  # a label
     admin: StrictBool = False
 
 
@@ -89,7 +93,9 @@ def field_errors() -> Iterator[None]:
         raise FieldError(error.field, error.message, error.status_code) from None
 
 
-@router.post("/teams", status_code=status.HTTP_201_CREATED, response_model=TeamOut)
+@router.post(
+    "/teams", status_code=status.HTTP_201_CREATED, response_model=TeamOut, responses=error_responses(409)
+)
 def create_team(body: TeamIn, session: SessionDep) -> TeamOut:
     """A new team (409 when the name is taken)."""
     with field_errors():
@@ -115,7 +121,7 @@ def list_tokens(session: SessionDep) -> TokenList:
     return TokenList(items=[TokenOut.model_validate(token) for token in admin.list_tokens(session)])
 
 
-@router.delete("/tokens/{token_id}", response_model=TokenOut)
+@router.delete("/tokens/{token_id}", response_model=TokenOut, responses=error_responses(404))
 def revoke_token(
     token_id: Annotated[int, Path(ge=1, le=MAX_ID)], request: Request, session: SessionDep
 ) -> TokenOut:
