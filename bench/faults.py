@@ -74,6 +74,7 @@ class Row:
     left_running: int
     history_lost: int
     resumed: bool
+    hit: bool  # the fault struck (a process was killed, a running job cancelled)
     seconds: float
     error: str | None = None
 
@@ -209,27 +210,38 @@ def ended(job: dict) -> bool:
     return job["status"] in ("done", "failed", "cancelled")
 
 
-def inject(scenario: str, service: Service, job_id: str) -> None:
+def inject(scenario: str, service: Service, job_id: str) -> bool:
+    """Deal the fault; whether it hit something (a process killed, a running job cancelled)."""
     runner = runner_pid(job_id)
     if scenario == "api":
         service.kill()
         service.start()
-    elif scenario == "runner":
-        if runner is not None:
-            kill([runner])
-    elif scenario == "worker":
-        if runner is not None:
-            kill(trial_worker_pids(runner)[:1])
-    elif scenario == "all":
-        family = ([runner, *descendants(runner)]) if runner is not None else []
+        return True
+    if scenario == "runner" and runner is not None:
+        kill([runner])
+        return True
+    if scenario == "worker" and runner is not None:
+        deadline = time.monotonic() + 20  # between two trials no worker trains: wait for the next
+        while time.monotonic() < deadline:
+            workers = trial_worker_pids(runner)
+            if workers:
+                kill(workers[:1])
+                return True
+            time.sleep(0.2)
+    if scenario == "all":
+        family = [runner, *descendants(runner)] if runner is not None else []
         service.kill()
         kill(family)
         service.start()
-    elif scenario == "cancel":
+        return runner is not None
+    if scenario == "cancel":
         with service.client() as client:
-            client.post(f"/v1/jobs/{job_id}/cancel")
+            answer = client.post(f"/v1/jobs/{job_id}/cancel")
+            hit = answer.status_code == 200 and answer.json()["cancel_requested"]
             wait(client, job_id, ended)
             client.post(f"/v1/jobs/{job_id}/resume")
+            return bool(hit)
+    return False
 
 
 def measure(scenario: str, repeat: int, dataset: Path, rng: random.Random) -> Row:
@@ -252,7 +264,7 @@ def measure(scenario: str, repeat: int, dataset: Path, rng: random.Random) -> Ro
                     for trial in trials_of(client, job_id)
                     if trial["status"] in ("completed", "stopped")
                 }
-            inject(scenario, service, job_id)
+            hit = inject(scenario, service, job_id)
             with service.client() as client:
                 job = wait(client, job_id, ended)
                 if job["status"] in ("failed", "cancelled") and scenario in ("runner", "all", "cancel"):
@@ -260,7 +272,7 @@ def measure(scenario: str, repeat: int, dataset: Path, rng: random.Random) -> Ro
                     resumed = True
                     job = wait(client, job_id, lambda job: ended(job) and job["status"] != "queued")
                 after = trials_of(client, job_id)
-            return tally(scenario, repeat, fault_after, job, before, after, resumed, started)
+            return tally(scenario, repeat, fault_after, job, before, after, resumed, hit, started)
         finally:
             runner = runner_pid(job_id) if "job_id" in locals() else None
             service.kill()
@@ -276,6 +288,7 @@ def tally(
     before: dict[str, dict],
     after: list[dict],
     resumed: bool,
+    hit: bool,
     started: float,
 ) -> Row:
     by_id = {trial["trial_id"]: trial for trial in after}
@@ -305,26 +318,25 @@ def tally(
         left_running=sum(1 for trial in after if trial["status"] == "running"),
         history_lost=history_lost,
         resumed=resumed,
+        hit=hit,
         seconds=round(time.monotonic() - started, 1),
         error=job.get("error"),
     )
 
 
 def summary(rows: list[Row]) -> str:
+    columns = ("finished", "lost", "duplicated", "left_running", "history_lost")
     lines = [
-        "| scenario | runs | done | trials finished | lost | duplicated | left running | history lost |",
-        "|---|---|---|---|---|---|---|---|",
+        "| scenario | runs | faults hit | done | " + " | ".join(columns).replace("_", " ") + " |",
+        "|---" * (4 + len(columns)) + "|",
     ]
     for scenario in SCENARIOS:
         mine = [row for row in rows if row.scenario == scenario]
         if not mine:
             continue
-        done = sum(row.status == "done" for row in mine)
-        totals = [sum(getattr(row, field) for row in mine) for field in
-                  ("finished", "lost", "duplicated", "left_running", "history_lost")]  # fmt: skip
-        lines.append(
-            f"| {scenario} | {len(mine)} | {done} | " + " | ".join(str(value) for value in totals) + " |"
-        )
+        counts = [len(mine), sum(row.hit for row in mine), sum(row.status == "done" for row in mine)]
+        counts += [sum(getattr(row, column) for row in mine) for column in columns]
+        lines.append(f"| {scenario} | " + " | ".join(str(count) for count in counts) + " |")
     return "\n".join(lines)
 
 
