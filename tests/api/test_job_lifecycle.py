@@ -105,15 +105,6 @@ def test_a_job_runs_to_the_end_and_its_winner_exports(tmp_path, synth_dataset):
         assert "trainer.pt" in gone.json()["detail"]["message"]
 
 
-def test_cancel_a_running_job(tmp_path, synth_dataset):
-    with _scheduled_server(tmp_path, None) as server, server.client() as client:
-        job_id = client.post("/v1/jobs", json=_job(_dataset(tmp_path, synth_dataset), trials=20)).json()["id"]
-        _wait(server, job_id, lambda job: job["trials_finished"] >= 1)
-        assert client.post(f"/v1/jobs/{job_id}/cancel").json()["cancel_requested"] is True
-        job = _wait(server, job_id, lambda job: job["status"] in ("cancelled", "done", "failed"))
-        assert job["status"] == "cancelled" and job["trials_finished"] < 20
-
-
 def test_a_restarted_coordinator_resumes_the_job_keeping_finished_trials(tmp_path, synth_dataset):
     with fresh_postgres_database() as url:
         dataset = _dataset(tmp_path, synth_dataset)
