@@ -4,7 +4,7 @@ that creates it, and nowhere else."""
 
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -45,17 +45,8 @@ class TeamIn(BaseModel):
     name: Name
 
 
-class TeamOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    name: str
-    created_at: dt.datetime
-    active_tokens: int
-
-
 class TeamList(BaseModel):
-    items: list[TeamOut]
+    items: list[admin.TeamInfo]
 
 
 class TokenIn(BaseModel):
@@ -66,23 +57,13 @@ class TokenIn(BaseModel):
     admin: StrictBool = False
 
 
-class TokenOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    team: str
-    name: str
-    role: str
-    created_at: dt.datetime
-    revoked_at: dt.datetime | None
-
-
-class TokenCreated(TokenOut):
+@dataclasses.dataclass(frozen=True)
+class TokenCreated(admin.TokenInfo):
     token: str  # shown once: only its SHA-256 is stored
 
 
 class TokenList(BaseModel):
-    items: list[TokenOut]
+    items: list[admin.TokenInfo]
 
 
 @contextmanager
@@ -94,17 +75,20 @@ def field_errors() -> Iterator[None]:
 
 
 @router.post(
-    "/teams", status_code=status.HTTP_201_CREATED, response_model=TeamOut, responses=error_responses(409)
+    "/teams",
+    status_code=status.HTTP_201_CREATED,
+    response_model=admin.TeamInfo,
+    responses=error_responses(409),
 )
-def create_team(body: TeamIn, session: SessionDep) -> TeamOut:
+def create_team(body: TeamIn, session: SessionDep) -> admin.TeamInfo:
     """A new team (409 when the name is taken)."""
     with field_errors():
-        return TeamOut.model_validate(admin.create_team(session, body.name))
+        return admin.create_team(session, body.name)
 
 
 @router.get("/teams", response_model=TeamList)
 def list_teams(session: SessionDep) -> TeamList:
-    return TeamList(items=[TeamOut.model_validate(team) for team in admin.list_teams(session)])
+    return TeamList(items=admin.list_teams(session))
 
 
 @router.post("/tokens", status_code=status.HTTP_201_CREATED, response_model=TokenCreated)
@@ -112,23 +96,23 @@ def create_token(body: TokenIn, session: SessionDep) -> TokenCreated:
     """A new token for an existing team; its plaintext is in this answer only."""
     with field_errors():
         issued = admin.issue_token(session, body.team, body.name, body.admin)
-    return TokenCreated(**TokenOut.model_validate(issued.info).model_dump(), token=issued.token)
+    return TokenCreated(**dataclasses.asdict(issued.info), token=issued.token)
 
 
 @router.get("/tokens", response_model=TokenList)
 def list_tokens(session: SessionDep) -> TokenList:
     """Every token, revoked ones included; never a token or its hash."""
-    return TokenList(items=[TokenOut.model_validate(token) for token in admin.list_tokens(session)])
+    return TokenList(items=admin.list_tokens(session))
 
 
-@router.delete("/tokens/{token_id}", response_model=TokenOut, responses=error_responses(404))
+@router.delete("/tokens/{token_id}", response_model=admin.TokenInfo, responses=error_responses(404))
 def revoke_token(
     token_id: Annotated[int, Path(ge=1, le=MAX_ID)], request: Request, session: SessionDep
-) -> TokenOut:
+) -> admin.TokenInfo:
     """Revoke a token: refused (401) from now on by this process, by others within
     SCALER_TOKEN_CACHE_SECONDS. Revoking it again changes nothing."""
     with field_errors():
         revoked = admin.revoke_token(session, token_id)
     cache: TokenCache = request.app.state.token_cache
     cache.forget(token_id)
-    return TokenOut.model_validate(revoked)
+    return revoked
