@@ -1,0 +1,640 @@
+"""Map trained weights between two points of a family, by structure (weight sharing, issue 23).
+
+``map_weights(source, target)`` initialises the detector ``target`` from the weights of another
+network of the same family — a released checkpoint, a supernet, an earlier winner. Layers are
+matched **by role**, not by index (P5, P6 and P7 number their layers differently):
+
+* backbone: the stem, and per stride-2 stage k its down-sampling conv and its block
+  (``stage3.down``, ``stage3.block``); a CSP block's j-th bottleneck ↔ the j-th, so a shallower
+  stage takes the first blocks;
+* neck and head by pyramid level: ``spp``, the top-down path ``td4.reduce/up/lateral/cat/csp``,
+  the bottom-up path ``bu5.down/cat/csp``, the output convs ``out3`` …, the Detect head per level
+  ``detect.P3`` …;
+* fixed layouts (tiny, the original YOLOv4) by layer index: their points differ only in width.
+
+Width is mapped **by channel**. Every channel-carrying tensor dimension is described by the
+*channel spaces* it spans (a conv's output is a space; a residual add ties its output to its
+input's space; a concatenation spans several; a split such as CSPOSA's takes a part). When the
+target has fewer channels in a space than the source, it takes the source's most important
+channels (by batch-norm scale |γ|, or the L1 norm of the producing filters where no batch norm
+follows, as Once-for-All orders them), each part of a split space sorted on its own; every
+tensor that reads or writes the space uses that same order, so the slice of a trained network is
+still a consistent network. A space of the same size keeps its order (a point mapped onto itself
+is identical); a wider target takes the source's channels first and keeps the rest fresh.
+
+The Detect head is mapped per anchor and per output field: box and objectness rows of the first
+min(na) anchors; class rows by class name when both sides name their classes (no names on
+either side and the same count: one dataset's classes), otherwise the class rows start fresh.
+Anchors are always the target's own. The report says what was copied, sliced and left fresh.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from scaler.blocks import Detect
+from scaler.blocks.bottleneck import Bottleneck
+from scaler.blocks.conv import Conv
+from scaler.blocks.csp import BottleneckCSP, BottleneckCSP2
+from scaler.blocks.darknet_csp import DarknetCSP
+from scaler.blocks.osa import CSPOSA
+from scaler.blocks.spp import SPP, SPPCSP
+from scaler.blocks.structural import Concat
+from scaler.builder import build_modules, route_layers
+from scaler.detector import Detector
+from scaler.spec import NetworkSpec
+
+OWN_BUFFERS = ("anchors", "anchor_grid")  # the target's anchors are its own configuration
+BOX_AND_OBJECTNESS = 5  # rows per anchor before the class scores: x, y, w, h, objectness
+
+
+@dataclass(frozen=True)
+class Part:
+    """Part ``index`` of ``count`` equal parts of a channel space (a split reads one part)."""
+
+    space: str
+    index: int = 0
+    count: int = 1
+
+
+Spaces = tuple[Part, ...]  # what a tensor dimension spans: parts of spaces, concatenated
+
+
+@dataclass
+class ChannelPlan:
+    """The channel structure of one detector: its spaces and what each tensor dimension spans."""
+
+    sizes: dict[str, int] = field(default_factory=dict)  # space → channels
+    splits: dict[str, int] = field(default_factory=dict)  # space → parts it is read in (≥ 1)
+    dims: dict[str, dict[int, Spaces]] = field(default_factory=dict)  # role name → dim → parts
+    keys: dict[str, str] = field(default_factory=dict)  # role name → state-dict key
+    detect_rows: dict[str, int] = field(default_factory=dict)  # role name of a head tensor → anchors
+
+    def space(self, name: str, size: int) -> Spaces:
+        self.sizes[name] = size
+        self.splits.setdefault(name, 1)
+        return (Part(name),)
+
+    def record(self, role_name: str, key: str, dims: Mapping[int, Spaces]) -> None:
+        self.keys[role_name] = key
+        self.dims[role_name] = dict(dims)
+
+    def part_size(self, part: Part) -> int:
+        return self.sizes[part.space] // part.count if part.count > 1 else self.sizes[part.space]
+
+
+@dataclass(frozen=True)
+class MappingReport:
+    """What the target took from the source: tensors copied whole, sliced (a part of a tensor of
+    another shape) or left fresh (no counterpart), and the share of the target's parameter values
+    that were inherited."""
+
+    copied: tuple[str, ...]
+    sliced: tuple[str, ...]
+    fresh: tuple[str, ...]
+    inherited_values: int
+    total_values: int
+    classes_mapped: int = 0  # class rows of the head taken from the source
+
+    @property
+    def share(self) -> float:
+        return self.inherited_values / self.total_values if self.total_values else 0.0
+
+    def summary(self) -> dict[str, float | int]:
+        return {
+            "copied": len(self.copied),
+            "sliced": len(self.sliced),
+            "fresh": len(self.fresh),
+            "share": round(self.share, 4),
+            "classes_mapped": self.classes_mapped,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Roles
+
+
+def layer_roles(spec: NetworkSpec) -> tuple[str, ...]:
+    """Each layer's role in the family's structure (see the module docstring); fixed layouts
+    without a CSP pyramid (tiny, the original YOLOv4) are named by index."""
+    blocks = [layer.block for layer in spec.layers]
+    if "SPPCSP" not in blocks:
+        return tuple(
+            "detect" if index == len(blocks) - 1 else f"layer{index}" for index in range(len(blocks))
+        )
+    routing = route_layers(spec)
+    levels = [round(math.log2(stride)) if stride > 0 else 0 for stride in routing.strides]
+    roles: list[str | None] = [None] * len(blocks)
+    stage = 0
+    blocks_in_stage = 0
+    for index in range(spec.backbone_length):
+        layer = spec.layers[index]
+        if layer.block == "Conv" and layer.args.stride == 2:
+            stage += 1
+            blocks_in_stage = 0
+            roles[index] = f"stage{stage}.down"
+        elif stage == 0:
+            roles[index] = "stem" if index == 0 else f"stem{index}"
+        else:
+            roles[index] = f"stage{stage}.block" + (f"{blocks_in_stage}" if blocks_in_stage else "")
+            blocks_in_stage += 1
+    detect_index = len(blocks) - 1
+    roles[detect_index] = "detect"
+    for source in routing.inputs[detect_index]:
+        roles[source] = f"out{levels[source]}"
+    consumers: dict[int, list[int]] = {}
+    for index, sources in enumerate(routing.inputs):
+        for source in sources:
+            consumers.setdefault(source, []).append(index)
+    for index in range(spec.backbone_length, detect_index):
+        block = blocks[index]
+        if block == "SPPCSP":
+            roles[index] = "spp"
+        elif block == "Upsample":
+            level = levels[index]
+            roles[index] = f"td{level}.up"
+            roles[routing.inputs[index][0]] = f"td{level}.reduce"
+        elif block == "Concat":
+            sources = routing.inputs[index]
+            level = levels[index]
+            path = "td" if any(blocks[source] == "Upsample" for source in sources) else "bu"
+            roles[index] = f"{path}{level}.cat"
+            for source in sources:
+                if blocks[source] == "Conv" and roles[source] is None:
+                    roles[source] = f"{path}{level}.lateral" if path == "td" else f"{path}{level}.down"
+            for consumer in consumers.get(index, []):
+                roles[consumer] = f"{path}{level}.csp"
+    return tuple(role if role is not None else f"head{index}" for index, role in enumerate(roles))
+
+
+# ---------------------------------------------------------------------------------------------
+# Channel plans
+
+
+def channel_plan(model: Detector) -> ChannelPlan:
+    """Walk ``model``'s layers by role and record the channel spaces of every tensor."""
+    plan = ChannelPlan()
+    roles = layer_roles(model.spec)
+    strides = route_layers(model.spec).strides
+    outputs: list[Spaces] = []
+    image = plan.space("image", 3)
+    for index, module in enumerate(model.model):
+        sources = model.inputs[index]
+        inputs = tuple(part for s in sources for part in (image if s == -1 else outputs[s]))
+        role = roles[index]
+        if isinstance(module, Detect):
+            levels = tuple(round(math.log2(strides[source])) for source in sources)
+            _walk_detect(plan, module, f"model.{index}", role, sources, outputs, levels)
+            outputs.append(())
+            continue
+        outputs.append(_walk(plan, module, f"model.{index}", role, inputs))
+    return plan
+
+
+def _structure(spec: NetworkSpec) -> Detector:
+    """``spec``'s detector without its weights (modules on the meta device: shapes only)."""
+    with torch.device("meta"):
+        modules = build_modules(spec, route_layers(spec))
+    return Detector(spec, modules=modules)
+
+
+def structure_plan(spec: NetworkSpec) -> ChannelPlan:
+    """The channel plan of ``spec`` without allocating its weights."""
+    return channel_plan(_structure(spec))
+
+
+def structure_shapes(spec: NetworkSpec) -> dict[str, tuple[int, ...]]:
+    """The state-dict keys and tensor shapes of ``spec``'s detector, without allocating them."""
+    return {key: tuple(value.shape) for key, value in _structure(spec).state_dict().items()}
+
+
+def _record_tensors(
+    plan: ChannelPlan,
+    module: nn.Module,
+    key: str,
+    role: str,
+    dims: Mapping[str, Mapping[int, Spaces]],
+) -> None:
+    for name, _ in _own_tensors(module):
+        plan.record(f"{role}.{name}", f"{key}.{name}", dims.get(name, {}))
+
+
+def _own_tensors(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
+    return [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]
+
+
+def _walk_conv2d(
+    plan: ChannelPlan,
+    conv: nn.Conv2d,
+    key: str,
+    role: str,
+    inputs: Spaces,
+    out: Spaces | None,
+) -> Spaces:
+    out = out if out is not None else plan.space(role, conv.out_channels)
+    weight_dims: dict[int, Spaces] = {0: out}
+    if conv.groups == 1:
+        weight_dims[1] = inputs
+    _record_tensors(plan, conv, key, role, {"weight": weight_dims, "bias": {0: out}})
+    return out
+
+
+def _walk_norm(plan: ChannelPlan, norm: nn.Module, key: str, role: str, spaces: Spaces) -> None:
+    per_channel = {0: spaces}
+    _record_tensors(
+        plan,
+        norm,
+        key,
+        role,
+        {name: per_channel for name in ("weight", "bias", "running_mean", "running_var")},
+    )
+
+
+def _walk_conv(
+    plan: ChannelPlan,
+    conv: Conv,
+    key: str,
+    role: str,
+    inputs: Spaces,
+    out: Spaces | None = None,
+) -> Spaces:
+    spaces = _walk_conv2d(plan, conv.conv, f"{key}.conv", role, inputs, out)
+    _walk_norm(plan, conv.bn, f"{key}.bn", f"{role}.bn", spaces)
+    return spaces
+
+
+def _walk(plan: ChannelPlan, module: nn.Module, key: str, role: str, inputs: Spaces) -> Spaces:
+    """Record ``module``'s tensors (role-qualified names) and return the spaces of its output."""
+
+    def child(name: str, value: nn.Module, spaces: Spaces, out: Spaces | None = None) -> Spaces:
+        if isinstance(value, Conv):
+            return _walk_conv(plan, value, f"{key}.{name}", f"{role}.{name}", spaces, out)
+        if isinstance(value, nn.Conv2d):
+            return _walk_conv2d(plan, value, f"{key}.{name}", f"{role}.{name}", spaces, out)
+        return _walk(plan, value, f"{key}.{name}", f"{role}.{name}", spaces)
+
+    if isinstance(module, Conv):
+        return _walk_conv(plan, module, key, role, inputs)
+    if isinstance(module, nn.Conv2d):
+        return _walk_conv2d(plan, module, key, role, inputs, None)
+    if isinstance(module, Bottleneck):
+        hidden = child("cv1", module.cv1, inputs)
+        tied = inputs if module.add and len(inputs) == 1 else None  # a residual add keeps its input's space
+        return child("cv2", module.cv2, hidden, tied)
+    if isinstance(module, nn.Sequential):
+        spaces = inputs
+        for name, value in module.named_children():
+            spaces = child(name, value, spaces)
+        return spaces
+    if isinstance(module, BottleneckCSP):
+        first = child("cv3", module.cv3, child("m", module.m, child("cv1", module.cv1, inputs)))
+        second = child("cv2", module.cv2, inputs)
+        _walk_norm(plan, module.bn, f"{key}.bn", f"{role}.bn", first + second)
+        return child("cv4", module.cv4, first + second)
+    if isinstance(module, BottleneckCSP2):
+        reduced = child("cv1", module.cv1, inputs)
+        first = child("m", module.m, reduced)
+        second = child("cv2", module.cv2, reduced)
+        _walk_norm(plan, module.bn, f"{key}.bn", f"{role}.bn", first + second)
+        return child("cv3", module.cv3, first + second)
+    if isinstance(module, SPPCSP):
+        pooled = child("cv4", module.cv4, child("cv3", module.cv3, child("cv1", module.cv1, inputs)))
+        first = child("cv6", module.cv6, child("cv5", module.cv5, pooled * (len(module.m) + 1)))
+        second = child("cv2", module.cv2, inputs)
+        _walk_norm(plan, module.bn, f"{key}.bn", f"{role}.bn", first + second)
+        return child("cv7", module.cv7, first + second)
+    if isinstance(module, DarknetCSP):
+        first = child("cv3", module.cv3, child("m", module.m, child("cv1", module.cv1, inputs)))
+        second = child("cv2", module.cv2, inputs)
+        return child("cv4", module.cv4, first + second)
+    if isinstance(module, CSPOSA):
+        half = _second_half(plan, inputs)
+        first = child("cv1", module.cv1, half)
+        second = child("cv2", module.cv2, first)
+        return child("cv3", module.cv3, second + first)
+    if isinstance(module, SPP):
+        return inputs * (len(module.m) + 1)
+    if isinstance(module, Concat | nn.Upsample | nn.MaxPool2d | nn.Identity):
+        return inputs
+    # a block this module does not know: its tensors map by name on the overlap of the shapes
+    _record_tensors(plan, module, key, role, {})
+    for name, value in module.named_children():
+        _record_tensors(plan, value, f"{key}.{name}", f"{role}.{name}", {})
+    size = sum(plan.part_size(part) for part in inputs)
+    return plan.space(role, size)
+
+
+def _second_half(plan: ChannelPlan, inputs: Spaces) -> Spaces:
+    """The second half of a single space (CSPOSA's partial route): the space is read in two parts."""
+    if len(inputs) != 1 or inputs[0].count != 1:
+        return plan.space(f"split:{inputs}", sum(plan.part_size(part) for part in inputs) // 2)
+    name = inputs[0].space
+    plan.splits[name] = 2
+    return (Part(name, 1, 2),)
+
+
+def _walk_detect(
+    plan: ChannelPlan,
+    head: Detect,
+    key: str,
+    role: str,
+    sources: tuple[int, ...],
+    outputs: list[Spaces],
+    levels: tuple[int, ...],
+) -> None:
+    for level, (source, pyramid_level) in enumerate(zip(sources, levels, strict=True)):
+        name = f"{role}.P{pyramid_level}"
+        plan.record(f"{name}.weight", f"{key}.m.{level}.weight", {1: outputs[source]})
+        plan.record(f"{name}.bias", f"{key}.m.{level}.bias", {})
+        plan.detect_rows[f"{name}.weight"] = plan.detect_rows[f"{name}.bias"] = head.na
+    for buffer_name, _ in head.named_buffers(recurse=False):
+        plan.record(f"{role}.{buffer_name}", f"{key}.{buffer_name}", {})
+
+
+# ---------------------------------------------------------------------------------------------
+# Channel order and index plans
+
+
+def channel_order(plan: ChannelPlan, state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Per space, its channels from most to least important (within each part of a split space):
+    by |γ| of the batch norms over the space, or the L1 norm of its producing filters."""
+    scale: dict[str, torch.Tensor] = {}
+    filters: dict[str, torch.Tensor] = {}
+    for role_name, dims in plan.dims.items():
+        parts = dims.get(0)
+        tensor = state.get(plan.keys[role_name])
+        if not parts or tensor is None or not tensor.is_floating_point():
+            continue
+        target = scale if role_name.endswith("bn.weight") else filters if tensor.dim() == 4 else None
+        if target is None:
+            continue
+        values = tensor.detach().abs().float().reshape(tensor.shape[0], -1).sum(1)
+        offset = 0
+        for part in parts:
+            size = plan.part_size(part)
+            if part.count == 1 and values.shape[0] >= offset + size:
+                total = target.setdefault(part.space, torch.zeros(size))
+                if total.shape[0] == size:
+                    total += values[offset : offset + size]
+            offset += size
+    order: dict[str, torch.Tensor] = {}
+    for space, size in plan.sizes.items():
+        importance = scale.get(space, filters.get(space))
+        parts = plan.splits.get(space, 1)
+        if importance is None or size % parts:
+            order[space] = torch.arange(size)
+            continue
+        part_size = size // parts
+        order[space] = torch.cat(
+            [
+                start + torch.argsort(importance[start : start + part_size], descending=True, stable=True)
+                for start in range(0, size, part_size)
+            ]
+        )
+    return order
+
+
+def _part_indices(
+    part_t: Part, part_s: Part, target: ChannelPlan, source: ChannelPlan, order: Mapping[str, torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(target positions, source positions) within one segment of a dimension."""
+    size_t, size_s = target.sizes[part_t.space], source.sizes[part_s.space]
+    splits = max(target.splits.get(part_t.space, 1), source.splits.get(part_s.space, 1))
+    if size_t % splits or size_s % splits:
+        splits = 1
+    chunk_t, chunk_s = size_t // splits, size_s // splits
+    keep = min(chunk_t, chunk_s)
+    ranked = order.get(part_s.space, torch.arange(size_s)) if size_t < size_s else torch.arange(size_s)
+    targets, sources = [], []
+    for chunk in range(splits):
+        if part_t.count > 1 and chunk != part_t.index * splits // part_t.count:
+            continue
+        targets.append(chunk * chunk_t + torch.arange(keep))
+        sources.append(ranked[chunk * chunk_s : chunk * chunk_s + keep])
+    if part_t.count > 1:  # a part is indexed from its own start
+        base_t = part_t.index * chunk_t
+        base_s = part_s.index * chunk_s
+        return torch.cat(targets) - base_t, torch.cat(sources) - base_s
+    return torch.cat(targets), torch.cat(sources)
+
+
+def _dim_indices(
+    parts_t: Spaces,
+    parts_s: Spaces,
+    target: ChannelPlan,
+    source: ChannelPlan,
+    order: Mapping[str, torch.Tensor],
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(target positions, source positions) along one dimension; None when the two dimensions
+    are not the same concatenation of spaces."""
+    if len(parts_t) != len(parts_s):
+        return None
+    targets, sources = [], []
+    offset_t = offset_s = 0
+    for part_t, part_s in zip(parts_t, parts_s, strict=True):
+        if part_t.count != part_s.count or part_t.index != part_s.index:
+            return None
+        positions_t, positions_s = _part_indices(part_t, part_s, target, source, order)
+        targets.append(offset_t + positions_t)
+        sources.append(offset_s + positions_s)
+        offset_t += target.part_size(part_t)
+        offset_s += source.part_size(part_s)
+    return torch.cat(targets), torch.cat(sources)
+
+
+def _class_rows(
+    target_classes: Sequence[str] | None,
+    source_classes: Sequence[str] | None,
+    target_count: int,
+    source_count: int,
+) -> list[tuple[int, int]]:
+    if target_classes is not None and source_classes is not None:
+        where = {name: index for index, name in enumerate(source_classes)}
+        return [(index, where[name]) for index, name in enumerate(target_classes) if name in where]
+    if target_classes is None and source_classes is None and target_count == source_count:
+        return [(index, index) for index in range(target_count)]
+    return []
+
+
+def _head_rows(
+    target_anchors: int,
+    source_anchors: int,
+    target_outputs: int,
+    source_outputs: int,
+    classes: list[tuple[int, int]],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    targets, sources = [], []
+    for anchor in range(min(target_anchors, source_anchors)):
+        fields = [(field, field) for field in range(BOX_AND_OBJECTNESS)]
+        fields += [(BOX_AND_OBJECTNESS + t, BOX_AND_OBJECTNESS + s) for t, s in classes]
+        targets += [anchor * target_outputs + t for t, _ in fields]
+        sources += [anchor * source_outputs + s for _, s in fields]
+    return torch.tensor(targets, dtype=torch.long), torch.tensor(sources, dtype=torch.long)
+
+
+# ---------------------------------------------------------------------------------------------
+# Mapping
+
+
+@dataclass(frozen=True)
+class TensorMap:
+    """How one target tensor is taken from one source tensor: per dimension, None (whole, same
+    size) or (target positions, source positions)."""
+
+    target_key: str
+    source_key: str
+    dims: tuple[tuple[torch.Tensor, torch.Tensor] | None, ...]
+
+    @property
+    def whole(self) -> bool:
+        return all(index is None for index in self.dims)
+
+
+@dataclass(frozen=True)
+class WeightMap:
+    """The plan of a mapping: which source values each target tensor takes."""
+
+    tensors: tuple[TensorMap, ...]
+    fresh: tuple[str, ...]
+    classes_mapped: int
+
+    def apply(self, target: nn.Module, source_state: Mapping[str, torch.Tensor]) -> MappingReport:
+        state = target.state_dict()
+        parameter_keys = {name for name, _ in target.named_parameters()}
+        copied, sliced = [], []
+        inherited = 0
+        with torch.no_grad():
+            for item in self.tensors:
+                tensor, value = state[item.target_key], source_state[item.source_key]
+                if item.whole:
+                    tensor.copy_(value.to(tensor.dtype))
+                    copied.append(item.target_key)
+                    inherited += tensor.numel() if item.target_key in parameter_keys else 0
+                    continue
+                block = value
+                target_index: list[torch.Tensor | slice] = []
+                for dim, index in enumerate(item.dims):
+                    if index is None:
+                        target_index.append(slice(None))
+                        continue
+                    positions_t, positions_s = index
+                    block = block.index_select(dim, positions_s)
+                    target_index.append(positions_t)
+                tensor[_open_grid(target_index, tensor.shape)] = block.to(tensor.dtype)
+                sliced.append(item.target_key)
+                inherited += block.numel() if item.target_key in parameter_keys else 0
+        total = sum(parameter.numel() for _, parameter in target.named_parameters())
+        fresh_values = [key for key in self.fresh if key in state]
+        return MappingReport(
+            tuple(copied), tuple(sliced), tuple(fresh_values), inherited, total, self.classes_mapped
+        )
+
+
+def _open_grid(index: list[torch.Tensor | slice], shape: torch.Size) -> tuple[torch.Tensor, ...]:
+    """Advanced indices selecting the outer product of per-dimension positions (broadcast views,
+    as numpy's ``ix_``)."""
+    grid = []
+    for dim, item in enumerate(index):
+        positions = torch.arange(shape[dim]) if isinstance(item, slice) else item
+        view = [1] * len(shape)
+        view[dim] = -1
+        grid.append(positions.view(view))
+    return tuple(grid)
+
+
+def plan_mapping(
+    source_plan: ChannelPlan,
+    source_state: Mapping[str, torch.Tensor],
+    target_plan: ChannelPlan,
+    target_state: Mapping[str, torch.Tensor],
+    source_classes: Sequence[str] | None = None,
+    target_classes: Sequence[str] | None = None,
+) -> WeightMap:
+    order = channel_order(source_plan, source_state)
+    tensors: list[TensorMap] = []
+    fresh: list[str] = []
+    classes_mapped = 0
+    for role_name, key in target_plan.keys.items():
+        tensor = target_state.get(key)
+        if tensor is None:  # a buffer that is not saved (the head's strides)
+            continue
+        source_key = source_plan.keys.get(role_name)
+        value = source_state.get(source_key) if source_key is not None else None
+        if value is None or role_name.rsplit(".", 1)[-1] in OWN_BUFFERS or value.dim() != tensor.dim():
+            fresh.append(key)
+            continue
+        dims: list[tuple[torch.Tensor, torch.Tensor] | None] = []
+        usable = True
+        for dim in range(tensor.dim()):
+            if role_name in target_plan.detect_rows and dim == 0:
+                target_anchors = target_plan.detect_rows[role_name]
+                source_anchors = source_plan.detect_rows.get(role_name, 0)
+                target_outputs = tensor.shape[0] // target_anchors
+                source_outputs = value.shape[0] // max(source_anchors, 1)
+                rows = _class_rows(
+                    target_classes,
+                    source_classes,
+                    target_outputs - BOX_AND_OBJECTNESS,
+                    source_outputs - BOX_AND_OBJECTNESS,
+                )
+                classes_mapped = max(classes_mapped, len(rows))
+                if (
+                    tensor.shape[0] == value.shape[0]
+                    and len(rows) == target_outputs - BOX_AND_OBJECTNESS
+                    and all(t == s for t, s in rows)
+                ):
+                    dims.append(None)
+                else:
+                    dims.append(
+                        _head_rows(target_anchors, source_anchors, target_outputs, source_outputs, rows)
+                    )
+                continue
+            parts_t = target_plan.dims[role_name].get(dim)
+            parts_s = source_plan.dims.get(role_name, {}).get(dim)
+            if parts_t is not None and parts_s is not None:
+                index = _dim_indices(parts_t, parts_s, target_plan, source_plan, order)
+                if index is None:
+                    usable = False
+                    break
+                positions_t, positions_s = index
+                whole = (
+                    tensor.shape[dim] == value.shape[dim]
+                    and positions_t.numel() == tensor.shape[dim]
+                    and torch.equal(positions_t, positions_s)
+                )
+                dims.append(None if whole else index)
+            elif tensor.shape[dim] == value.shape[dim]:
+                dims.append(None)
+            elif parts_t is None and parts_s is None and dim > 1:  # e.g. a kernel of another size
+                usable = False
+                break
+            else:  # unplanned channel dimension: the leading overlap
+                keep = min(tensor.shape[dim], value.shape[dim])
+                dims.append((torch.arange(keep), torch.arange(keep)))
+        if not usable:
+            fresh.append(key)
+            continue
+        tensors.append(TensorMap(key, source_key, tuple(dims)))
+    return WeightMap(tuple(tensors), tuple(fresh), classes_mapped)
+
+
+def map_weights(
+    target: Detector,
+    source_spec: NetworkSpec,
+    source_state: Mapping[str, torch.Tensor],
+    source_classes: Sequence[str] | None = None,
+    target_classes: Sequence[str] | None = None,
+) -> MappingReport:
+    """Initialise ``target`` from ``source_state`` (the weights of a network ``source_spec`` of
+    the same family) by structure; see the module docstring."""
+    source_plan = structure_plan(source_spec)
+    target_plan = channel_plan(target)
+    weight_map = plan_mapping(
+        source_plan, source_state, target_plan, target.state_dict(), source_classes, target_classes
+    )
+    return weight_map.apply(target, source_state)
