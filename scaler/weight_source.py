@@ -199,6 +199,11 @@ def _checkpoint(path: Path) -> WeightSource:
             f"{path.name}: no model weights found (a state dict or a checkpoint with 'model')"
         )
     model = _model_of(checkpoint)
+    if isinstance(checkpoint, dict) and isinstance(checkpoint.get("model_yaml"), str):  # Scaler's own
+        spec = _model_yaml(checkpoint["model_yaml"], path.stem)
+        names = checkpoint.get("class_names")
+        class_names = tuple(str(name) for name in names) if isinstance(names, list) else None
+        return WeightSource(spec, state, class_names, f"Scaler weights {path.name}")
     document = getattr(model, "yaml", None) if isinstance(model, nn.Module) else None
     names = getattr(model, "names", None) if isinstance(model, nn.Module) else None
     class_names = tuple(str(name) for name in names) if isinstance(names, list | tuple) else None

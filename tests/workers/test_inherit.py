@@ -1,4 +1,4 @@
-"""Weight inheritance: a child starts from its parent's weights on the overlap of their shapes."""
+"""Weight inheritance: a network starts from trained weights, mapped onto it by structure."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from scaler import Detector, ScalingPoint, compound_scale
+from scaler.weight_map import map_weights
 from workers.search.trainable import inheriting
 from workers.training.hyp import Hyperparameters
-from workers.training.inherit import inherit_weights, load_weights, save_weights
+from workers.training.inherit import load_weights, save_weights
 from workers.training.trainer import TrainConfig, Trainer
 from workers.trial import TrialConfig
 
@@ -22,8 +23,8 @@ def _detector(depth: float, width: float, seed: int, size: int = 64, classes: in
 def test_a_child_of_the_same_shape_computes_what_its_parent_computed_with_its_own_anchors():
     parent, child = _detector(0.33, 0.25, seed=0), _detector(0.33, 0.25, seed=1, size=96)
     child_anchors = child.detect.anchors.clone()
-    report = inherit_weights(child, parent.state_dict())
-    assert report.sliced == 0 and report.fresh == 2  # the anchors and their grid stay the child's
+    report = map_weights(child, parent.spec, parent.state_dict())
+    assert not report.sliced and len(report.fresh) == 2  # the anchors and their grid stay the child's
     assert torch.equal(child.detect.anchors, child_anchors)
     image = torch.rand(1, 3, 64, 64)
     parent.eval(), child.eval()
@@ -31,24 +32,11 @@ def test_a_child_of_the_same_shape_computes_what_its_parent_computed_with_its_ow
         assert torch.equal(parent(image)[0], child(image)[0])
 
 
-def test_a_narrower_shallower_child_takes_the_leading_channels_of_every_tensor():
-    parent, child = _detector(0.5, 0.5, seed=0), _detector(0.2, 0.125, seed=1)
-    parent_state = parent.state_dict()
-    report = inherit_weights(child, parent_state)
-    assert report.sliced > 100 and report.share > 0.99
-    for name, tensor in child.state_dict().items():
-        if name.endswith(("anchors", "anchor_grid")):
-            continue
-        source = parent_state[name]  # every block of the shallower child exists in the parent
-        overlap = tuple(slice(0, size) for size in tensor.shape)
-        assert torch.equal(tensor, source[overlap].to(tensor.dtype)), name
-
-
 def test_a_wider_deeper_child_keeps_its_initialisation_beyond_the_overlap():
     parent, child = _detector(0.2, 0.125, seed=0), _detector(0.5, 0.5, seed=1)
     before = {name: tensor.clone() for name, tensor in child.state_dict().items()}
-    report = inherit_weights(child, parent.state_dict())
-    assert report.fresh > 2  # the blocks the shallow parent lacks
+    report = map_weights(child, parent.spec, parent.state_dict())
+    assert len(report.fresh) > 2  # the blocks the shallow parent lacks
     first = "model.0.conv.weight"
     inherited, own = parent.state_dict()[first], child.state_dict()[first]
     assert torch.equal(own[: inherited.shape[0]], inherited)
@@ -65,7 +53,7 @@ def test_a_trainer_started_from_saved_weights_evaluates_like_its_parent(synth_da
     )
     parent.train_epoch()
     parent.epoch += 1
-    path = save_weights(tmp_path / "weights" / "parent.pt", parent.ema.ema)
+    path = save_weights(tmp_path / "weights" / "parent.pt", parent.ema.ema, parent.dataset.names)
     assert set(load_weights(path)) == set(parent.ema.ema.state_dict())
 
     child_config = TrainConfig(
@@ -102,3 +90,31 @@ def test_a_trial_without_a_parent_or_whose_parent_lost_its_weights_trains_as_ask
     asked = TrialConfig(data="data", epochs=18, hyp={"lr0": 0.004})
     assert inheriting(asked, {}) == asked
     assert inheriting(asked, {"inherit_from": str(tmp_path / "gone.pt"), "epochs": 6}) == asked
+
+
+def test_a_narrower_network_mapped_from_a_trained_one_has_a_lower_loss_than_a_fresh_one(
+    synth_dataset, tmp_path
+):
+    def config(width: float, epochs: int, seed: int, init_weights=None) -> TrainConfig:
+        point = ScalingPoint(depth_multiple=0.33, width_multiple=width, input_size=64, num_classes=3)
+        return TrainConfig(
+            compound_scale(point).to_network(),
+            synth_dataset,
+            64,
+            epochs=epochs,
+            batch_size=8,
+            hyp=Hyperparameters(mosaic=0.0, lr0=0.004),
+            nominal_batch=8,
+            seed=seed,
+            init_weights=init_weights,
+        )
+
+    wide = Trainer(config(0.5, epochs=4, seed=0))
+    wide.fit()
+    path = save_weights(tmp_path / "wide.pt", wide.ema.ema, wide.dataset.names)
+    mapped = Trainer(config(0.25, epochs=1, seed=1, init_weights=path))
+    fresh = Trainer(config(0.25, epochs=1, seed=1))
+    assert mapped.inheritance is not None and mapped.inheritance.share == 1.0 and mapped.inheritance.sliced
+    mapped_loss = mapped.validate().losses["total"]
+    fresh_loss = fresh.validate().losses["total"]
+    assert mapped_loss < fresh_loss

@@ -178,7 +178,7 @@ def _train(candidate: Candidate, common: dict[str, Any], save_to: str | None = N
 
         def report(result: EpochResult, trainer: Trainer, latency: LatencyStats) -> None:
             if save_to and result.epoch == trainer.config.epochs - 1:  # what children inherit
-                save_weights(Path(save_to), trainer.ema.ema)
+                save_weights(Path(save_to), trainer.ema.ema, trainer.dataset.names)
             report_epoch({**common, **epoch_metrics(result, trainer, latency), "status": "running"}, trainer)
 
         outcome = run_trial(

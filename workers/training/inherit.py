@@ -1,63 +1,41 @@
-"""Weight inheritance: a child network starts from its parent's trained weights (Lamarckian
-evolution, as in LEMONADE, Elsken et al. 2019), so that it needs a fraction of a scratch trial.
+"""Weight inheritance: a network starts from trained weights — its parent's (Lamarckian
+evolution, as in LEMONADE, Elsken et al. 2019), a job's ``training.initial_weights`` (a released
+checkpoint, a Scaler export, an earlier job's trial) or its job's supernet — so that it needs a
+fraction of a scratch trial.
 
-Parent and child are two points of one compound-scaling family: the same layer list, each layer
-wider or narrower, each CSP stage with more or fewer blocks. Every tensor of the child whose name
-is in the parent takes the parent's values on the overlap of the two shapes (the leading channels
-of each dimension); blocks the parent lacks, and the rest of a wider tensor, keep their fresh
-initialisation. The head's anchors are the child's own (its input size may differ): never copied.
-Slicing the leading channels is not function-preserving where a layer concatenates branches, so
-an inherited child is a warm start to fine-tune, not a copy of the parent."""
+The weights are mapped onto the network by structure (``scaler.weight_map``: stage ↔ stage,
+block ↔ block, pyramid level ↔ level, the most important channels first, head rows per anchor
+and classes by name; anchors are the network's own). Weights a trial saves for others to start
+from carry their model yaml and class names, so that any later point of the family can map them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from torch import nn
 
+from scaler import Detector, dump_model_yaml
+from scaler.weight_map import MappingReport, map_weights
+from scaler.weight_source import read_weight_source
 from workers.training.checkpoint import load_checkpoint, save_checkpoint
 
-OWN_BUFFERS = ("anchors", "anchor_grid")  # the child's anchors come from its own configuration
 
-
-@dataclass(frozen=True)
-class Inheritance:
-    copied: int  # tensors taken whole
-    sliced: int  # tensors taken on the overlap of two shapes
-    fresh: int  # tensors the parent has no counterpart for (kept as initialised)
-
-    @property
-    def share(self) -> float:
-        total = self.copied + self.sliced + self.fresh
-        return (self.copied + self.sliced) / total if total else 0.0
-
-
-def inherit_weights(model: nn.Module, parent_state: Mapping[str, torch.Tensor]) -> Inheritance:
-    """Copy ``parent_state`` into ``model`` where names match, on the overlap of the shapes."""
-    copied = sliced = fresh = 0
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            source = parent_state.get(name)
-            if name.rsplit(".", 1)[-1] in OWN_BUFFERS or source is None or source.dim() != tensor.dim():
-                fresh += 1
-                continue
-            if source.shape == tensor.shape:
-                tensor.copy_(source.to(tensor.dtype))
-                copied += 1
-                continue
-            overlap = tuple(slice(0, min(a, b)) for a, b in zip(tensor.shape, source.shape, strict=True))
-            tensor[overlap] = source[overlap].to(tensor.dtype)
-            sliced += 1
-    return Inheritance(copied, sliced, fresh)
-
-
-def save_weights(path: Path, model: nn.Module) -> Path:
-    """The weights a child inherits (a trial's EMA model), written atomically."""
-    return save_checkpoint(path, {"model": model.state_dict()})
+def save_weights(path: Path, model: Detector, class_names: Sequence[str] | None = None) -> Path:
+    """The weights others start from (a trial's EMA model) with their structure, written atomically."""
+    document = {"model": model.state_dict(), "model_yaml": dump_model_yaml(model.spec)}
+    if class_names is not None:
+        document["class_names"] = list(class_names)
+    return save_checkpoint(path, document)
 
 
 def load_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The state dict of weights saved by :func:`save_weights` (read by the safe loader)."""
     return load_checkpoint(path)["model"]
+
+
+def start_from(model: Detector, path: str | Path, class_names: Sequence[str] | None = None) -> MappingReport:
+    """Initialise ``model`` (predicting ``class_names``) from the weights at ``path``."""
+    source = read_weight_source(path)
+    return map_weights(model, source.spec, source.state, source.class_names, class_names)

@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from scaler import Detector, NetworkSpec
+from scaler.weight_map import MappingReport
 from workers.data.dataset import Dataset
 from workers.data.loader import DetectionDataset, collate
 from workers.data.open import open_dataset
@@ -24,7 +25,7 @@ from workers.results import CocoMetrics
 from workers.training.checkpoint import load_checkpoint, save_checkpoint
 from workers.training.ema import ModelEMA
 from workers.training.hyp import Hyperparameters
-from workers.training.inherit import Inheritance, inherit_weights, load_weights
+from workers.training.inherit import start_from
 from workers.training.loss import YoloLoss
 from workers.training.optim import (
     NOMINAL_BATCH,
@@ -94,9 +95,9 @@ class Trainer:
         self.model = Detector(config.network).to(self.device)
         if self.cuda:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.inheritance: Inheritance | None = None
-        if config.init_weights is not None:
-            self.inheritance = inherit_weights(self.model, load_weights(config.init_weights))
+        self.inheritance: MappingReport | None = None
+        if config.init_weights is not None:  # mapped by structure onto this network
+            self.inheritance = start_from(self.model, config.init_weights, self.dataset.names)
         cache = (config.out_dir / "cache") if (config.cache and config.out_dir) else None
         self.train_set = DetectionDataset(
             self.dataset.train, config.image_size, config.hyp, True, config.seed, cache
