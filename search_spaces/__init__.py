@@ -1,22 +1,35 @@
 """Search spaces and job specs (pydantic, no torch): axes, presets, mutation and sampling of
 points, Pareto fronts and hypervolume on objective vectors."""
 
-from search_spaces.budget import Budget, EvolutionSettings, SchedulerSettings, TrainingSettings
-from search_spaces.job import NAME_MAX_LENGTH, NAME_PATTERN, SCHEDULERS, SEARCHERS, JobSpec
+from search_spaces.budget import (
+    JOB_WEIGHTS_PREFIX,
+    Budget,
+    EvolutionSettings,
+    FinalizeSettings,
+    SchedulerSettings,
+    SupernetSettings,
+    TrainingSettings,
+    parse_weights_reference,
+)
+from search_spaces.job import SCHEDULERS, SEARCHERS, JobSpec
 from search_spaces.loading import SpecLoadError, load_job_spec, parse_job_spec, parse_yaml, preset_names
+from search_spaces.names import NAME_MAX_LENGTH, NAME_PATTERN, PATH_MAX_LENGTH
 from search_spaces.objectives import Constraints, LatencyObjective, Objectives
 from search_spaces.parameters import Parameter, Point
 from search_spaces.space import ArchitectureSpace, HyperparameterSpace, SearchSpace, scaling_values
 
 __all__ = [
+    "JOB_WEIGHTS_PREFIX",
     "NAME_MAX_LENGTH",
     "NAME_PATTERN",
+    "PATH_MAX_LENGTH",
     "SCHEDULERS",
     "SEARCHERS",
     "ArchitectureSpace",
     "Budget",
     "Constraints",
     "EvolutionSettings",
+    "FinalizeSettings",
     "HyperparameterSpace",
     "JobSpec",
     "LatencyObjective",
@@ -26,9 +39,11 @@ __all__ = [
     "SchedulerSettings",
     "SearchSpace",
     "SpecLoadError",
+    "SupernetSettings",
     "TrainingSettings",
     "load_job_spec",
     "parse_job_spec",
+    "parse_weights_reference",
     "parse_yaml",
     "preset_names",
     "scaling_values",

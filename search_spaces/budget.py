@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from search_spaces.names import NAME_PATTERN, PATH_MAX_LENGTH
+
+# ``training.initial_weights: job:<job_id>`` or ``job:<job_id>/<trial_id>``: an earlier job's weights
+JOB_WEIGHTS_PREFIX = "job:"
 
 
 class Budget(BaseModel):
@@ -21,7 +26,29 @@ class Budget(BaseModel):
     max_failures_per_trial: int = Field(default=2, ge=0, le=100)  # retries after a crash
 
 
+def parse_weights_reference(value: str) -> tuple[str, str | None] | None:
+    """``(job_id, trial_id)`` of an ``initial_weights`` value that names an earlier job's weights
+    (``trial_id`` None: that job's best front trial), None for a path. A path that begins with
+    ``job:`` is written ``./job:…``. Raises ValueError for a ``job:`` form without a job id, with an
+    empty trial id or with more than one ``/`` (ids hold no ``/``, so a second one is a mistake)."""
+    if not value.startswith(JOB_WEIGHTS_PREFIX):
+        return None
+    job_id, slash, trial_id = value.removeprefix(JOB_WEIGHTS_PREFIX).partition("/")
+    if not job_id:
+        raise ValueError(f"{value!r} names no job: write job:<job_id> or job:<job_id>/<trial_id>")
+    if slash and (not trial_id or "/" in trial_id):
+        raise ValueError(f"{value!r} is not job:<job_id>/<trial_id>: one '/' between the job and a trial id")
+    return job_id, trial_id if slash else None
+
+
 class TrainingSettings(BaseModel):
+    """How each trial trains. ``initial_weights``: trained weights every candidate starts from
+    instead of random ones, mapped onto its architecture (the same family; ``scaler.weight_map``):
+    a released Scaled-YOLOv4 checkpoint or a Scaler export (its folder, its zip or the weights.pt
+    in it) on the server, or ``job:<job_id>`` / ``job:<job_id>/<trial_id>`` — an earlier job of the
+    same team: its best front trial (highest accuracy) or the trial named. Only the syntax is
+    checked here; the service checks that the weights exist, may be read and fit the space."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     batch_size: int = Field(default=16, ge=1, le=1024)
@@ -29,6 +56,40 @@ class TrainingSettings(BaseModel):
     optimizer: Literal["sgd", "adam"] = "sgd"
     workers: int = Field(default=0, ge=0, le=64)
     cache: bool = False
+    initial_weights: str | None = Field(
+        default=None, min_length=1, max_length=PATH_MAX_LENGTH, pattern=NAME_PATTERN
+    )
+
+    @field_validator("initial_weights")
+    @classmethod
+    def _weights_reference(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_weights_reference(value)
+        return value
+
+
+class SupernetSettings(BaseModel):
+    """Train one weight-sharing supernet over the space and start every candidate from its
+    weights: ``epochs`` the supernet trains (0: it is the initial weights, untrained further, which
+    needs ``training.initial_weights``), ``fine_tune_epochs`` each candidate then trains on its own
+    (0: judged with the supernet's weights as they are), and ``sandwich``: each supernet step also
+    trains the smallest and a random subnetwork, so that narrow subnetworks learn too and not only
+    the widest one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    epochs: int = Field(default=10, ge=0, le=10_000)
+    fine_tune_epochs: int = Field(default=0, ge=0, le=10_000)
+    sandwich: bool = True
+
+
+class FinalizeSettings(BaseModel):
+    """Train the front's networks once more after the search, ``epochs`` each from their starting
+    weights: candidates are judged after short trainings, which rank them but do not finish them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    epochs: int = Field(ge=1, le=10_000)
 
 
 class EvolutionSettings(BaseModel):

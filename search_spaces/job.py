@@ -7,15 +7,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from search_spaces.budget import Budget, EvolutionSettings, SchedulerSettings, TrainingSettings
+from search_spaces.budget import (
+    Budget,
+    EvolutionSettings,
+    FinalizeSettings,
+    SchedulerSettings,
+    SupernetSettings,
+    TrainingSettings,
+)
+from search_spaces.names import NAME_MAX_LENGTH, NAME_PATTERN
 from search_spaces.objectives import Objectives
 from search_spaces.space import SearchSpace
 
 SEARCHERS = ("evolve", "nsga2", "tpe", "random")
-# the rule for every name a person gives (jobs, datasets, teams): printable, no control characters
-# (NUL, newlines, terminal escapes, DEL and the C1 controls)
-NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
-NAME_MAX_LENGTH = 200
 SCHEDULERS = ("fifo", "asha", "moasha")
 
 
@@ -34,6 +38,8 @@ class JobSpec(BaseModel):
     scheduling: SchedulerSettings = SchedulerSettings()
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     warm_start_from: tuple[str, ...] = ()
+    supernet: SupernetSettings | None = None
+    finalize: FinalizeSettings | None = None
 
     @model_validator(mode="after")
     def _names(self) -> JobSpec:
@@ -54,6 +60,14 @@ class JobSpec(BaseModel):
         inherited = self.evolution.inherited_epochs
         if inherited is not None and inherited > self.budget.epochs_per_trial:
             raise ValueError("evolution.inherited_epochs: must be at most budget.epochs_per_trial")
+        if self.supernet is not None:
+            if self.supernet.epochs == 0 and self.training.initial_weights is None:
+                raise ValueError(
+                    "supernet.epochs: 0 (no supernet training) needs training.initial_weights, "
+                    "the weights the supernet then starts from"
+                )
+            if self.supernet.fine_tune_epochs > self.budget.epochs_per_trial:
+                raise ValueError("supernet.fine_tune_epochs: must be at most budget.epochs_per_trial")
         return self
 
     def mean_trial_epochs(self) -> float:

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from search_spaces import JobSpec, SpecLoadError, load_job_spec, parse_job_spec, parse_yaml, preset_names
+from search_spaces import (
+    JobSpec,
+    SpecLoadError,
+    load_job_spec,
+    parse_job_spec,
+    parse_weights_reference,
+    parse_yaml,
+    preset_names,
+)
 
 
 def test_the_three_presets_load_with_their_spaces():
@@ -152,3 +160,84 @@ def test_an_inheriting_child_trains_a_third_of_a_trial_unless_told():
     assert spec.evolution.child_epochs(1) == 1
     told = spec.evolution.model_copy(update={"inherited_epochs": 5})
     assert told.child_epochs(18) == 5
+
+
+@pytest.mark.parametrize(
+    ("value", "reference"),
+    [
+        ("/data/weights/yolov4-p5.pt", None),
+        ("runs/export-3", None),
+        ("./job:odd-folder", None),  # a path that begins with job: is written ./job:…
+        ("job:3f9c", ("3f9c", None)),
+        ("job:3f9c/trial_0007", ("3f9c", "trial_0007")),
+    ],
+)
+def test_initial_weights_are_a_path_or_an_earlier_jobs_trial(value, reference):
+    spec = parse_job_spec({"training": {"initial_weights": value}})
+    assert spec.training.initial_weights == value
+    assert parse_weights_reference(value) == reference
+    assert JobSpec.model_validate_json(spec.model_dump_json()) == spec
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("job:", "names no job"),
+        ("job:/trial_1", "names no job"),
+        ("job:abc/", "one '/'"),
+        ("job:abc/trial/extra", "one '/'"),
+        ("weights\x00.pt", "control characters"),
+        ("two\nlines.pt", "control characters"),
+        ("\x1b[31mred.pt", "control characters"),
+        ("", "at least 1 character"),  # an empty path names nothing
+        ("/" + "w" * 4096, "at most 4096"),
+    ],
+)
+def test_bad_initial_weights_name_the_field(value, words):
+    with pytest.raises(SpecLoadError) as caught:
+        parse_job_spec({"training": {"initial_weights": value}})
+    assert caught.value.field == "training.initial_weights"
+    assert words in caught.value.message
+
+
+def test_supernet_and_finalize_settings():
+    assert parse_job_spec({}).supernet is None and parse_job_spec({}).finalize is None
+    spec = parse_job_spec({"supernet": {}, "finalize": {"epochs": 30}, "budget": {"epochs_per_trial": 4}})
+    assert spec.supernet is not None and spec.finalize is not None
+    assert (spec.supernet.epochs, spec.supernet.fine_tune_epochs, spec.supernet.sandwich) == (10, 0, True)
+    assert spec.finalize.epochs == 30
+    from_weights = parse_job_spec(
+        {
+            "supernet": {"epochs": 0, "fine_tune_epochs": 4, "sandwich": False},
+            "training": {"initial_weights": "job:3f9c"},
+            "budget": {"epochs_per_trial": 4},
+        }
+    )
+    assert from_weights.supernet is not None and from_weights.supernet.epochs == 0
+    assert JobSpec.model_validate_json(from_weights.model_dump_json()) == from_weights
+
+
+@pytest.mark.parametrize(
+    ("document", "field", "words"),
+    [
+        ({"supernet": {"epochs": 0}}, "supernet.epochs", "training.initial_weights"),
+        ({"supernet": {"epochs": -1}}, "supernet.epochs", "greater than or equal"),
+        ({"supernet": {"epochs": 10_001}}, "supernet.epochs", "less than or equal"),
+        (
+            {"supernet": {"fine_tune_epochs": 5}, "budget": {"epochs_per_trial": 4}},
+            "supernet.fine_tune_epochs",
+            "at most budget.epochs_per_trial",
+        ),
+        ({"supernet": {"fine_tune_epochs": -1}}, "supernet.fine_tune_epochs", "greater than or equal"),
+        ({"supernet": {"sandwich": 1}}, "supernet.sandwich", "boolean"),
+        ({"supernet": {"layers": 3}}, "supernet.layers", "Extra inputs"),
+        ({"finalize": {}}, "finalize.epochs", "required"),
+        ({"finalize": {"epochs": 0}}, "finalize.epochs", "greater than or equal"),
+        ({"finalize": {"epochs": 10_001}}, "finalize.epochs", "less than or equal"),
+    ],
+)
+def test_bad_supernet_and_finalize_settings_name_the_field(document, field, words):
+    with pytest.raises(SpecLoadError) as caught:
+        parse_job_spec(document)
+    assert caught.value.field == field
+    assert words in caught.value.message
