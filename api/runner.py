@@ -28,7 +28,7 @@ HEARTBEAT_SECONDS = 5.0
 TRIAL_FIELDS = (
     "status", "point", "epochs", "ap", "ap50", "fitness", "latency_ms", "latency_nms_ms", "latency_spread",
     "params", "gflops", "image_size", "anchors", "error", "checkpoint", "finished_at", "seconds",
-    "mlflow_run_id", "inherited_from",
+    "mlflow_run_id", "inherited_from", "initialised_from", "inherited_share",
 )  # fmt: skip
 
 

@@ -79,6 +79,10 @@ class TrialOut(BaseModel):
     error: str | None
     mlflow_run_id: str | None
     inherited_from: str | None  # the parent trial whose weights it started from
+    # what its weights started from: the job's training.initial_weights as given, "supernet", or
+    # "trial:<parent>"; and the share (0–1) of its parameter values taken from there
+    initialised_from: str | None
+    inherited_share: float | None
     seconds: float
     device_hours: float
     history: list[Any]

@@ -119,6 +119,10 @@ class TrialRecord(Base):
     mlflow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # the parent trial whose trained weights this one started from (evolution.inherit_weights)
     inherited_from: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # what its weights started from: the job's training.initial_weights as given, "supernet", or
+    # "trial:<parent>" (an evolve child); and the share (0–1) of its parameter values taken from there
+    initialised_from: Mapped[str | None] = mapped_column(Text, nullable=True)  # a path: up to 4096
+    inherited_share: Mapped[float | None] = mapped_column(Float, nullable=True)
     seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # wall time held
     device_hours: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from api.db.migrate import downgrade, upgrade
 from api.db.models import Base
@@ -42,3 +42,42 @@ def test_upgrade_from_empty_equals_the_models_and_downgrade_then_upgrade_again(d
     assert _tables(database_url) <= {"alembic_version"}
     upgrade(database_url)
     assert _differences(database_url) == []
+
+
+def test_trials_of_an_older_schema_keep_their_rows_through_0006_up_and_down(database_url):
+    """0006 adds what a trial's weights started from; older rows read as not recorded (NULL), and
+    going back drops the columns without losing a trial."""
+    upgrade(database_url, "0005")
+    engine = create_engine(normalise_url(database_url))
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO teams (id, name, created_at) VALUES (1, 'a', CURRENT_TIMESTAMP)")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO jobs (id, team_id, name, status, spec, created_by, cancel_requested,"
+                " resume_requested, trials_total, trials_finished, epochs_used, device_hours, front,"
+                " hypervolume_history, version, created_at) VALUES ('j', 1, 'j', 'done', '{}', 'a',"
+                " false, false, 1, 1, 1, 0, '[]', '[]', 0, CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO trials (job_id, trial_id, status, point, epochs, ap, ap50, fitness, history,"
+                " seconds, device_hours, updated_at) VALUES ('j', 't0', 'completed', '{}', 1, 0.1, 0.2,"
+                " 0.1, '[]', 1, 0, CURRENT_TIMESTAMP)"
+            )
+        )
+    upgrade(database_url)
+    with engine.begin() as connection:
+        row = connection.execute(text("SELECT trial_id, initialised_from, inherited_share FROM trials")).one()
+        assert tuple(row) == ("t0", None, None)
+        connection.execute(
+            text("UPDATE trials SET initialised_from = :source, inherited_share = 0.75"),
+            {"source": "/data/" + "w" * 4000 + ".pt"},  # a long path fits: it is stored as given
+        )
+    downgrade(database_url, "0005")
+    assert "initialised_from" not in {column["name"] for column in inspect(engine).get_columns("trials")}
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT trial_id FROM trials")).scalars().all() == ["t0"]
+    engine.dispose()
