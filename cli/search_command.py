@@ -130,6 +130,8 @@ def _document(result: Any) -> dict[str, Any]:
                 "latency_ms": t.latency_ms,
                 "latency_spread": t.latency_spread,
                 "inherited_from": t.inherited_from,
+                "initialised_from": t.initialised_from,
+                "inherited_share": t.inherited_share,
                 "params": t.params,
                 "gflops": t.gflops,
                 "epochs": t.epochs,

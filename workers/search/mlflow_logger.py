@@ -110,6 +110,9 @@ class MlflowLogger:
             self._log_params(run_id, {"anchors": trial.anchors})
         if trial.inherited_from:
             self.client.set_tag(run_id, "scaler.inherited_from", trial.inherited_from)
+        if trial.initialised_from:
+            self.client.set_tag(run_id, "scaler.initialised_from", trial.initialised_from)
+            self.client.set_tag(run_id, "scaler.inherited_share", f"{trial.inherited_share or 0.0:.4f}")
         if trial.error:
             self.client.set_tag(run_id, "scaler.error", trial.error[:5000])
         self.client.set_terminated(run_id, TERMINAL.get(trial.status, "FINISHED"))

@@ -36,6 +36,10 @@ class SearchTrial:
     mlflow_run_id: str | None = None
     history: tuple[dict[str, float], ...] = ()
     inherited_from: str | None = None  # the parent trial whose weights it started from
+    # what its weights started from: the job's training.initial_weights as given, "supernet", or
+    # "trial:<parent>" (an evolve child); and the share of its parameter values taken from there
+    initialised_from: str | None = None
+    inherited_share: float | None = None
 
     def accuracy(self, objectives: Objectives) -> float:
         return float(getattr(self, objectives.accuracy))

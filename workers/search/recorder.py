@@ -99,6 +99,8 @@ def record(
         seconds=_number(result.get("time_total_s")) or 0.0,
         history=tuple(history),
         inherited_from=str(result["inherited_from"]) if result.get("inherited_from") else None,
+        initialised_from=str(result["initialised_from"]) if result.get("initialised_from") else None,
+        inherited_share=_number(result.get("inherited_share")),
     )
 
 

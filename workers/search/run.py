@@ -14,7 +14,8 @@ from typing import Any
 import ray
 from ray import tune
 
-from search_spaces import JobSpec, Point
+from search_spaces import JobSpec, Point, parse_weights_reference
+from workers.data.roots import DataRoots
 from workers.search.mlflow_logger import MlflowLogger
 from workers.search.outcome import SearchResult, SearchTrial, summarise
 from workers.search.points import trial_config
@@ -59,6 +60,7 @@ def run_search(
     stop_requested: Callable[[], bool] | None = None,
     data_roots: Sequence[str | Path] | None = None,
     histories: Mapping[str, History] | None = None,
+    initial_weights: str | Path | None = None,
 ) -> SearchResult:
     """Run (or resume) the search of ``spec``; results, Tune state, exports under ``out_dir``.
     ``stop_requested`` is polled during the search; when it returns True the run is interrupted
@@ -69,7 +71,9 @@ def run_search(
     trial's record holds every epoch (``recorder``). A resume tells each callback with an
     ``on_search_restored(trial_ids)`` which trials the restored search holds (none when there
     was no state to restore): any other trial it kept from before is one the saved state never
-    knew, which the search redoes under a new id."""
+    knew, which the search redoes under a new id. ``initial_weights``: where the job's
+    ``training.initial_weights`` lie on this machine (a service resolves ``job:`` references to an
+    export); None: the spec's own path (checked against ``data_roots``)."""
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     ensure_ray(ray_address)
@@ -108,6 +112,7 @@ def run_search(
             param_space={
                 "job": spec.model_dump(mode="json"),
                 "data_roots": None if data_roots is None else [str(root) for root in data_roots],
+                "initial_weights": starting_point(spec, initial_weights, data_roots),
             },
             tune_config=tune.TuneConfig(
                 search_alg=make_searcher(spec, list(initial_points), weights_dir=out_dir / "weights"),
@@ -145,6 +150,24 @@ def run_search(
         result = replace(result, export_dir=str(export_front_trials(spec, result, out_dir / "export")))
     logger.finish(result, spec)
     return result
+
+
+def starting_point(
+    spec: JobSpec, initial_weights: str | Path | None, data_roots: Sequence[str | Path] | None
+) -> dict[str, str] | None:
+    """Where every trial's weights start (``training.initial_weights``): its path on this machine
+    and its label as the user gave it (what trials record as ``initialised_from``)."""
+    label = spec.training.initial_weights
+    if not label:
+        return None
+    if initial_weights is None:
+        if parse_weights_reference(label) is not None:
+            raise ValueError(
+                f"training.initial_weights: {label!r} names a job: only the service resolves those"
+            )
+        roots = DataRoots.of(None if data_roots is None else [str(root) for root in data_roots])
+        initial_weights = roots.check(Path(label).expanduser().resolve(), "training.initial_weights", label)
+    return {"path": str(Path(initial_weights).resolve()), "label": label}
 
 
 def _epochs_spent(grid: Any) -> int:

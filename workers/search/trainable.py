@@ -25,7 +25,7 @@ from workers.latency import measure_latency
 from workers.results import LatencyStats
 from workers.search.points import flatten, trial_config
 from workers.search.resources import trial_threads
-from workers.training.hyp import Hyperparameters
+from workers.training.hyp import FINE_TUNE_CHANGES, Hyperparameters
 from workers.training.inherit import save_weights
 from workers.training.trainer import EpochResult, Trainer
 from workers.trial import EXPECTED_FAILURES, TrialConfig, build_network, expected_failure, run_trial
@@ -91,25 +91,51 @@ def prepare(spec: JobSpec, config: TrialConfig) -> Candidate:
     return Candidate(config, latency, params, gflops, violations, fitted, with_nms, violation)
 
 
+def fine_tuning(
+    config: TrialConfig, weights: str, epochs: int, base: dict[str, float] | None = None
+) -> TrialConfig:
+    """``config`` started from ``weights`` and fine-tuned ``epochs``: no warm-up, and its learning
+    rate starts where a trained network's schedule ends (lr0 × lrf) instead of at lr0 — measured
+    (``bench/inherit_probe.py``), a trained network started at lr0 under Adam falls to AP 0 in its
+    first epoch and ends its child's epochs below its parent, at lr0 × lrf it ends above.
+    ``base``: hyperparameter values under the searched ones (the reference's fine-tuning file)."""
+    hyp = {**(base or {}), **config.hyp}
+    defaults = Hyperparameters()
+    lr0, lrf = (float(hyp.get(key, getattr(defaults, key))) for key in ("lr0", "lrf"))
+    return dataclasses.replace(
+        config,
+        init_weights=weights,
+        epochs=epochs,
+        restarts=(),
+        hyp={**hyp, "lr0": lr0 * lrf, "warmup_epochs": 0.0},
+    )
+
+
 def inheriting(config: TrialConfig, lineage: dict[str, Any]) -> TrialConfig:
-    """The trial as its lineage says: a child whose parent's weights are on disk starts from them,
-    trains the child's epochs and fine-tunes: no warm-up, and its learning rate starts where a
-    parent's schedule ends (lr0 × lrf) instead of at lr0 — measured (``bench/inherit_probe.py``),
-    a trained network started at lr0 under Adam falls to AP 0 in its first epoch and ends its
-    child's epochs below its parent, at lr0 × lrf it ends above. Anything else (no parent, or its
-    weights gone) trains from scratch as asked."""
+    """The trial as its lineage says: a child whose parent's weights are on disk starts from them
+    and fine-tunes the child's epochs (``fine_tuning``). Anything else (no parent, or its weights
+    gone) trains as asked."""
     source = lineage.get("inherit_from")
     if not source or not Path(source).is_file():
         return config
-    defaults = Hyperparameters()
-    lr0, lrf = (float(config.hyp.get(key, getattr(defaults, key))) for key in ("lr0", "lrf"))
-    return dataclasses.replace(
-        config,
-        init_weights=source,
-        epochs=int(lineage.get("epochs") or config.epochs),
-        restarts=(),
-        hyp={**config.hyp, "lr0": lr0 * lrf, "warmup_epochs": 0.0},
-    )
+    return fine_tuning(config, source, int(lineage.get("epochs") or config.epochs))
+
+
+def starting_weights(config: TrialConfig, initial_weights: str | None) -> TrialConfig:
+    """A trial without a parent starts from the job's initial weights, when it has them, with the
+    reference's fine-tuning hyperparameters (``hyp.finetune.yaml``) as the base of its own."""
+    if config.init_weights or not initial_weights:
+        return config
+    return fine_tuning(config, initial_weights, config.epochs, FINE_TUNE_CHANGES)
+
+
+def initialised_from(config: TrialConfig, lineage: dict[str, Any], label: str | None) -> str | None:
+    """What a trial's weights start from, as its record says it."""
+    if not config.init_weights:
+        return None
+    if config.init_weights == lineage.get("inherit_from"):
+        return f"trial:{lineage.get('parent') or Path(config.init_weights).stem}"
+    return label or Path(config.init_weights).name
 
 
 def search_trial(config: dict[str, Any]) -> None:
@@ -126,10 +152,16 @@ def search_trial(config: dict[str, Any]) -> None:
         if config.get("data_roots") is not None:  # a service's search: re-checked where it is read
             base = dataclasses.replace(base, data_roots=tuple(config["data_roots"]))
         lineage = config.get("lineage") or {}
-        _search_trial(spec, inheriting(base, lineage), lineage.get("save_to"))
+        weights = config.get("initial_weights") or {}
+        trial = starting_weights(inheriting(base, lineage), weights.get("path"))
+        _search_trial(
+            spec, trial, lineage.get("save_to"), initialised_from(trial, lineage, weights.get("label"))
+        )
 
 
-def _search_trial(spec: JobSpec, base: TrialConfig, save_to: str | None = None) -> None:
+def _search_trial(
+    spec: JobSpec, base: TrialConfig, save_to: str | None = None, initialised: str | None = None
+) -> None:
     try:
         candidate = prepare(spec, base)
     except EXPECTED_FAILURES as error:
@@ -145,7 +177,10 @@ def _search_trial(spec: JobSpec, base: TrialConfig, save_to: str | None = None) 
         "image_size": candidate.config.image_size,
         "anchors": json.dumps((candidate.config.point or {}).get("anchors")),
         "threads": torch.get_num_threads(),
-        "inherited_from": base.init_weights and Path(base.init_weights).stem,
+        "inherited_from": initialised[len("trial:") :]
+        if initialised and initialised.startswith("trial:")
+        else None,
+        "initialised_from": initialised,
     }
     if candidate.latency_with_nms is not None:  # the objective, in every report from the first epoch
         common["latency_nms_ms"] = candidate.latency_with_nms.estimate_ms
@@ -179,6 +214,8 @@ def _train(candidate: Candidate, common: dict[str, Any], save_to: str | None = N
         def report(result: EpochResult, trainer: Trainer, latency: LatencyStats) -> None:
             if save_to and result.epoch == trainer.config.epochs - 1:  # what children inherit
                 save_weights(Path(save_to), trainer.ema.ema, trainer.dataset.names)
+            if trainer.inheritance is not None:
+                common["inherited_share"] = trainer.inheritance.share
             report_epoch({**common, **epoch_metrics(result, trainer, latency), "status": "running"}, trainer)
 
         outcome = run_trial(

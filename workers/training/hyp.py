@@ -12,6 +12,11 @@ import yaml
 RENAMED = {"giou": "box"}  # older ScaledYOLOv4 hyp files call the box gain 'giou'
 
 
+# data/hyp.finetune.yaml of the reference (spec §5.1): the scratch values but for these two; the
+# base of every network that starts from trained weights (a job's initial weights, its supernet)
+FINE_TUNE_CHANGES: dict[str, float] = {"scale": 0.8, "mixup": 0.2}
+
+
 class HypError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")

@@ -230,6 +230,7 @@ def test_evolution_with_weight_inheritance_trains_children_from_their_parents(
     for child in children:
         assert child.status == "completed" and child.epochs == 1
         assert child.inherited_from in ids and child.inherited_from != child.trial_id
+        assert child.initialised_from == f"trial:{child.inherited_from}" and child.inherited_share > 0.5
     weights = tmp_path / "search" / "weights"
     assert {path.stem for path in weights.glob("*.pt")} == ids  # what the next children inherit
 
@@ -240,3 +241,45 @@ def test_evolution_with_weight_inheritance_trains_children_from_their_parents(
     )
     inherited = {run.data.tags.get("scaler.inherited_from") for run in runs}
     assert inherited - {None} == {child.inherited_from for child in children}
+
+
+@pytest.mark.slow
+def test_every_candidate_starts_from_the_jobs_initial_weights(local_ray, synth_dataset, tmp_path):
+    from scaler import ScalingPoint, build_model
+    from workers.search.run import run_search
+    from workers.training.inherit import save_weights
+
+    trained = build_model(
+        ScalingPoint(depth_multiple=0.33, width_multiple=0.25, input_size=64, num_classes=3, stages=5)
+    )
+    weights = save_weights(tmp_path / "start.pt", trained, ("a", "b", "c"))
+    document = _spec(
+        synth_dataset,
+        scheduler="fifo",
+        searcher="random",
+        evolution={},
+        training={"batch_size": 8, "nominal_batch": 8, "optimizer": "adam", "initial_weights": str(weights)},
+        budget={"max_trials": 2, "epochs_per_trial": 1, "max_concurrent_trials": 1},
+    )
+    result = run_search(parse_job_spec(document), tmp_path / "search", export_front=False)
+    assert len(result.trials) == 2
+    for trial in result.trials:
+        assert trial.status == "completed", trial.error
+        assert trial.initialised_from == str(weights) and trial.inherited_share > 0.5
+        assert trial.inherited_from is None
+
+
+def test_initial_weights_outside_the_data_roots_are_refused_before_the_search(synth_dataset, tmp_path):
+    from workers.data.roots import OutsideRootsError
+    from workers.search.run import starting_point
+
+    spec = parse_job_spec(_spec(synth_dataset, training={"initial_weights": "/etc/passwd"}))
+    with pytest.raises(OutsideRootsError):
+        starting_point(spec, None, [str(tmp_path)])
+    job_reference = parse_job_spec(_spec(synth_dataset, training={"initial_weights": "job:abc"}))
+    with pytest.raises(ValueError, match=r"training\.initial_weights"):
+        starting_point(job_reference, None, None)
+    assert starting_point(job_reference, tmp_path / "w.pt", None) == {
+        "path": str((tmp_path / "w.pt").resolve()),
+        "label": "job:abc",
+    }
