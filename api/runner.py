@@ -160,6 +160,20 @@ def _warm_start_points(factory: sessionmaker[Session], spec: JobSpec) -> list[Po
     return points
 
 
+def _initial_weights(factory: sessionmaker[Session], team_id: int, spec: JobSpec, folder: Path) -> str | None:
+    """Where the job's ``training.initial_weights`` lie for ``run_search``: a ``job:`` reference
+    exported once into the job's folder (a resumed job reuses that export); None for a path,
+    which ``run_search`` reads from the spec itself, checking it against the data roots again."""
+    from api.initial_weights import export_referenced_weights
+
+    value = spec.training.initial_weights
+    if value is None:
+        return None
+    with factory() as session:
+        exported = export_referenced_weights(session, team_id, value, folder / "initial_weights")
+    return None if exported is None else str(exported)
+
+
 FAILED_STATUSES = ("failed", "errored")  # a trial that produced no outcome because of an error
 LISTED_REASONS = 3
 
@@ -195,6 +209,7 @@ def run_job(settings: Settings, job_id: str) -> str:
         if job is None:
             raise SystemExit(f"no job {job_id}")
         spec = JobSpec.model_validate(job.spec)
+        team_id = job.team_id
     folder = job_folder(settings, job_id)
     resume = (folder / "ray" / "search").is_dir()
     stop = threading.Event()
@@ -211,6 +226,7 @@ def run_job(settings: Settings, job_id: str) -> str:
         ensure_ray(settings.ray_address)
         spec = resolve_resources(spec)  # device-hours count the CPUs a trial really holds
         writer = DatabaseWriter(factory, job_id, spec)
+        initial_weights = _initial_weights(factory, team_id, spec, folder)
         result = run_search(
             spec,
             folder,
@@ -223,6 +239,7 @@ def run_job(settings: Settings, job_id: str) -> str:
             stop_requested=cancel_requested,
             data_roots=settings.allowed_roots(),
             histories=_recorded_histories(factory, job_id) if resume else None,
+            initial_weights=initial_weights,
         )
         writer.settle(result.trials)
         if cancel_requested():

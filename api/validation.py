@@ -6,6 +6,8 @@ image): routes call it on the thread pool, never on the event loop."""
 from __future__ import annotations
 
 import json
+import pickle
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +17,13 @@ from sqlalchemy.orm import Session
 from api.auth import Caller
 from api.db.models import DatasetRecord, Job
 from api.errors import FieldError
+from api.initial_weights import WeightsReferenceError, referenced_trial, trial_family
 from api.settings import Settings
-from search_spaces import JobSpec, SpecLoadError, parse_job_spec
+from scaler.weight_source import EXPORT_MEMBERS, read_weight_source
+from search_spaces import PATH_MAX_LENGTH, JobSpec, SpecLoadError, parse_job_spec, parse_weights_reference
 from workers.data.dataset import Dataset, DatasetError
 from workers.data.open import open_dataset
-from workers.data.roots import DataRoots, OutsideRootsError
+from workers.data.roots import ALLOW_HINT, DataRoots, OutsideRootsError
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 JSON_TYPES = ("application/json", "")
@@ -116,26 +120,37 @@ def open_allowed(path: Path, roots: DataRoots, field: str = "dataset") -> Datase
         raise FieldError(field, f"cannot be read: {error.strerror or type(error).__name__}") from None
 
 
+def outside_roots(field: str, value: str, settings: Settings) -> FieldError:
+    """The 403 for a server path a request names outside the data roots, saying how to allow it."""
+    roots = ", ".join(str(root) for root in settings.allowed_roots())
+    return FieldError(field, f"{value} is outside the allowed data roots ({roots}); {ALLOW_HINT}", 403)
+
+
+def allowed_path(value: str, field: str, settings: Settings) -> Path:
+    """``value`` as a server path, resolved (symlinks followed), inside the allowed data roots (403
+    otherwise; not yet opened)."""
+    if "\x00" in value or len(value) > PATH_MAX_LENGTH:
+        raise FieldError(field, f"not a path: NUL characters or longer than {PATH_MAX_LENGTH} characters")
+    try:
+        path = Path(value).resolve()  # a server path: no ~ expansion (whose home would it be?)
+        inside = DataRoots.of(settings.allowed_roots()).contains(path)
+    except (OSError, RuntimeError, ValueError) as error:  # a symlink loop, a name too long
+        raise FieldError(field, f"not a usable path: {error}") from None
+    if not inside:
+        raise outside_roots(field, value, settings)
+    return path
+
+
 def dataset_path(value: str, session: Session, team: Caller, settings: Settings) -> Path:
     """A registered dataset id of the team, or a server path inside the allowed data roots (not yet
     opened)."""
     if not value:
         raise FieldError("dataset", "required: a registered dataset id or a server path")
-    if "\x00" in value or len(value) > 4096:
-        raise FieldError("dataset", "not a path: NUL characters or longer than 4096 characters")
-    record = session.get(DatasetRecord, value)
-    if record is not None and record.team_id == team.id:
-        return Path(record.path)
-    path = Path(value).resolve()  # a server path: no ~ expansion (whose home would it be?)
-    if not DataRoots.of(settings.allowed_roots()).contains(path):
-        roots = ", ".join(str(root) for root in settings.allowed_roots())
-        raise FieldError(
-            "dataset",
-            f"{value} is outside the allowed data roots ({roots}); allow a folder with "
-            "`scaler serve --data-root PATH` (or SCALER_DATA_ROOTS='[\"PATH\"]')",
-            403,
-        )
-    return path
+    if "\x00" not in value and len(value) <= PATH_MAX_LENGTH:  # else not an id, and allowed_path says so
+        record = session.get(DatasetRecord, value)
+        if record is not None and record.team_id == team.id:
+            return Path(record.path)
+    return allowed_path(value, "dataset", settings)
 
 
 def resolve_dataset(value: str, session: Session, team: Caller, settings: Settings) -> tuple[Path, Dataset]:
@@ -167,11 +182,61 @@ def check_warm_start(spec: JobSpec, session: Session, team: Caller) -> None:
             raise FieldError(f"warm_start_from[{index}]", f"no job {job_id!r}")
 
 
+INITIAL_WEIGHTS_FIELD = "training.initial_weights"
+# what reading weights a user names may raise besides WeightSourceError: an unsafe or broken pickle
+# (refused before anything in it runs), an unreadable file, a broken zip, text that is not UTF-8
+UNREADABLE_WEIGHTS = (ValueError, OSError, pickle.UnpicklingError, zipfile.BadZipFile)
+
+
+def weights_family(value: str, settings: Settings) -> str:
+    """The family of the weights at the server path ``value``: every file of them that would be
+    read inside the data roots (403), and readable as weights through the safe loader (422).
+    Reads the whole checkpoint (seconds for a large one): call it on the thread pool."""
+    path = allowed_path(value, INITIAL_WEIGHTS_FIELD, settings)
+    if not path.exists():
+        raise FieldError(INITIAL_WEIGHTS_FIELD, f"{value}: no such file or folder")
+    roots = DataRoots.of(settings.allowed_roots())
+    folder = path if path.is_dir() else path.parent
+    for member in EXPORT_MEMBERS:  # an export's files are read beside the path: a symlink among them
+        if (folder / member).exists() and not roots.contains(folder / member):
+            raise outside_roots(INITIAL_WEIGHTS_FIELD, str(folder / member), settings)
+    try:
+        return read_weight_source(path).family
+    except UNREADABLE_WEIGHTS as error:
+        raise FieldError(INITIAL_WEIGHTS_FIELD, f"{value} cannot be read as weights: {error}") from None
+
+
+def check_initial_weights(spec: JobSpec, session: Session, team: Caller, settings: Settings) -> None:
+    """``training.initial_weights`` names weights this job may start from: a path inside the data
+    roots that reads as weights, or a measured trial with a checkpoint of one of the team's jobs;
+    either of the family the space searches (weights map only within a family)."""
+    value = spec.training.initial_weights
+    if value is None:
+        return
+    reference = parse_weights_reference(value)
+    if reference is None:
+        family = weights_family(value, settings)
+    else:
+        try:
+            _, row = referenced_trial(session, team.id, *reference)
+        except WeightsReferenceError as error:
+            raise FieldError(INITIAL_WEIGHTS_FIELD, str(error)) from None
+        family = trial_family(row)
+    searched = spec.space.architecture.family
+    if any(name != family for name in searched):
+        raise FieldError(
+            INITIAL_WEIGHTS_FIELD,
+            f"weights of the {family} family cannot start networks of the {', '.join(searched)} "
+            "family that space.architecture.family searches: weights map only within a family",
+        )
+
+
 def validated_spec(
     body: bytes, content_type: str, session: Session, team: Caller, settings: Settings
 ) -> JobSpec:
     spec = parse_body(body, content_type)
     check_limits(spec, settings)
     check_warm_start(spec, session, team)
+    check_initial_weights(spec, session, team, settings)
     dataset, _ = resolve_dataset(spec.dataset, session, team, settings)
     return spec.with_changes(dataset=str(dataset))

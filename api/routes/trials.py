@@ -14,9 +14,11 @@ from api.cache import cached_json
 from api.db.models import Job, TrialRecord
 from api.deps import SessionDep, TeamDep
 from api.errors import MAX_OFFSET, FieldError, error_responses
+from api.exports import export_stored_trial
 from api.routes.jobs import owned_job
 from api.routing import SessionReleasingRoute
 from api.schemas import Pareto, TrialList, TrialOut
+from workers.search.outcome import MEASURED
 
 router = APIRouter(prefix="/v1/jobs/{job_id}", tags=["trials"], route_class=SessionReleasingRoute)
 SORTABLE = (
@@ -30,7 +32,6 @@ SORTABLE = (
     "epochs",
     "finished_at",
 )
-MEASURED = ("completed", "stopped")
 SortKey = Literal[(*SORTABLE, *(f"-{key}" for key in SORTABLE))]  # a metric; '-' first: descending
 ETAG_HEADER = {"ETag": {"description": "the job's version", "required": True, "schema": {"type": "string"}}}
 # the job's read routes: 304 while the client holds the job's current version (If-None-Match)
@@ -145,21 +146,15 @@ def export(
     job_id: str, trial_id: str, session: SessionDep, team: TeamDep, background: BackgroundTasks
 ) -> FileResponse:
     """A zip: model.yaml, hyp.yaml, point.json, metrics.json, weights.pt, model.onnx."""
-    from search_spaces import JobSpec
-    from workers.export import MissingCheckpointError, export_trial, zip_export
-    from workers.search.outcome import SearchTrial
-    from workers.search.run import trial_config_of
+    from workers.export import MissingCheckpointError, zip_export
 
     job = owned_job(session, team, job_id)
     row = _trial_row(session, job_id, trial_id)
     if row.status not in MEASURED:
         raise FieldError("trial_id", f"trial {trial_id} is {row.status}: nothing to export", 409)
-    trial = SearchTrial(trial_id=row.trial_id, status=row.status, point=row.point, anchors=row.anchors)
     folder = Path(tempfile.mkdtemp(prefix="scaler-export-"))
-    metrics = TrialOut.model_validate(row).model_dump(exclude={"history"})
-    config = trial_config_of(JobSpec.model_validate(job.spec), trial)
     try:
-        export_trial(config, folder / "export", metrics, row.checkpoint)
+        export_stored_trial(job, row, folder / "export")
     except MissingCheckpointError as error:
         _remove(folder)
         raise FieldError("trial_id", f"trial {trial_id}: {error}", 410) from error
