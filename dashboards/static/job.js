@@ -127,6 +127,9 @@
       + (unstable(trial) ? ` · ${BUSY} (×${number(trial.latency_spread, 2)})` : "")],
       ["params / GFLOPs", `${millions(trial.params)} / ${number(trial.gflops, 2)}`], ["input size", trial.image_size ?? "–"], ["epochs", trial.epochs],
       ...(trial.inherited_from ? [["inherited from", `trial ${trial.inherited_from}`]] : []),
+      // where its weights started: the job's initial weights as given, "supernet" or "trial:<parent>"
+      ...(trial.initialised_from ? [["initialised from", trial.initialised_from]] : []),
+      ...(trial.inherited_share != null ? [["inherited share", `${number(trial.inherited_share * 100, 1)} % of its parameter values`]] : []),
       ["wall time", `${number(trial.seconds, 1)} s`], ["anchors", trial.anchors || "preset"],
       ...(trial.error ? [["reason", trial.error]] : []),
       ...Object.entries(trial.point).sort().map(([key, value]) => [key, typeof value === "number" ? +value.toPrecision(5) : JSON.stringify(value)])];

@@ -82,9 +82,19 @@ def jobs(tmp_path_factory: pytest.TempPathFactory, synth_dataset: Path) -> Itera
     for index in range(6):
         ap, latency_ms = float(rng.uniform(0.05, 0.4)), float(rng.uniform(5, 40))
         spread = 1.6 if index == 1 else 1.05  # f1's latency was timed on a busy machine
-        parent = "f0" if index == 1 else None  # f1 started from f0's weights
+        parent = "f0" if index == 1 else None  # f1 started from f0's weights, 81.25 % of its values
+        started = {"initialised_from": "trial:f0", "inherited_share": 0.8125} if index == 1 else {}
         writer.on_trial_complete(
-            _trial(spec, f"f{index}", ap, latency_ms, index, latency_spread=spread, inherited_from=parent)
+            _trial(
+                spec,
+                f"f{index}",
+                ap,
+                latency_ms,
+                index,
+                latency_spread=spread,
+                inherited_from=parent,
+                **started,
+            )
         )
     writer.on_trial_complete(
         _trial(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import zipfile
+
 import httpx
 import pytest
 
@@ -85,6 +88,8 @@ def test_the_drawer_shows_curves_links_mlflow_and_exports_a_loadable_zip(page, j
     page.wait_for_selector("#drawer:not([hidden])")
     assert "machine was busy" in page.text_content("#drawer-details")
     assert "inherited fromtrial f0" in page.text_content("#drawer-details")  # <dt><dd>: no space
+    assert "initialised fromtrial:f0" in page.text_content("#drawer-details")
+    assert "inherited share81.3 % of its parameter values" in page.text_content("#drawer-details")
     page.wait_for_function("(document.getElementById('curve-plot').data || []).length === 3")
     assert page.evaluate("document.getElementById('curve-plot').data[0].y.length") == 4  # one per epoch
     link = page.get_attribute("#mlflow-anchor", "href")
@@ -94,6 +99,9 @@ def test_the_drawer_shows_curves_links_mlflow_and_exports_a_loadable_zip(page, j
     archive = tmp_path / "export.zip"
     download_info.value.save_as(archive)
     network, model = load_export(archive)
+    with zipfile.ZipFile(archive) as bundle:  # the export's record says where its weights started
+        metrics = json.loads(bundle.read("metrics.json"))
+    assert (metrics["initialised_from"], metrics["inherited_share"]) == ("trial:f0", 0.8125)
     trial = httpx.get(f"{jobs.server.url}/v1/jobs/{jobs.finished}/trials/f1",
                       headers={"Authorization": "Bearer team-a-token"}).json()  # fmt: skip
     assert trial["latency_spread"] == 1.6  # stored with the trial and served by the API
