@@ -535,6 +535,41 @@ class WeightMap:
         )
 
 
+def gather(
+    weight_map: WeightMap, target: nn.Module, source_tensors: Mapping[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """The target's tensors as functions of the source's (differentiable: gradients of a loss of
+    the target flow into the source's parameters; weight sharing). Fresh tensors keep the
+    target's own values; buffers (batch-norm statistics) are detached copies."""
+    own = dict(target.state_dict(keep_vars=True))
+    gathered: dict[str, torch.Tensor] = {key: value.detach().clone() for key, value in own.items()}
+    parameter_keys = {name for name, _ in target.named_parameters()}
+    for item in weight_map.tensors:
+        value = source_tensors[item.source_key]
+        if item.target_key not in parameter_keys:
+            value = value.detach()
+        if item.whole:
+            gathered[item.target_key] = value if item.target_key in parameter_keys else value.clone()
+            continue
+        block = value
+        target_index: list[torch.Tensor | slice] = []
+        for dim, index in enumerate(item.dims):
+            if index is None:
+                target_index.append(slice(None))
+                continue
+            block = block.index_select(dim, index[1])
+            target_index.append(index[0])
+        tensor = gathered[item.target_key]
+        if block.shape == tensor.shape and all(
+            isinstance(index, slice) or torch.equal(index, torch.arange(size))
+            for index, size in zip(target_index, tensor.shape, strict=True)
+        ):
+            gathered[item.target_key] = block
+        else:
+            gathered[item.target_key] = tensor.index_put(_open_grid(target_index, tensor.shape), block)
+    return gathered
+
+
 def _open_grid(index: list[torch.Tensor | slice], shape: torch.Size) -> tuple[torch.Tensor, ...]:
     """Advanced indices selecting the outer product of per-dimension positions (broadcast views,
     as numpy's ``ix_``)."""
@@ -554,8 +589,11 @@ def plan_mapping(
     target_state: Mapping[str, torch.Tensor],
     source_classes: Sequence[str] | None = None,
     target_classes: Sequence[str] | None = None,
+    by_importance: bool = True,
 ) -> WeightMap:
-    order = channel_order(source_plan, source_state)
+    """``by_importance=False``: a narrower space takes the source's leading channels (a supernet
+    trained with sub-networks of leading channels, ``workers.training.sandwich``)."""
+    order = channel_order(source_plan, source_state) if by_importance else {}
     tensors: list[TensorMap] = []
     fresh: list[str] = []
     classes_mapped = 0
@@ -629,12 +667,19 @@ def map_weights(
     source_state: Mapping[str, torch.Tensor],
     source_classes: Sequence[str] | None = None,
     target_classes: Sequence[str] | None = None,
+    by_importance: bool = True,
 ) -> MappingReport:
     """Initialise ``target`` from ``source_state`` (the weights of a network ``source_spec`` of
     the same family) by structure; see the module docstring."""
     source_plan = structure_plan(source_spec)
     target_plan = channel_plan(target)
     weight_map = plan_mapping(
-        source_plan, source_state, target_plan, target.state_dict(), source_classes, target_classes
+        source_plan,
+        source_state,
+        target_plan,
+        target.state_dict(),
+        source_classes,
+        target_classes,
+        by_importance,
     )
     return weight_map.apply(target, source_state)

@@ -59,6 +59,9 @@ class WeightSource:
     state: dict[str, torch.Tensor]
     class_names: tuple[str, ...] | None
     description: str
+    # a supernet trained with sub-networks of its leading channels: slices take those, not the
+    # most important ones (``scaler.weight_map``)
+    leading_channels: bool = False
 
     @property
     def family(self) -> str:
@@ -203,7 +206,8 @@ def _checkpoint(path: Path) -> WeightSource:
         spec = _model_yaml(checkpoint["model_yaml"], path.stem)
         names = checkpoint.get("class_names")
         class_names = tuple(str(name) for name in names) if isinstance(names, list) else None
-        return WeightSource(spec, state, class_names, f"Scaler weights {path.name}")
+        leading = checkpoint.get("channel_order") == "leading"
+        return WeightSource(spec, state, class_names, f"Scaler weights {path.name}", leading)
     document = getattr(model, "yaml", None) if isinstance(model, nn.Module) else None
     names = getattr(model, "names", None) if isinstance(model, nn.Module) else None
     class_names = tuple(str(name) for name in names) if isinstance(names, list | tuple) else None

@@ -160,6 +160,7 @@ def run_trial(
     resume_from: Path | None = None,
     on_batch: Callable[[int, torch.Tensor], None] | None = None,
     network_latency: LatencyStats | None = None,
+    configure: Callable[[Trainer], None] | None = None,
 ) -> TrialResult:
     """Train and measure one candidate; never raises for the expected failures above.
     ``network_latency``: the untrained network's latency when already measured (pre-filter)."""
@@ -169,6 +170,8 @@ def run_trial(
         dataset = open_dataset(config.data, config.roots, decode=False)  # decoded before the search
         train_config = train_config_of(config, dataset.num_classes)
         trainer = Trainer(train_config, dataset=dataset)
+        if configure is not None:  # e.g. a supernet's sandwich training
+            configure(trainer)
         params = count_parameters(trainer.model)
         gflops, _ = count_flops(trainer.model, config.image_size)
         if resume_from is not None:
@@ -178,13 +181,17 @@ def run_trial(
         if network_latency is None:
             network_latency = measure_latency(trainer.model, target.device, include_nms=False, **options)
         trainer.fit(lambda result: on_epoch(result, trainer, network_latency) if on_epoch else None, on_batch)
+        as_started = None
+        if config.epochs == 0:  # judged as it starts: a sub-network sliced from trained weights
+            trainer.recalibrate()
+            as_started = trainer.evaluate()
         with_nms = measure_latency(trainer.ema.ema, target.device, include_nms=True, **options)
         last = trainer.history[-1] if trainer.history else None
         checkpoint = str(Path(config.out_dir) / "last.pt") if config.out_dir else None
         return TrialResult(
             status="completed",
             config=config.to_dict(),
-            metrics=last.metrics if last else CocoMetrics.zero(),
+            metrics=last.metrics if last else as_started or CocoMetrics.zero(),
             latency=network_latency,
             latency_with_nms=with_nms,
             params=params,

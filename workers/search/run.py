@@ -18,13 +18,14 @@ from search_spaces import JobSpec, Point, parse_weights_reference
 from workers.data.roots import DataRoots
 from workers.search.mlflow_logger import MlflowLogger
 from workers.search.outcome import SearchResult, SearchTrial, summarise
-from workers.search.points import trial_config
+from workers.search.points import nest, trial_config
 from workers.search.recorder import History, TrialRecorder, logged_histories, record
 from workers.search.resources import resolve_resources
 from workers.search.rungs import keep_rungs
 from workers.search.schedulers import make_scheduler
 from workers.search.searchers import make_searcher
 from workers.search.stopper import SearchStopper
+from workers.search.supernet import SUPERNET, extreme_point, slicing_role, supernet_weights, training_role
 from workers.search.trainable import search_trial
 
 EXPERIMENT = "search"
@@ -93,13 +94,23 @@ def run_search(
     recorder = TrialRecorder([logger, *callbacks], histories=histories if resume else None)
     restored: Any = ()
     stopper = SearchStopper(spec.budget.max_trial_epochs, stop_requested)
+    shared = {
+        "job": spec.model_dump(mode="json"),
+        "data_roots": None if data_roots is None else [str(root) for root in data_roots],
+        "initial_weights": starting_point(spec, initial_weights, data_roots),
+    }
+    supernet_trials: list[SearchTrial] = []
+    if spec.supernet is not None:
+        supernet_trials = _supernet(spec, out_dir, shared, recorder)
+        stopper.spent += sum(trial.epochs for trial in supernet_trials)  # its epochs count
+        shared["supernet"] = slicing_role(spec, out_dir)
     experiment_path = out_dir / "ray" / EXPERIMENT
     if resume and tune.Tuner.can_restore(str(experiment_path)):
         tuner = tune.Tuner.restore(
             str(experiment_path), _trainable(spec), resume_unfinished=True, resume_errored=True
         )
         restored = tuner.get_results()
-        stopper.spent = _epochs_spent(restored)  # the trial-epoch budget carries on
+        stopper.spent += _epochs_spent(restored)  # the trial-epoch budget carries on
         recorder.seed(logged_histories(restored))
         internal = tuner._local_tuner  # the restored run config has no live callbacks: re-attach
         internal._run_config = replace(internal.get_run_config(), callbacks=[recorder], stop=stopper)
@@ -109,11 +120,7 @@ def run_search(
         keep_rungs(scheduler, out_dir, resume=False)  # a fresh search starts its rung records anew
         tuner = tune.Tuner(
             _trainable(spec),
-            param_space={
-                "job": spec.model_dump(mode="json"),
-                "data_roots": None if data_roots is None else [str(root) for root in data_roots],
-                "initial_weights": starting_point(spec, initial_weights, data_roots),
-            },
+            param_space=shared,
             tune_config=tune.TuneConfig(
                 search_alg=make_searcher(spec, list(initial_points), weights_dir=out_dir / "weights"),
                 scheduler=scheduler,
@@ -135,7 +142,7 @@ def run_search(
     if resume:
         _announce_restored(callbacks, restored)
     grid = tuner.fit()
-    trials = _collect(grid, recorder)
+    trials = supernet_trials + _collect(grid, recorder)
     front, volume, history, reference = summarise(trials, spec.objectives)
     result = SearchResult(
         trials=tuple(trials),
@@ -150,6 +157,39 @@ def run_search(
         result = replace(result, export_dir=str(export_front_trials(spec, result, out_dir / "export")))
     logger.finish(result, spec)
     return result
+
+
+def _supernet(
+    spec: JobSpec, out_dir: Path, shared: dict[str, Any], recorder: TrialRecorder
+) -> list[SearchTrial]:
+    """Train the job's supernet (a one-trial Tune run of its own), or find it trained by an
+    earlier run of the job; its trial record. Raises ValueError when it could not be trained:
+    no candidate can start without it."""
+    experiment = out_dir / "ray" / SUPERNET
+    weights = supernet_weights(out_dir)
+    if weights.is_file() and tune.Tuner.can_restore(str(experiment)):  # a resumed job: trained before
+        grid = tune.Tuner.restore(str(experiment), _trainable(spec)).get_results()
+    else:
+        largest = nest(extreme_point(spec, largest=True))
+        tuner = tune.Tuner(
+            _trainable(spec),
+            param_space={**shared, **largest, "supernet": training_role(spec, out_dir)},
+            tune_config=tune.TuneConfig(num_samples=1, reuse_actors=False),
+            run_config=tune.RunConfig(
+                name=SUPERNET,
+                storage_path=str(out_dir / "ray"),
+                callbacks=[recorder],
+                failure_config=tune.FailureConfig(max_failures=spec.budget.max_failures_per_trial),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                verbose=0,
+            ),
+        )
+        grid = tuner.fit()
+    trials = _collect(grid, recorder)
+    if not weights.is_file():
+        reasons = "; ".join(trial.error for trial in trials if trial.error) or "it did not finish"
+        raise ValueError(f"supernet: the supernet could not be trained: {reasons}")
+    return trials
 
 
 def starting_point(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,17 @@ from ray import tune
 
 from scaler import Detector, count_parameters
 from scaler.profile import count_flops
-from search_spaces import Constraints, JobSpec
+from search_spaces import Constraints, JobSpec, Point
 from workers.anchors import evolve_anchors
 from workers.data.open import open_dataset
 from workers.latency import measure_latency
 from workers.results import LatencyStats
 from workers.search.points import flatten, trial_config
 from workers.search.resources import trial_threads
+from workers.search.supernet import SUPERNET, sub_network_sampler
 from workers.training.hyp import FINE_TUNE_CHANGES, Hyperparameters
 from workers.training.inherit import save_weights
+from workers.training.sandwich import Sandwich
 from workers.training.trainer import EpochResult, Trainer
 from workers.trial import EXPECTED_FAILURES, TrialConfig, build_network, expected_failure, run_trial
 from workers.tune_trainable import epoch_metrics, report_epoch, restored_trainer_checkpoint
@@ -153,14 +156,45 @@ def search_trial(config: dict[str, Any]) -> None:
             base = dataclasses.replace(base, data_roots=tuple(config["data_roots"]))
         lineage = config.get("lineage") or {}
         weights = config.get("initial_weights") or {}
-        trial = starting_weights(inheriting(base, lineage), weights.get("path"))
-        _search_trial(
-            spec, trial, lineage.get("save_to"), initialised_from(trial, lineage, weights.get("label"))
+        supernet = config.get("supernet") or {}
+        trial, label = inheriting(base, lineage), weights.get("label")
+        configure: Callable[[Trainer], None] | None = None
+        if supernet.get("role") == "slice" and not trial.init_weights:
+            trial, label = fine_tuning(trial, supernet["path"], int(supernet["epochs"])), SUPERNET
+        else:
+            if supernet.get("role") == "train":
+                trial = dataclasses.replace(trial, epochs=int(supernet["epochs"]))
+                configure = _supernet_training(spec, flatten(config), supernet)
+            trial = starting_weights(trial, weights.get("path"))
+        _search_trial(spec, trial, lineage.get("save_to"), initialised_from(trial, lineage, label), configure)
+
+
+def _supernet_training(spec: JobSpec, point: Point, supernet: dict[str, Any]) -> Callable[[Trainer], None]:
+    """What makes a trial the job's supernet: the sandwich rule on every step, when asked, and
+    its weights saved (with their structure) once it has trained, for the candidates to slice."""
+
+    def configure(trainer: Trainer) -> None:
+        if supernet.get("sandwich"):
+            smallest, sample = sub_network_sampler(spec, point, trainer.dataset.num_classes)
+            trainer.sandwich = Sandwich(trainer.model, smallest, sample, trainer.config.hyp, spec.seed)
+        trainer.finished.append(
+            lambda: save_weights(
+                Path(supernet["save_to"]),
+                trainer.ema.ema,
+                trainer.dataset.names,
+                leading_channels=bool(supernet.get("sandwich")),
+            )
         )
+
+    return configure
 
 
 def _search_trial(
-    spec: JobSpec, base: TrialConfig, save_to: str | None = None, initialised: str | None = None
+    spec: JobSpec,
+    base: TrialConfig,
+    save_to: str | None = None,
+    initialised: str | None = None,
+    configure: Callable[[Trainer], None] | None = None,
 ) -> None:
     try:
         candidate = prepare(spec, base)
@@ -189,7 +223,7 @@ def _search_trial(
         infeasible = {"status": "infeasible", "final": True, "error": reason, "epoch": -1}
         tune.report({**FAILED_DEFAULTS, **common, **infeasible, "constraint_violation": candidate.violation})
         return
-    _train(candidate, common, save_to)
+    _train(candidate, common, save_to, configure)
 
 
 # A failed trial still names every objective (Tune checks a trial's first result for the
@@ -208,34 +242,56 @@ def _report_failure(common: dict[str, Any], error: str) -> None:
     tune.report({**FAILED_DEFAULTS, **common, "status": "failed", "final": True, "error": error})
 
 
-def _train(candidate: Candidate, common: dict[str, Any], save_to: str | None = None) -> None:
+def _train(
+    candidate: Candidate,
+    common: dict[str, Any],
+    save_to: str | None = None,
+    configure: Callable[[Trainer], None] | None = None,
+) -> None:
+    trainers: list[Trainer] = []
+
+    def configured(trainer: Trainer) -> None:
+        trainers.append(trainer)
+        if trainer.inheritance is not None:
+            common["inherited_share"] = trainer.inheritance.share
+        if configure is not None:
+            configure(trainer)
+
     with restored_trainer_checkpoint() as resume_from:
 
         def report(result: EpochResult, trainer: Trainer, latency: LatencyStats) -> None:
             if save_to and result.epoch == trainer.config.epochs - 1:  # what children inherit
                 save_weights(Path(save_to), trainer.ema.ema, trainer.dataset.names)
-            if trainer.inheritance is not None:
-                common["inherited_share"] = trainer.inheritance.share
             report_epoch({**common, **epoch_metrics(result, trainer, latency), "status": "running"}, trainer)
 
         outcome = run_trial(
-            candidate.config, on_epoch=report, resume_from=resume_from, network_latency=candidate.latency
+            candidate.config,
+            on_epoch=report,
+            resume_from=resume_from,
+            network_latency=candidate.latency,
+            configure=configured,
         )
+    if outcome.status == "completed":
+        for trainer in trainers:
+            for finish in trainer.finished:
+                finish()
     if outcome.status == "failed":
         _report_failure(common, outcome.error or "failed")
         return
     metrics = outcome.metrics
-    tune.report(
-        {
-            **common,
-            "status": "completed",
-            "final": True,
-            "epoch": outcome.epochs - 1,
-            "ap": metrics.ap,
-            "ap50": metrics.ap50,
-            "ap75": metrics.ap75,
-            "fitness": metrics.fitness,
-            "latency_nms_ms": outcome.latency_with_nms.estimate_ms if outcome.latency_with_nms else None,
-            "train_seconds": outcome.train_seconds,
-        }
-    )
+    final = {
+        **common,
+        "status": "completed",
+        "final": True,
+        "epoch": outcome.epochs - 1,
+        "ap": metrics.ap,
+        "ap50": metrics.ap50,
+        "ap75": metrics.ap75,
+        "fitness": metrics.fitness,
+        "latency_nms_ms": outcome.latency_with_nms.estimate_ms if outcome.latency_with_nms else None,
+        "train_seconds": outcome.train_seconds,
+    }
+    if outcome.epochs == 0 and trainers:  # judged as it started: these weights are what it exports
+        report_epoch(final, trainers[-1])
+    else:
+        tune.report(final)

@@ -22,11 +22,16 @@ from scaler.weight_source import read_weight_source
 from workers.training.checkpoint import load_checkpoint, save_checkpoint
 
 
-def save_weights(path: Path, model: Detector, class_names: Sequence[str] | None = None) -> Path:
-    """The weights others start from (a trial's EMA model) with their structure, written atomically."""
-    document = {"model": model.state_dict(), "model_yaml": dump_model_yaml(model.spec)}
+def save_weights(
+    path: Path, model: Detector, class_names: Sequence[str] | None = None, leading_channels: bool = False
+) -> Path:
+    """The weights others start from (a trial's EMA model) with their structure, written
+    atomically. ``leading_channels``: a supernet whose sub-networks are its leading channels."""
+    document: dict[str, object] = {"model": model.state_dict(), "model_yaml": dump_model_yaml(model.spec)}
     if class_names is not None:
         document["class_names"] = list(class_names)
+    if leading_channels:
+        document["channel_order"] = "leading"
     return save_checkpoint(path, document)
 
 
@@ -38,4 +43,11 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
 def start_from(model: Detector, path: str | Path, class_names: Sequence[str] | None = None) -> MappingReport:
     """Initialise ``model`` (predicting ``class_names``) from the weights at ``path``."""
     source = read_weight_source(path)
-    return map_weights(model, source.spec, source.state, source.class_names, class_names)
+    return map_weights(
+        model,
+        source.spec,
+        source.state,
+        source.class_names,
+        class_names,
+        by_importance=not source.leading_channels,
+    )

@@ -35,6 +35,7 @@ from workers.training.optim import (
     cycle_bounds,
     schedule_factor,
 )
+from workers.training.sandwich import Sandwich, recalibrate_batch_norm
 
 
 class NonFiniteLossError(RuntimeError):
@@ -127,6 +128,9 @@ class Trainer:
         self.last_step = -1
         self.history: list[EpochResult] = []
         self.best_fitness = -1.0
+        # a supernet's training: each step also trains sub-networks (``workers.training.sandwich``)
+        self.sandwich: Sandwich | None = None
+        self.finished: list[Callable[[], None]] = []  # what the trial does with the trained network
 
     def _loader(self, dataset: DetectionDataset, shuffle: bool) -> DataLoader:
         generator = torch.Generator().manual_seed(self.config.seed * 100_003 + self.epoch)
@@ -158,6 +162,8 @@ class Trainer:
             with torch.autocast(self.device.type, enabled=self.cuda):
                 predictions = self.model(images)
             loss, items = self.loss(predictions, targets.to(self.device))
+            if self.sandwich is not None:
+                loss = loss + self.sandwich.loss(images, targets.to(self.device))
             if not torch.isfinite(loss):
                 raise NonFiniteLossError(f"non-finite loss at epoch {epoch}, batch {index}")
             self.scaler.scale(loss).backward()
@@ -186,6 +192,12 @@ class Trainer:
             self.device,
             loss=self.validation_loss,
         )
+
+    def recalibrate(self, batches: int = 20) -> None:
+        """The EMA network's batch-norm statistics measured on training batches (a network sliced
+        from a supernet and evaluated as is: ``recalibrate_batch_norm``)."""
+        images = (images.to(self.device) for images, _, _ in self._loader(self.train_set, shuffle=True))
+        recalibrate_batch_norm(self.ema.ema, images, batches)
 
     def evaluate(self) -> CocoMetrics:
         """COCO AP of the EMA weights on the validation split."""

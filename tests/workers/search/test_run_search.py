@@ -283,3 +283,37 @@ def test_initial_weights_outside_the_data_roots_are_refused_before_the_search(sy
         "path": str((tmp_path / "w.pt").resolve()),
         "label": "job:abc",
     }
+
+
+@pytest.mark.slow
+def test_a_supernet_search_slices_every_candidate_from_one_trained_supernet(
+    local_ray, synth_dataset, tmp_path
+):
+    from workers.search.run import run_search
+    from workers.training.inherit import load_weights
+
+    document = _spec(
+        synth_dataset,
+        scheduler="fifo",
+        searcher="random",
+        evolution={},
+        supernet={"epochs": 1, "fine_tune_epochs": 0, "sandwich": True},
+        budget={"max_trials": 2, "epochs_per_trial": 1, "max_concurrent_trials": 1},
+    )
+    spec = parse_job_spec(document)
+    result = run_search(spec, tmp_path / "search", export_front=True)
+    supernet = [trial for trial in result.trials if trial.initialised_from is None]
+    candidates = [trial for trial in result.trials if trial.initialised_from == "supernet"]
+    assert len(supernet) == 1 and len(candidates) == 2
+    assert supernet[0].status == "completed" and supernet[0].epochs == 1
+    assert supernet[0].point["arch/width_multiple"] == 0.25 and supernet[0].point["arch/input_size"] == 128
+    for candidate in candidates:  # judged as sliced: no epoch of its own
+        assert candidate.status == "completed" and candidate.epochs == 0, candidate.error
+        assert candidate.inherited_share == 1.0 and candidate.checkpoint
+    weights = tmp_path / "search" / "supernet" / "weights.pt"
+    assert weights.is_file() and load_weights(weights)
+    saved = weights.stat().st_mtime
+
+    resumed = run_search(spec, tmp_path / "search", resume=True, export_front=False)  # not retrained
+    assert weights.stat().st_mtime == saved
+    assert supernet[0].trial_id in {trial.trial_id for trial in resumed.trials}
