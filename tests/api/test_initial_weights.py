@@ -34,6 +34,7 @@ from tests.api.conftest import (
     fresh_postgres_database,
     make_settings,
     start_server,
+    wait_for_job,
 )
 from tests.malicious_pickles import Call, writes
 from workers.search.outcome import SearchTrial
@@ -329,3 +330,30 @@ def test_trials_record_what_their_weights_started_from(place):
         row = session.query(TrialRecord).filter_by(job_id=place.earlier.team_a, trial_id="t0").one()
         assert (row.initialised_from, row.inherited_share) == ("supernet", 0.5)
     engine.dispose()
+
+
+@pytest.mark.slow
+def test_a_job_runs_from_an_earlier_jobs_trial(tmp_path, synth_dataset):
+    """The whole path: the door accepts ``job:<job>/<trial>``, the runner exports that trial into
+    the new job's folder and every trial starts from it, recording where from and how much."""
+    server = start_server(make_settings(tmp_path, None, data_roots=[tmp_path], run_scheduler=True))
+    try:
+        dataset = tmp_path / "synth"
+        shutil.copytree(synth_dataset, dataset)
+        earlier = _earlier_jobs(server, str(dataset), tmp_path / "checkpoints")
+        reference = f"job:{earlier.team_a}/t1"
+        spec = {**TINY, "dataset": str(dataset), "budget": {"max_trials": 1, "epochs_per_trial": 1},
+                "training": {"batch_size": 8, "nominal_batch": 8, "initial_weights": reference}}  # fmt: skip
+        with server.client() as client:
+            created = client.post("/v1/jobs", json=spec)
+            assert created.status_code == 201, created.text
+            job_id = created.json()["id"]
+            job = wait_for_job(client, job_id, lambda job: job["status"] in ("done", "failed", "cancelled"))
+            assert job["status"] == "done", job["error"]
+            (trial,) = client.get(f"/v1/jobs/{job_id}/trials").json()["items"]
+        assert trial["initialised_from"] == reference
+        assert 0 < trial["inherited_share"] <= 1
+        exported = job_folder(server.settings, job_id) / "initial_weights" / "t1"
+        assert read_weight_source(exported).family == "large"
+    finally:
+        server.stop()
