@@ -20,6 +20,10 @@ def nest(point: Point) -> dict[str, dict[str, Any]]:
 
 
 def flatten(config: dict[str, Any]) -> Point:
+    """The flat point of a trial's Tune config (a finalist's is the front trial's own point)."""
+    finalist = config.get("finalize")
+    if isinstance(finalist, dict) and isinstance(finalist.get("point"), dict):
+        return dict(finalist["point"])
     return {f"{group}/{key}": value for group in GROUPS for key, value in (config.get(group) or {}).items()}
 
 

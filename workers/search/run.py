@@ -29,6 +29,7 @@ from workers.search.supernet import SUPERNET, extreme_point, slicing_role, super
 from workers.search.trainable import search_trial
 
 EXPERIMENT = "search"
+FINALIZE = "finalize"  # the Tune run that trains the front's networks once more
 
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
@@ -143,6 +144,8 @@ def run_search(
         _announce_restored(callbacks, restored)
     grid = tuner.fit()
     trials = supernet_trials + _collect(grid, recorder)
+    if spec.finalize is not None and not stopper.asked_to_stop:
+        trials += _finalize(spec, out_dir, shared, recorder, trials)
     front, volume, history, reference = summarise(trials, spec.objectives)
     result = SearchResult(
         trials=tuple(trials),
@@ -154,9 +157,60 @@ def run_search(
         mlflow_run_id=logger.parent_run_id,
     )
     if export_front:
-        result = replace(result, export_dir=str(export_front_trials(spec, result, out_dir / "export")))
+        result = replace(
+            result, export_dir=str(export_front_trials(spec, result.trials, result.front, out_dir / "export"))
+        )
     logger.finish(result, spec)
     return result
+
+
+def _tune_run(spec: JobSpec, name: str, out_dir: Path, recorder: TrialRecorder) -> tune.RunConfig:
+    """The run config of the job's extra Tune runs (its supernet, its finalists)."""
+    return tune.RunConfig(
+        name=name,
+        storage_path=str(out_dir / "ray"),
+        callbacks=[recorder],
+        failure_config=tune.FailureConfig(max_failures=spec.budget.max_failures_per_trial),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        verbose=0,
+    )
+
+
+def _finalize(
+    spec: JobSpec, out_dir: Path, shared: dict[str, Any], recorder: TrialRecorder, trials: list[SearchTrial]
+) -> list[SearchTrial]:
+    """``finalize``: every network on the search's front trains ``finalize.epochs`` more from its
+    own trained weights (fine-tuning: ``workers.search.trainable``), each a new trial of the job
+    (``initialised_from: trial:<finalist>``), so that the front the job exports is of finished
+    networks. A resumed job resumes this run too."""
+    assert spec.finalize is not None
+    experiment = out_dir / "ray" / FINALIZE
+    if tune.Tuner.can_restore(str(experiment)):
+        tuner = tune.Tuner.restore(
+            str(experiment), _trainable(spec), resume_unfinished=True, resume_errored=True
+        )
+        return _collect(tuner.fit(), recorder)
+    front = summarise(trials, spec.objectives)[0]
+    if not front:
+        return []
+    weights = export_front_trials(spec, trials, front, out_dir / FINALIZE / "from", onnx=False)
+    by_id = {trial.trial_id: trial for trial in trials}
+    entries = [
+        {
+            "parent": trial_id,
+            "path": str(weights / trial_id),
+            "point": by_id[trial_id].point,
+            "epochs": spec.finalize.epochs,
+        }
+        for trial_id in front
+    ]
+    tuner = tune.Tuner(
+        _trainable(spec),
+        param_space={**shared, "supernet": None, "finalize": tune.grid_search(entries)},
+        tune_config=tune.TuneConfig(num_samples=1, reuse_actors=False),
+        run_config=_tune_run(spec, FINALIZE, out_dir, recorder),
+    )
+    return _collect(tuner.fit(), recorder)
 
 
 def _supernet(
@@ -175,14 +229,7 @@ def _supernet(
             _trainable(spec),
             param_space={**shared, **largest, "supernet": training_role(spec, out_dir)},
             tune_config=tune.TuneConfig(num_samples=1, reuse_actors=False),
-            run_config=tune.RunConfig(
-                name=SUPERNET,
-                storage_path=str(out_dir / "ray"),
-                callbacks=[recorder],
-                failure_config=tune.FailureConfig(max_failures=spec.budget.max_failures_per_trial),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-                verbose=0,
-            ),
+            run_config=_tune_run(spec, SUPERNET, out_dir, recorder),
         )
         grid = tuner.fit()
     trials = _collect(grid, recorder)
@@ -255,19 +302,22 @@ def _collect(grid: Any, recorder: TrialRecorder) -> list[SearchTrial]:
     return trials
 
 
-def export_front_trials(spec: JobSpec, result: SearchResult, folder: Path) -> Path:
-    """Export every trial on the front to ``folder/<trial_id>``."""
+def export_front_trials(
+    spec: JobSpec, trials: Sequence[SearchTrial], front: Sequence[str], folder: Path, onnx: bool = True
+) -> Path:
+    """Export every trial of ``front`` to ``folder/<trial_id>``."""
     from workers.export import export_trial
 
-    by_id = {trial.trial_id: trial for trial in result.trials}
+    by_id = {trial.trial_id: trial for trial in trials}
     folder.mkdir(parents=True, exist_ok=True)
-    for trial_id in result.front:
+    for trial_id in front:
         trial = by_id[trial_id]
         export_trial(
             trial_config_of(spec, trial),
             folder / trial_id,
             metrics={key: value for key, value in trial.to_dict().items() if key != "history"},
             checkpoint=trial.checkpoint,
+            onnx=onnx,
         )
     return folder
 

@@ -83,6 +83,11 @@ class SearchStopper(Stopper):
                     LOGGER.warning("the search could not be interrupted: it ends, and will not resume")
         return self._stop and not self._interrupted
 
+    @property
+    def asked_to_stop(self) -> bool:
+        """Whether a request stopped this run (a spent budget is a search's normal end)."""
+        return self._stop
+
     def __getstate__(self) -> dict[str, Any]:
         """Tune saves its stopper with the experiment: a request belongs to the run that saw it."""
         return {**self.__dict__, "requested": None, "_stop": False, "_interrupted": False}

@@ -157,9 +157,13 @@ def search_trial(config: dict[str, Any]) -> None:
         lineage = config.get("lineage") or {}
         weights = config.get("initial_weights") or {}
         supernet = config.get("supernet") or {}
+        finalist = config.get("finalize") or {}
         trial, label = inheriting(base, lineage), weights.get("label")
         configure: Callable[[Trainer], None] | None = None
-        if supernet.get("role") == "slice" and not trial.init_weights:
+        if finalist:  # a front network trained once more from its own weights (``finalize``)
+            trial = fine_tuning(base, finalist["path"], int(finalist["epochs"]))
+            label = f"trial:{finalist['parent']}"
+        elif supernet.get("role") == "slice" and not trial.init_weights:
             trial, label = fine_tuning(trial, supernet["path"], int(supernet["epochs"])), SUPERNET
         else:
             if supernet.get("role") == "train":

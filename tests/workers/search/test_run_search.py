@@ -298,13 +298,20 @@ def test_a_supernet_search_slices_every_candidate_from_one_trained_supernet(
         searcher="random",
         evolution={},
         supernet={"epochs": 1, "fine_tune_epochs": 0, "sandwich": True},
+        finalize={"epochs": 1},
         budget={"max_trials": 2, "epochs_per_trial": 1, "max_concurrent_trials": 1},
     )
     spec = parse_job_spec(document)
     result = run_search(spec, tmp_path / "search", export_front=True)
     supernet = [trial for trial in result.trials if trial.initialised_from is None]
     candidates = [trial for trial in result.trials if trial.initialised_from == "supernet"]
+    finalists = [trial for trial in result.trials if (trial.initialised_from or "").startswith("trial:")]
     assert len(supernet) == 1 and len(candidates) == 2
+    searched = {trial.trial_id: trial for trial in supernet + candidates}
+    assert finalists and all(trial.status == "completed" and trial.epochs == 1 for trial in finalists)
+    for finalist in finalists:  # each a front network trained once more, from its own weights
+        parent = searched[finalist.initialised_from.removeprefix("trial:")]
+        assert finalist.point == parent.point and finalist.inherited_share == 1.0
     assert supernet[0].status == "completed" and supernet[0].epochs == 1
     assert supernet[0].point["arch/width_multiple"] == 0.25 and supernet[0].point["arch/input_size"] == 128
     for candidate in candidates:  # judged as sliced: no epoch of its own
