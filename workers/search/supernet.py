@@ -20,13 +20,16 @@ from typing import Any
 import numpy as np
 
 from scaler import NetworkSpec
-from search_spaces import JobSpec, Point
+from search_spaces import JobSpec, Parameter, Point
 from search_spaces.mutation import sample_point
 from workers.search.points import trial_config
 from workers.trial import build_network
 
 SUPERNET = "supernet"  # the Tune run's name, and what sliced candidates record as their start
 KEPT_AXES = ("arch/family", "arch/activation")  # shared by the supernet and all its sub-networks
+# a range axis is sampled at this many evenly spaced values: a few dozen structures, each built
+# once (``workers.training.sandwich`` caches them), instead of a new one at nearly every step
+SANDWICH_LEVELS = 4
 
 
 def extreme_point(spec: JobSpec, largest: bool) -> Point:
@@ -52,7 +55,7 @@ def sub_network_sampler(
 ) -> tuple[NetworkSpec, Callable[[random.Random], NetworkSpec]]:
     """The smallest sub-network of the space and a sampler of random ones (family and activation
     the supernet's)."""
-    parameters = [p for p in spec.space.architecture.parameters() if p.name not in KEPT_AXES]
+    parameters = [_levels(p) for p in spec.space.architecture.parameters() if p.name not in KEPT_AXES]
     kept = {name: supernet_point[name] for name in KEPT_AXES if name in supernet_point}
 
     def network(point: Point) -> NetworkSpec:
@@ -62,6 +65,16 @@ def sub_network_sampler(
         return network(sample_point(parameters, np.random.default_rng(rng.randrange(2**31))))
 
     return network(extreme_point(spec, largest=False)), sample
+
+
+def _levels(parameter: Parameter) -> Parameter:
+    """A range axis as a choice of ``SANDWICH_LEVELS`` evenly spaced values (ends included)."""
+    if parameter.kind == "choice" or parameter.fixed:
+        return parameter
+    assert parameter.low is not None and parameter.high is not None
+    step = (parameter.high - parameter.low) / (SANDWICH_LEVELS - 1)
+    values = sorted({parameter.clip(parameter.low + step * level) for level in range(SANDWICH_LEVELS)})
+    return Parameter(name=parameter.name, kind="choice", choices=tuple(values))
 
 
 def supernet_weights(out_dir: Path) -> Path:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 import torch
 from torch import nn
@@ -25,7 +26,7 @@ from scaler.weight_map import WeightMap, channel_plan, gather, plan_mapping
 from workers.training.hyp import Hyperparameters
 from workers.training.loss import YoloLoss
 
-CACHED_SUB_NETWORKS = 8
+CACHED_SUB_NETWORKS = 32  # structures, not points: widths round to multiples of 8, depths to integers
 
 
 class Sandwich:
@@ -48,6 +49,8 @@ class Sandwich:
         self._sub_networks: OrderedDict[NetworkSpec, tuple[Detector, WeightMap, YoloLoss]] = OrderedDict()
 
     def _sub_network(self, spec: NetworkSpec) -> tuple[Detector, WeightMap, YoloLoss]:
+        # many points of a space are one structure: only the layers and the head make it
+        spec = replace(spec, name="sub-network", input_size=self.supernet.spec.input_size)
         if spec in self._sub_networks:
             self._sub_networks.move_to_end(spec)
             return self._sub_networks[spec]
