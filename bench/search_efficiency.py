@@ -43,6 +43,15 @@ METHODS = {
     "nsga2+moasha": ("nsga2", "moasha", EVOLUTION),
     "nsga2": ("nsga2", "fifo", EVOLUTION),
     "random": ("random", "fifo", EVOLUTION),
+    # weight sharing (issue 23): one supernet — the space's largest network, trained for one trial's
+    # epochs with the sandwich rule — then NSGA-II's candidates sliced from it and judged as they are
+    # (0 epochs each); the supernet's epochs are the run's only trial-epochs
+    "supernet": ("nsga2", "fifo", EVOLUTION),
+}
+# what a method adds to the job (``job(extra=…)``): the supernet method's settings; its candidates
+# cost no trial-epochs, so the trial count bounds the run
+EXTRAS: dict[str, dict] = {
+    "supernet": {"supernet": {"fine_tune_epochs": 0, "sandwich": True}, "max_trials": 24},
 }
 
 
@@ -60,8 +69,12 @@ def job(
     cpus_per_trial: float | None = None,
     latency_threads: int | None = 1,
     evolution: dict | None = None,
+    extra: dict | None = None,
 ) -> dict:
-    return {
+    extra = dict(extra or {})
+    supernet = extra.pop("supernet", None)
+    max_trials = extra.pop("max_trials", budget)
+    document = {
         "name": f"efficiency-{searcher}-{scheduler}-{seed}",
         "dataset": str(dataset),
         "space": {
@@ -88,7 +101,7 @@ def job(
         # None: the search's default, all CPUs for one trial at a time. Every row recorded before
         # cpus_per_trial existed trained with torch's default threads, all cores: the same
         "budget": {
-            "max_trials": budget,
+            "max_trials": max_trials,
             "epochs_per_trial": epochs,
             "max_trial_epochs": budget,
             "cpus_per_trial": cpus_per_trial,
@@ -105,6 +118,9 @@ def job(
         },
         "seed": seed,
     }
+    if supernet is not None:  # the supernet trains one trial's epochs
+        document["supernet"] = {"epochs": epochs, **supernet}
+    return document
 
 
 def epochs_curve(result: SearchResult) -> list[tuple[int, float]]:
@@ -129,6 +145,7 @@ def trials_run(result: SearchResult) -> list[dict]:
             "status": t.status,
             "point": t.point,
             "inherited_from": t.inherited_from,
+            "initialised_from": t.initialised_from,
             "val_loss": [row.get("val_loss_total") for row in t.history],
             "ap_per_epoch": [row.get("ap") for row in t.history],
         }
@@ -197,6 +214,7 @@ def main() -> None:
                     None if args.cpus_per_trial == "auto" else float(args.cpus_per_trial),
                     None if args.latency_threads == "auto" else int(args.latency_threads),
                     evolution,
+                    EXTRAS.get(method),
                 )
             )
             shutil.rmtree(args.work / f"{method}-{seed}", ignore_errors=True)
