@@ -58,6 +58,12 @@ class Progress:
 @click.option("--scheduler", help="Override the scheduler (fifo, asha, moasha).")
 @click.option("--tracking-uri", help="MLflow tracking URI (default: a SQLite store under --out).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted search in --out.")
+@click.option(
+    "--initial-weights",
+    type=click.Path(exists=True, path_type=Path),
+    help="Start every candidate from these trained weights: a released checkpoint, a Scaler export "
+    "(folder, zip or its weights.pt) or a supernet's weights.pt (sets training.initial_weights).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the results at the end.")
 def search(
     spec_source: str,
@@ -69,10 +75,11 @@ def search(
     scheduler: str | None,
     tracking_uri: str | None,
     resume: bool,
+    initial_weights: Path | None,
     as_json: bool,
 ) -> None:
     """Search the space of PRESET_OR_YAML (a preset name such as tiny-cpu, or a job yaml)."""
-    from search_spaces import SpecLoadError, load_job_spec, parse_job_spec
+    from search_spaces import SpecLoadError, load_job_spec, parse_job_spec, parse_weights_reference
 
     try:
         spec = load_job_spec(spec_source)
@@ -85,9 +92,18 @@ def search(
         for key, value in (("searcher", searcher), ("scheduler", scheduler)):
             if value is not None:
                 document[key] = value
+        if initial_weights is not None:
+            document["training"]["initial_weights"] = str(initial_weights.resolve())
         spec = parse_job_spec(document)
     except SpecLoadError as error:
         raise click.BadParameter(str(error), param_hint="PRESET_OR_YAML") from None
+    reference = spec.training.initial_weights
+    if reference and parse_weights_reference(reference) is not None:
+        raise click.BadParameter(
+            f"{reference}: an earlier job's weights are the service's: `scaler submit … --initial-weights "
+            f"{reference}`, or give a weights file",
+            param_hint="--initial-weights",
+        )
     if not spec.dataset:
         raise click.BadParameter("the spec names no dataset: give --data DIR", param_hint="--data")
     from workers.data.dataset import DatasetError
@@ -147,6 +163,8 @@ def _document(result: Any) -> dict[str, Any]:
 
 
 def _print_front(result: Any, spec: Any) -> None:
+    from cli.service_commands import started_from
+
     by_id = {trial.trial_id: trial for trial in result.trials}
     click.echo(
         f"Pareto front ({len(result.front)} of {len(result.trials)} trials), "
@@ -168,7 +186,9 @@ def _print_front(result: Any, spec: Any) -> None:
             point.get("arch/width_multiple", "-"),
             point.get("arch/depth_multiple", "-"),
         )
-        click.echo("".join(f"{cell!s:>11}" for cell in cells))
+        click.echo(
+            "".join(f"{cell!s:>11}" for cell in cells) + started_from(t.initialised_from, t.inherited_share)
+        )
     if any(_unstable(by_id[trial_id]) for trial_id in result.front):
         click.echo("* latency timed while the machine was busy (round medians > 1.25× apart)")
     click.echo(f"exported configs: {result.export_dir}")

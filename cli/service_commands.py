@@ -103,6 +103,11 @@ def upgrade() -> None:
 @click.option("--name", help="Job name.")
 @click.option("--max-trials", type=click.IntRange(min=1), help="Override budget.max_trials.")
 @click.option("--epochs", type=click.IntRange(min=1), help="Override budget.epochs_per_trial.")
+@click.option(
+    "--initial-weights",
+    help="Start every candidate from trained weights: job:JOB_ID[/TRIAL_ID] (an earlier job's best "
+    "or named network) or a weights path on the server (sets training.initial_weights).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @url_option
 @token_option
@@ -112,6 +117,7 @@ def submit(
     name: str | None,
     max_trials: int | None,
     epochs: int | None,
+    initial_weights: str | None,
     as_json: bool,
     url: str,
     token: str | None,
@@ -130,6 +136,15 @@ def submit(
         document["dataset"] = str(Path(data).resolve()) if Path(data).exists() else data
     if name is not None:
         document["name"] = name
+    if initial_weights is not None:
+        given = document.get("training") if isinstance(document.get("training"), dict) else {}
+        local = Path(initial_weights)
+        weights = (
+            str(local.resolve())
+            if not initial_weights.startswith("job:") and local.exists()
+            else initial_weights
+        )
+        document["training"] = {**given, "initial_weights": weights}
     budget = {"max_trials": max_trials, "epochs_per_trial": epochs}
     if any(value is not None for value in budget.values()):
         given = document.get("budget") if isinstance(document.get("budget"), dict) else {}
@@ -174,6 +189,13 @@ def usage(as_json: bool, url: str, token: str | None) -> None:
         click.echo(f"  {status:10} {hours:.3f} device-hours")
 
 
+def started_from(initialised_from: str | None, inherited_share: float | None) -> str:
+    """What a trial's weights started from, for a line of output ("" when from scratch)."""
+    if not initialised_from:
+        return ""
+    return f" from {initialised_from} ({inherited_share or 0.0:.0%} inherited)"
+
+
 def follow(client: ApiClient, job_id: str, interval: float = 2.0, quiet: bool = False) -> dict[str, Any]:
     """Poll a job until it ends, printing a progress line whenever it changes; the final status."""
     last = None
@@ -209,6 +231,7 @@ def watch(job_id: str, interval: float, as_json: bool, url: str, token: str | No
         for trial in pareto["front"]:
             click.echo(
                 f"front {trial['trial_id']}: AP {trial['ap']:.4f} latency {trial['latency_ms'] or 0:.2f} ms"
+                + started_from(trial.get("initialised_from"), trial.get("inherited_share"))
             )
         if job["error"]:
             click.echo(f"error: {job['error']}")

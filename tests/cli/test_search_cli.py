@@ -55,6 +55,14 @@ def test_bad_searches_exit_2_naming_the_field(tmp_path, spec_file, synth_dataset
     empty.mkdir()
     no_data = run("search", str(spec_file), "--data", str(empty))
     assert no_data.returncode == 2 and str(empty) in no_data.stderr
+    weights_spec = tmp_path / "weights.yaml"
+    weights_spec.write_text(yaml.safe_dump({**SPEC, "training": {"initial_weights": "job:abc/def"}}))
+    service_only = run("search", str(weights_spec), "--data", str(synth_dataset))
+    assert service_only.returncode == 2 and "--initial-weights" in service_only.stderr
+    missing_weights = run(
+        "search", str(spec_file), "--data", str(synth_dataset), "--initial-weights", "nope.pt"
+    )
+    assert missing_weights.returncode == 2 and "--initial-weights" in missing_weights.stderr
 
 
 def _search(spec_file: Path, data: Path, out: Path, *extra: str) -> subprocess.Popen:
