@@ -68,6 +68,11 @@ class JobSpec(BaseModel):
                 )
             if self.supernet.fine_tune_epochs > self.budget.epochs_per_trial:
                 raise ValueError("supernet.fine_tune_epochs: must be at most budget.epochs_per_trial")
+            if len(self.space.architecture.family) != 1:
+                raise ValueError(
+                    "supernet: one supernet shares its weights within one family: search one "
+                    "space.architecture.family per job"
+                )
         return self
 
     def mean_trial_epochs(self) -> float:

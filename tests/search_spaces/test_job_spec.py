@@ -231,6 +231,11 @@ def test_supernet_and_finalize_settings():
         ({"supernet": {"fine_tune_epochs": -1}}, "supernet.fine_tune_epochs", "greater than or equal"),
         ({"supernet": {"sandwich": 1}}, "supernet.sandwich", "boolean"),
         ({"supernet": {"layers": 3}}, "supernet.layers", "Extra inputs"),
+        (
+            {"supernet": {}, "space": {"architecture": {"family": ["large", "csp"]}}},
+            "supernet",
+            "one space.architecture.family",
+        ),
         ({"finalize": {}}, "finalize.epochs", "required"),
         ({"finalize": {"epochs": 0}}, "finalize.epochs", "greater than or equal"),
         ({"finalize": {"epochs": 10_001}}, "finalize.epochs", "less than or equal"),
