@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import torch
 from torch import nn
@@ -494,6 +495,26 @@ class TensorMap:
     def whole(self) -> bool:
         return all(index is None for index in self.dims)
 
+    def select(self, value: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor | slice]]:
+        """The source values the target takes (index selects: differentiable) and where they go."""
+        block = value
+        target_index: list[torch.Tensor | slice] = []
+        for dim, index in enumerate(self.dims):
+            if index is None:
+                target_index.append(slice(None))
+                continue
+            positions_t, positions_s = index
+            block = block.index_select(dim, positions_s)
+            target_index.append(positions_t)
+        return block, target_index
+
+    @cached_property
+    def fills_in_order(self) -> bool:
+        """Whether the selected values are the whole target tensor, in its order."""
+        return all(
+            index is None or torch.equal(index[0], torch.arange(index[0].numel())) for index in self.dims
+        )
+
 
 @dataclass(frozen=True)
 class WeightMap:
@@ -516,15 +537,7 @@ class WeightMap:
                     copied.append(item.target_key)
                     inherited += tensor.numel() if item.target_key in parameter_keys else 0
                     continue
-                block = value
-                target_index: list[torch.Tensor | slice] = []
-                for dim, index in enumerate(item.dims):
-                    if index is None:
-                        target_index.append(slice(None))
-                        continue
-                    positions_t, positions_s = index
-                    block = block.index_select(dim, positions_s)
-                    target_index.append(positions_t)
+                block, target_index = item.select(value)
                 tensor[_open_grid(target_index, tensor.shape)] = block.to(tensor.dtype)
                 sliced.append(item.target_key)
                 inherited += block.numel() if item.target_key in parameter_keys else 0
@@ -551,19 +564,9 @@ def gather(
         if item.whole:
             gathered[item.target_key] = value if item.target_key in parameter_keys else value.clone()
             continue
-        block = value
-        target_index: list[torch.Tensor | slice] = []
-        for dim, index in enumerate(item.dims):
-            if index is None:
-                target_index.append(slice(None))
-                continue
-            block = block.index_select(dim, index[1])
-            target_index.append(index[0])
+        block, target_index = item.select(value)
         tensor = gathered[item.target_key]
-        if block.shape == tensor.shape and all(
-            isinstance(index, slice) or torch.equal(index, torch.arange(size))
-            for index, size in zip(target_index, tensor.shape, strict=True)
-        ):
+        if block.shape == tensor.shape and item.fills_in_order:
             gathered[item.target_key] = block
         else:
             gathered[item.target_key] = tensor.index_put(_open_grid(target_index, tensor.shape), block)
