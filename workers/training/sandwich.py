@@ -20,6 +20,7 @@ from dataclasses import replace
 import torch
 from torch import nn
 from torch.func import functional_call
+from torch.nn import functional
 
 from scaler import Detector, NetworkSpec
 from scaler.weight_map import WeightMap, channel_plan, gather, plan_mapping
@@ -72,12 +73,20 @@ class Sandwich:
         return entry
 
     def loss(self, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """The summed loss of the smallest and one random sub-network on this batch."""
+        """The summed loss of the smallest and one random sub-network on this batch, each at its
+        own input size (BigNAS samples resolutions too: the batch is resized; the targets are in
+        fractions of the image, so they stay), which is also what keeps the sandwich cheap."""
         tensors = dict(self.supernet.state_dict(keep_vars=True))
         total = torch.zeros((), device=images.device)
         for spec in (self.smallest, self.sample(self.rng)):
+            size = min(spec.input_size, images.shape[-1])
             model, weight_map, loss_of = self._sub_network(spec)
-            predictions = functional_call(model, gather(weight_map, model, tensors), (images,))
+            batch = (
+                images
+                if size == images.shape[-1]
+                else functional.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
+            )
+            predictions = functional_call(model, gather(weight_map, model, tensors), (batch,))
             loss, _ = loss_of(predictions, targets)
             total = total + loss
         return total
