@@ -193,13 +193,16 @@ def weights_family(value: str, settings: Settings) -> str:
     read inside the data roots (403), and readable as weights through the safe loader (422).
     Reads the whole checkpoint (seconds for a large one): call it on the thread pool."""
     path = allowed_path(value, INITIAL_WEIGHTS_FIELD, settings)
-    if not path.exists():
-        raise FieldError(INITIAL_WEIGHTS_FIELD, f"{value}: no such file or folder")
-    roots = DataRoots.of(settings.allowed_roots())
-    folder = path if path.is_dir() else path.parent
-    for member in EXPORT_MEMBERS:  # an export's files are read beside the path: a symlink among them
-        if (folder / member).exists() and not roots.contains(folder / member):
-            raise outside_roots(INITIAL_WEIGHTS_FIELD, str(folder / member), settings)
+    try:  # exists() raises for a name too long for the file system (ENAMETOOLONG)
+        if not path.exists():
+            raise FieldError(INITIAL_WEIGHTS_FIELD, f"{value}: no such file or folder")
+        roots = DataRoots.of(settings.allowed_roots())
+        folder = path if path.is_dir() else path.parent
+        for member in EXPORT_MEMBERS:  # an export's files are read beside the path: a symlink among them
+            if (folder / member).exists() and not roots.contains(folder / member):
+                raise outside_roots(INITIAL_WEIGHTS_FIELD, str(folder / member), settings)
+    except OSError as error:
+        raise FieldError(INITIAL_WEIGHTS_FIELD, f"not a usable path: {error.strerror or error}") from None
     try:
         return read_weight_source(path).family
     except UNREADABLE_WEIGHTS as error:

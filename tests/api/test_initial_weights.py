@@ -233,6 +233,8 @@ def test_missing_and_unreadable_weights_are_422(place):
     empty = place.weights / "empty"
     empty.mkdir(exist_ok=True)
     assert_refused(place, str(empty), 422, "cannot be read as weights")
+    too_long = place.weights / ("0" * 4000)  # longer than a file name may be: refused, not a 500
+    assert_refused(place, str(too_long), 422, "not a usable path")
 
 
 def test_a_malicious_pickle_is_422_and_never_runs(place, tmp_path):
