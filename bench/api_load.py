@@ -32,6 +32,7 @@ from api.auth import create_token
 from api.db.migrate import upgrade
 from api.db.models import Job, TrialRecord
 from api.db.session import make_engine, make_session_factory, normalise_url
+from api.serving import KEEP_ALIVE_SECONDS
 
 TOKEN = "load-test-token"
 
@@ -148,7 +149,8 @@ def main() -> None:
         env = {**os.environ, "SCALER_DATABASE_URL": url, "SCALER_RUN_SCHEDULER": "false"}
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--port", str(port),
-             "--workers", str(args.workers), "--log-level", "warning"], env=env)  # fmt: skip
+             "--workers", str(args.workers), "--log-level", "warning",
+             "--timeout-keep-alive", str(KEEP_ALIVE_SECONDS)], env=env)  # fmt: skip
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

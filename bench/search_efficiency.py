@@ -157,7 +157,7 @@ def job(
         },
         "seed": seed,
     }
-    if supernet is not None:  # the supernet trains one trial's epochs
+    if supernet is not None:  # the supernet trains one trial's epochs unless told otherwise
         document["supernet"] = {"epochs": epochs, **supernet}
     if weights is not None:
         document["training"]["initial_weights"] = str(weights)
@@ -234,6 +234,9 @@ def main() -> None:
         help="nsga2+weights: the weights every candidate starts from (trained once when missing)",
     )
     parser.add_argument("--pretrain-epochs", type=int, default=18)
+    parser.add_argument(
+        "--supernet-epochs", type=int, default=None, help="supernet: its epochs (default: one trial's)"
+    )
     parser.add_argument("--work", type=Path, default=Path("runs/bench-search"))
     args = parser.parse_args()
     if not (args.data / "dataset.yaml").is_file():
@@ -265,6 +268,11 @@ def main() -> None:
                     {
                         **EXTRAS.get(method, {}),
                         **(
+                            {"supernet": {**EXTRAS["supernet"]["supernet"], "epochs": args.supernet_epochs}}
+                            if method == "supernet" and args.supernet_epochs
+                            else {}
+                        ),
+                        **(
                             {
                                 "initial_weights": pretrain(
                                     args.pretrained, Path("runs/bench-presets-synth"), args.pretrain_epochs
@@ -294,6 +302,7 @@ def main() -> None:
                 "cpus_per_trial": spec.budget.cpus_per_trial,
                 "latency_threads": spec.objectives.latency.threads,
                 "latency_rounds": spec.objectives.latency.rounds,
+                "supernet_epochs": spec.supernet.epochs if spec.supernet else None,
                 "curve": curves[method],
                 "trials_run": trials_run(result),
             }

@@ -39,6 +39,7 @@ def demo(data_dir: Path, preset: str, port: int | None, keep_serving: bool) -> N
     import uvicorn
 
     from api.app import create_app
+    from api.serving import server_config
     from api.settings import Settings
     from cli.client import ApiClient
     from cli.service_commands import follow
@@ -53,9 +54,7 @@ def demo(data_dir: Path, preset: str, port: int | None, keep_serving: bool) -> N
     url = f"http://127.0.0.1:{port}"
     token = "demo-" + data_dir.name
     settings = Settings(data_dir=data_dir, token=token, run_scheduler=True)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(server_config(create_app(settings), "127.0.0.1", port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:

@@ -34,6 +34,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.serving import server_config
     from api.settings import get_settings
 
     settings = get_settings()
@@ -57,7 +58,7 @@ def serve(
             click.echo(f"dashboard   http://{host}:{port}/dashboard/  (paste your token)")
 
     app = create_app(settings, on_ready=announce)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.Server(server_config(app, host, port)).run()
 
 
 @click.command()
