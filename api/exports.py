@@ -16,9 +16,7 @@ def export_stored_trial(job: Job, row: TrialRecord, out_dir: Path, onnx: bool = 
     metrics.json. ``workers.export.MissingCheckpointError`` when the checkpoint can no longer be
     read. The workers are imported here, not at the top: they bring Ray, which the API's other
     routes never need."""
-    from workers.export import export_trial
-    from workers.search.outcome import SearchTrial
-    from workers.search.run import trial_config_of
+    from workers.api import SearchTrial, export_trial, trial_config_of
 
     trial = SearchTrial(trial_id=row.trial_id, status=row.status, point=row.point, anchors=row.anchors)
     config = trial_config_of(JobSpec.model_validate(job.spec), trial)

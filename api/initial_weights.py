@@ -16,7 +16,7 @@ from api.db.models import Job, TrialRecord
 from api.exports import export_stored_trial
 from scaler import ScalingPoint
 from search_spaces import JobSpec, parse_weights_reference, scaling_values
-from workers.search.outcome import MEASURED
+from workers.api import MEASURED
 
 PARTIAL_PREFIX = "."  # an export being written: a runner killed meanwhile leaves it unused
 

@@ -105,7 +105,7 @@ class DatabaseWriter:
 
     def _update_job(self, session: Session) -> None:
         """The job's progress, compute used, front and hypervolume from its trial rows; commits."""
-        from workers.search.outcome import SearchTrial, summarise
+        from workers.api import SearchTrial, summarise
 
         session.flush()
         rows = session.scalars(select(TrialRecord).where(TrialRecord.job_id == self.job_id)).all()
@@ -199,8 +199,7 @@ def failure_summary(trials: Sequence[Any]) -> str:
 
 def run_job(settings: Settings, job_id: str) -> str:
     """Run the job to its end; returns the final status."""
-    from workers.search.resources import resolve_resources
-    from workers.search.run import ensure_ray, run_search
+    from workers.api import ensure_ray, resolve_resources, run_search
 
     engine = make_engine(settings.resolved_database_url())
     factory = make_session_factory(engine)

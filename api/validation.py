@@ -21,9 +21,7 @@ from api.initial_weights import WeightsReferenceError, referenced_trial, trial_f
 from api.settings import Settings
 from scaler.weight_source import EXPORT_MEMBERS, read_weight_source
 from search_spaces import PATH_MAX_LENGTH, JobSpec, SpecLoadError, parse_job_spec, parse_weights_reference
-from workers.data.dataset import Dataset, DatasetError
-from workers.data.open import open_dataset
-from workers.data.roots import ALLOW_HINT, DataRoots, OutsideRootsError
+from workers.api import ALLOW_HINT, DataRoots, Dataset, DatasetError, OutsideRootsError, open_dataset
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 JSON_TYPES = ("application/json", "")

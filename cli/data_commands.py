@@ -25,7 +25,7 @@ def data() -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 def synth(out: Path, images: int, val_images: int, size: int, classes: int, seed: int) -> None:
     """Write the built-in synthetic COCO-format dataset (deterministic for a seed)."""
-    from workers.data.synth import SynthConfig, write_synth_dataset
+    from workers.api import SynthConfig, write_synth_dataset
 
     description = write_synth_dataset(out, SynthConfig(images, val_images, size, classes, seed))
     click.echo(f"wrote {images} + {val_images} images of {classes} classes to {out} ({description.name})")
@@ -35,8 +35,7 @@ def synth(out: Path, images: int, val_images: int, size: int, classes: int, seed
 @click.argument("location", type=click.Path(path_type=Path))
 def check(location: Path) -> None:
     """Open and validate a dataset (COCO folder, dataset.yaml or YOLO data yaml)."""
-    from workers.data.dataset import DatasetError
-    from workers.data.open import open_dataset
+    from workers.api import DatasetError, open_dataset
 
     try:
         dataset = open_dataset(location)

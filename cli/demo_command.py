@@ -43,7 +43,7 @@ def demo(data_dir: Path, preset: str, port: int | None, keep_serving: bool) -> N
     from api.settings import Settings
     from cli.client import ApiClient
     from cli.service_commands import follow
-    from workers.data.synth import SynthConfig, write_synth_dataset
+    from workers.api import SynthConfig, write_synth_dataset
 
     data_dir = data_dir.resolve()
     dataset = data_dir / "synth"

@@ -23,7 +23,7 @@ class Progress:
         self.running.add(trial.trial_id)
 
     def on_trial_complete(self, trial: Any) -> None:
-        from workers.search.outcome import summarise
+        from workers.api import summarise
 
         self.running.discard(trial.trial_id)
         self.finished[trial.trial_id] = trial
@@ -106,14 +106,13 @@ def search(
         )
     if not spec.dataset:
         raise click.BadParameter("the spec names no dataset: give --data DIR", param_hint="--data")
-    from workers.data.dataset import DatasetError
-    from workers.data.open import open_dataset
+    from workers.api import DatasetError, open_dataset
 
     try:
         open_dataset(spec.dataset)
     except DatasetError as error:
         raise click.BadParameter(str(error), param_hint="--data") from None
-    from workers.search.run import run_search
+    from workers.api import run_search
 
     progress = Progress(spec, quiet=False)
     result = run_search(spec, out, callbacks=[progress], tracking_uri=tracking_uri, resume=resume)
@@ -124,7 +123,7 @@ def search(
 
 
 def _unstable(trial: Any) -> bool:
-    from workers.results import UNSTABLE_SPREAD
+    from workers.api import UNSTABLE_SPREAD
 
     return trial.latency_spread is not None and trial.latency_spread > UNSTABLE_SPREAD
 

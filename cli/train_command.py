@@ -51,8 +51,7 @@ def train(
     """Train one network on a dataset, evaluate COCO AP each epoch, measure its latency."""
     from tqdm import tqdm
 
-    from workers.training.hyp import Hyperparameters, HypError
-    from workers.trial import LatencyTarget, TrialConfig, run_trial
+    from workers.api import Hyperparameters, HypError, LatencyTarget, TrialConfig, run_trial
 
     try:
         hyp_values = Hyperparameters.from_yaml(hyp).to_dict() if hyp else {}

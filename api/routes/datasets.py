@@ -30,8 +30,7 @@ from api.routing import SessionReleasingRoute
 from api.schemas import NAME_MAX_LENGTH, NAME_PATTERN, DatasetIn, DatasetOut
 from api.settings import Settings
 from api.validation import open_allowed, resolve_dataset
-from workers.data.dataset import Dataset
-from workers.data.roots import DataRoots
+from workers.api import DataRoots, Dataset
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"], route_class=SessionReleasingRoute)
 UPLOAD_FORM_SCHEMA: dict[str, Any] = {

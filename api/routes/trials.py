@@ -18,7 +18,7 @@ from api.exports import export_stored_trial
 from api.routes.jobs import owned_job
 from api.routing import SessionReleasingRoute
 from api.schemas import Pareto, TrialList, TrialOut
-from workers.search.outcome import MEASURED
+from workers.api import MEASURED
 
 router = APIRouter(prefix="/v1/jobs/{job_id}", tags=["trials"], route_class=SessionReleasingRoute)
 SORTABLE = (
@@ -146,7 +146,7 @@ def export(
     job_id: str, trial_id: str, session: SessionDep, team: TeamDep, background: BackgroundTasks
 ) -> FileResponse:
     """A zip: model.yaml, hyp.yaml, point.json, metrics.json, weights.pt, model.onnx."""
-    from workers.export import MissingCheckpointError, zip_export
+    from workers.api import MissingCheckpointError, zip_export
 
     job = owned_job(session, team, job_id)
     row = _trial_row(session, job_id, trial_id)

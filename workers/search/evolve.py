@@ -82,7 +82,7 @@ class EvolveSearcher(Searcher):
         settings = self.settings
         parent = None
         if self.history:
-            maximised = [mode == "max" for mode in self._mode]  # type: ignore[union-attr]
+            maximised = [mode == "max" for mode in self.mode]  # type: ignore[union-attr]
             vectors = [item.objectives for item in self.history]
             reference = minimised_reference(self.reference, maximised, vectors)
             parents, weights = select_parents(self.history, settings.top_parents, reference)
@@ -140,7 +140,7 @@ class EvolveSearcher(Searcher):
         point = self.live.pop(trial_id, None)
         if point is None or error or not result or result.get("status") not in (*PARENT_STATUSES,):
             return
-        objectives = minimised_vector(result, self._metric, self._mode)  # type: ignore[arg-type]
+        objectives = minimised_vector(result, self.metric, self.mode)  # type: ignore[arg-type]
         if objectives is None:
             return
         # a completed trial ran its whole schedule (an inheriting child's is shorter): full fidelity
@@ -162,8 +162,8 @@ class EvolveSearcher(Searcher):
         fully trained."""
         point = flatten(parameters) if "arch" in parameters or "hyp" in parameters else dict(parameters)
         values = value if isinstance(value, list | tuple) else [value]
-        result = dict(zip(self._metric, values, strict=True))  # type: ignore[arg-type]
-        objectives = None if error else minimised_vector(result, self._metric, self._mode)  # type: ignore[arg-type]
+        result = dict(zip(self.metric, values, strict=True))  # type: ignore[arg-type]
+        objectives = None if error else minimised_vector(result, self.metric, self.mode)  # type: ignore[arg-type]
         if objectives is not None:
             self.history.append(Evaluated(point, objectives))
 

@@ -27,6 +27,7 @@ from workers.search.searchers import make_searcher
 from workers.search.stopper import SearchStopper
 from workers.search.supernet import SUPERNET, extreme_point, slicing_role, supernet_weights, training_role
 from workers.search.trainable import search_trial
+from workers.search.tune_adapter import reattach_run_config, restored_scheduler
 
 EXPERIMENT = "search"
 FINALIZE = "finalize"  # the Tune run that trains the front's networks once more
@@ -113,9 +114,8 @@ def run_search(
         restored = tuner.get_results()
         stopper.spent += _epochs_spent(restored)  # the trial-epoch budget carries on
         recorder.seed(logged_histories(restored))
-        internal = tuner._local_tuner  # the restored run config has no live callbacks: re-attach
-        internal._run_config = replace(internal.get_run_config(), callbacks=[recorder], stop=stopper)
-        keep_rungs(internal._tune_config.scheduler, out_dir, resume=True)  # restored with empty rungs
+        reattach_run_config(tuner, [recorder], stopper)  # the restored run config has no live ones
+        keep_rungs(restored_scheduler(tuner), out_dir, resume=True)  # restored with empty rungs
     else:
         scheduler = make_scheduler(spec)
         keep_rungs(scheduler, out_dir, resume=False)  # a fresh search starts its rung records anew

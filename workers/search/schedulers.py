@@ -13,6 +13,13 @@ from search_spaces import JobSpec
 from workers.search.moasha import MultiObjectiveASHA
 from workers.search.rungs import PersistentRungs
 from workers.search.searchers import hypervolume_reference, objective_metrics
+from workers.search.tune_adapter import (
+    asha_rungs,
+    asha_stopped_count,
+    forget_asha_trial,
+    set_asha_rungs,
+    set_asha_stopped_count,
+)
 
 UNMEASURED = ("failed", "infeasible")  # a trial's last report when it trained to no result
 
@@ -41,7 +48,7 @@ class MeasuredASHA(ASHAScheduler, PersistentRungs):
     trial after). Such a report is passed over, the trial left to end as it does."""
 
     def _measured(self, result: dict[str, Any]) -> bool:
-        value = result.get(self._metric)
+        value = result.get(self.metric)
         return (
             result.get("status") not in UNMEASURED
             and isinstance(value, int | float)
@@ -49,7 +56,7 @@ class MeasuredASHA(ASHAScheduler, PersistentRungs):
         )
 
     def _records(self) -> int:
-        return sum(len(recorded) for bracket in self._brackets for _, recorded in bracket._rungs)
+        return sum(len(recorded) for rungs in asha_rungs(self) for _, recorded in rungs)
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
         if not self._measured(result):
@@ -62,7 +69,7 @@ class MeasuredASHA(ASHAScheduler, PersistentRungs):
 
     def on_trial_complete(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> None:
         if not self._measured(result):
-            self._trial_info.pop(trial.trial_id, None)
+            forget_asha_trial(self, trial.trial_id)
             return
         super().on_trial_complete(tune_controller, trial, result)
         self.save_rungs()
@@ -72,17 +79,16 @@ class MeasuredASHA(ASHAScheduler, PersistentRungs):
             "brackets": [
                 [
                     [milestone, {key: float(value) for key, value in recorded.items()}]
-                    for milestone, recorded in bracket._rungs
+                    for milestone, recorded in rungs
                 ]
-                for bracket in self._brackets
+                for rungs in asha_rungs(self)
             ],
-            "stopped": self._num_stopped,
+            "stopped": asha_stopped_count(self),
         }
 
     def load_rung_state(self, state: dict[str, Any]) -> None:
-        for bracket, rungs in zip(self._brackets, state.get("brackets", []), strict=False):
-            bracket._rungs = [(milestone, dict(recorded)) for milestone, recorded in rungs]
-        self._num_stopped = int(state.get("stopped", self._num_stopped))
+        set_asha_rungs(self, state.get("brackets", []))
+        set_asha_stopped_count(self, int(state.get("stopped", asha_stopped_count(self))))
 
 
 def _asha(spec: JobSpec) -> TrialScheduler:

@@ -15,6 +15,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from search_spaces import JobSpec, Parameter, Point
 from workers.search.evolve import EvolveSearcher
+from workers.search.tune_adapter import optuna_study, optuna_trial, take_optuna_trial
 
 MIN_POPULATION, MAX_POPULATION = 4, 50
 REDRAWS = 25  # asks for a new point before a repeat is trained after all
@@ -61,7 +62,10 @@ class MultiObjectiveOptunaSearch(OptunaSearch):
         the sampler is asked again, at most ``REDRAWS`` times."""
         for _ in range(REDRAWS):
             config = super().suggest(trial_id)
-            key = json.dumps(self._ot_trials[trial_id].params, sort_keys=True)
+            drawn = optuna_trial(self, trial_id)
+            if drawn is None:  # Ray's suggest asks its study for one: see tune_adapter
+                raise RuntimeError(f"OptunaSearch drew no Optuna trial for {trial_id}")
+            key = json.dumps(drawn.params, sort_keys=True)
             if key not in self.outcomes:
                 break
             self._tell_repeat(trial_id, self.outcomes[key])
@@ -72,7 +76,7 @@ class MultiObjectiveOptunaSearch(OptunaSearch):
     def _tell_repeat(self, trial_id: str, outcome: Outcome) -> None:
         from optuna.trial import TrialState
 
-        trial = self._ot_trials.pop(trial_id)
+        trial = take_optuna_trial(self, trial_id)
         if outcome.violation is not None:
             trial.set_constraint(CONSTRAINT, outcome.violation)
         trial_state = {
@@ -81,7 +85,7 @@ class MultiObjectiveOptunaSearch(OptunaSearch):
             "failed": TrialState.FAIL,
         }.get(outcome.state, TrialState.PRUNED)
         values = outcome.values if trial_state == TrialState.COMPLETE else None
-        self._ot_study.tell(trial, values, state=trial_state)
+        optuna_study(self).tell(trial, values, state=trial_state)
         self.repeats_told += 1
         logger.info("repeated point told to Optuna as %s without training", outcome.state)
 
@@ -96,8 +100,8 @@ class MultiObjectiveOptunaSearch(OptunaSearch):
         elif result is not None and status == "infeasible":
             violation = float(result.get("constraint_violation") or 0.0)
             violation = violation if violation > 0 else UNMEASURED_VIOLATION
-            if trial_id in self._ot_trials:
-                self._ot_trials[trial_id].set_constraint(CONSTRAINT, violation)
+            if (drawn := optuna_trial(self, trial_id)) is not None:
+                drawn.set_constraint(CONSTRAINT, violation)
         elif result is not None and status == "running" and not error:
             result = None  # no values and no error: Optuna records the trial as pruned
         key = self.point_keys.pop(trial_id, None)

@@ -8,6 +8,7 @@ import pytest
 
 from tests.workers.search.trial_reports import tiny_spec, trial_reports
 from workers.search.searchers import make_searcher
+from workers.search.tune_adapter import optuna_study
 
 
 @pytest.mark.parametrize("name", ["nsga2", "tpe"])
@@ -25,7 +26,7 @@ def test_an_infeasible_trial_never_joins_the_studys_front(name, synth_dataset, m
     searcher.suggest("infeasible")
     searcher.on_trial_complete("infeasible", infeasible)
 
-    study = searcher.searcher._ot_study  # inside the ConcurrencyLimiter
+    study = optuna_study(searcher.searcher)  # inside the ConcurrencyLimiter
     feasible_trial, infeasible_trial = study.get_trials(deepcopy=False)
     assert [trial.number for trial in study.best_trials] == [feasible_trial.number]
     # Optuna knows it broke a constraint, and by how much: params over the limit, relatively
@@ -62,7 +63,7 @@ def test_a_repeat_of_an_infeasible_point_is_told_infeasible_too():
         searcher.on_trial_complete(trial_id, report)
     searcher.suggest("c")  # both points taken: repeats are told their twin's outcome untrained
     assert searcher.repeats_told > 0
-    study = searcher._ot_study
+    study = optuna_study(searcher)
     small = [t for t in study.get_trials(deepcopy=False) if t.params["arch/input_size"] == 64]
     assert len(small) > 1  # the trained one and its repeats
     assert all(

@@ -19,6 +19,7 @@ from tests.workers.search.trial_reports import tiny_spec
 from workers.search.run import EXPERIMENT, _trainable
 from workers.search.rungs import RUNGS_FILE, keep_rungs
 from workers.search.schedulers import make_scheduler
+from workers.search.tune_adapter import restored_scheduler
 
 CONTINUE, STOP = TrialScheduler.CONTINUE, TrialScheduler.STOP
 BUDGET = {"max_trials": 2, "epochs_per_trial": 2, "cpus_per_trial": 1}
@@ -40,7 +41,7 @@ def _begin(spec: JobSpec, out_dir: Path) -> TrialScheduler:
 def _resume(spec: JobSpec, out_dir: Path) -> TrialScheduler:
     """The scheduler of the same search resumed as ``run_search`` resumes it."""
     tuner = tune.Tuner.restore(str(out_dir / "ray" / EXPERIMENT), _trainable(spec))
-    scheduler = tuner._local_tuner._tune_config.scheduler
+    scheduler = restored_scheduler(tuner)
     keep_rungs(scheduler, out_dir, resume=True)
     return scheduler
 

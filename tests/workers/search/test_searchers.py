@@ -8,6 +8,7 @@ from search_spaces import SCHEDULERS, SEARCHERS, load_job_spec
 from workers.search.points import flatten
 from workers.search.schedulers import SCHEDULER_FACTORIES, make_scheduler
 from workers.search.searchers import SEARCHER_FACTORIES, make_searcher
+from workers.search.tune_adapter import optuna_study
 
 
 def test_every_name_a_spec_accepts_has_a_factory():
@@ -65,7 +66,7 @@ def test_optuna_learns_only_from_trials_that_ran_to_the_end(name):
     for trial_id, report in reports.items():
         searcher.suggest(trial_id)
         searcher.on_trial_complete(trial_id, report)
-    trials = searcher.searcher._ot_study.get_trials(deepcopy=False)  # inside the ConcurrencyLimiter
+    trials = optuna_study(searcher.searcher).get_trials(deepcopy=False)  # inside the ConcurrencyLimiter
     assert [trial.state for trial in trials] == [TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL]
     assert trials[0].values == [0.3, 9.0]
 
@@ -105,7 +106,7 @@ def test_optuna_never_trains_a_point_twice_and_tells_a_repeat_its_twins_outcome(
     third = searcher.suggest("c")["arch"]["input_size"]
     assert third not in trained  # the one point left, however often the sampler drew the others
     assert searcher.repeats_told > 0
-    study = searcher._ot_study
+    study = optuna_study(searcher)
     for trial in study.get_trials(deepcopy=False):
         if trial.state == TrialState.COMPLETE:  # a repeat carries its twin's values, untrained
             assert trial.values == list(outcomes.get(trial.params["arch/input_size"], (0.4, 12.0)))

@@ -1,0 +1,97 @@
+"""The public front of ``workers``: every name that ``api`` and ``cli`` use, and the only workers
+module they may import (``tests/test_architecture.py``). Behind it the package is free to move
+things between its modules.
+
+Importing this module imports nothing else of ``workers``: each name is looked up in its home
+module when it is first asked for (module ``__getattr__``), so ``from workers.api import
+open_dataset`` costs what ``from workers.data.open import open_dataset`` cost (numpy, no torch),
+while ``run_search`` brings Ray and torch only to the caller that asks for it. The names are not
+cached here: a test that replaces a name in its home module is seen through the front too."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from workers.data.dataset import Dataset, DatasetError
+    from workers.data.open import open_dataset
+    from workers.data.roots import ALLOW_HINT, DataRoots, OutsideRootsError
+    from workers.data.synth import SynthConfig, write_synth_dataset
+    from workers.export import MissingCheckpointError, export_trial, zip_export
+    from workers.results import UNSTABLE_SPREAD
+    from workers.search.outcome import MEASURED, SearchTrial, summarise
+    from workers.search.resources import resolve_resources
+    from workers.search.run import ensure_ray, run_search, trial_config_of
+    from workers.training.hyp import Hyperparameters, HypError
+    from workers.trial import LatencyTarget, TrialConfig, run_trial
+
+HOME_MODULES: dict[str, str] = {
+    # datasets: cheap (numpy, yaml, PIL)
+    "ALLOW_HINT": "workers.data.roots",
+    "DataRoots": "workers.data.roots",
+    "Dataset": "workers.data.dataset",
+    "DatasetError": "workers.data.dataset",
+    "OutsideRootsError": "workers.data.roots",
+    "SynthConfig": "workers.data.synth",
+    "open_dataset": "workers.data.open",
+    "write_synth_dataset": "workers.data.synth",
+    # records and settings: cheap
+    "Hyperparameters": "workers.training.hyp",
+    "HypError": "workers.training.hyp",
+    "MEASURED": "workers.search.outcome",
+    "SearchTrial": "workers.search.outcome",
+    "UNSTABLE_SPREAD": "workers.results",
+    "summarise": "workers.search.outcome",
+    # training and export: torch
+    "LatencyTarget": "workers.trial",
+    "MissingCheckpointError": "workers.export",
+    "TrialConfig": "workers.trial",
+    "export_trial": "workers.export",
+    "run_trial": "workers.trial",
+    "zip_export": "workers.export",
+    # the search: Ray, Optuna, MLflow and torch
+    "ensure_ray": "workers.search.run",
+    "resolve_resources": "workers.search.resources",
+    "run_search": "workers.search.run",
+    "trial_config_of": "workers.search.run",
+}
+
+__all__ = [
+    "ALLOW_HINT",
+    "MEASURED",
+    "UNSTABLE_SPREAD",
+    "DataRoots",
+    "Dataset",
+    "DatasetError",
+    "HypError",
+    "Hyperparameters",
+    "LatencyTarget",
+    "MissingCheckpointError",
+    "OutsideRootsError",
+    "SearchTrial",
+    "SynthConfig",
+    "TrialConfig",
+    "ensure_ray",
+    "export_trial",
+    "open_dataset",
+    "resolve_resources",
+    "run_search",
+    "run_trial",
+    "summarise",
+    "trial_config_of",
+    "write_synth_dataset",
+    "zip_export",
+]
+
+
+def __getattr__(name: str) -> object:
+    """``name`` from its home module, imported now if it was not yet."""
+    home = HOME_MODULES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(home), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
