@@ -16,7 +16,7 @@ from api.db.models import Job, TrialRecord
 from api.exports import export_stored_trial
 from scaler import ScalingPoint
 from search_spaces import JobSpec, parse_weights_reference, scaling_values
-from workers.api import MEASURED
+from workers.api import MEASURED_STATUSES
 
 PARTIAL_PREFIX = "."  # an export being written: a runner killed meanwhile leaves it unused
 
@@ -49,7 +49,7 @@ def referenced_trial(
         if found is None:
             raise WeightsReferenceError(f"trial {trial_id!r} not found in job {job_id!r}")
         row = found
-    if row.status not in MEASURED:
+    if row.status not in MEASURED_STATUSES:
         raise WeightsReferenceError(
             f"trial {row.trial_id!r} of job {job_id!r} is {row.status}: no trained weights"
         )

@@ -14,7 +14,6 @@ import threading
 import traceback
 from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,13 +22,15 @@ from api.db.models import Job, TrialRecord, utcnow
 from api.db.session import make_engine, make_session_factory
 from api.settings import Settings, get_settings
 from search_spaces import JobSpec, Point
+from workers.api import FAILED_STATUSES, SearchTrial, TrialStatus
 
 HEARTBEAT_SECONDS = 5.0
-TRIAL_FIELDS = (
-    "status", "point", "epochs", "ap", "ap50", "fitness", "latency_ms", "latency_nms_ms", "latency_spread",
-    "params", "gflops", "image_size", "anchors", "error", "checkpoint", "finished_at", "seconds",
-    "mlflow_run_id", "inherited_from", "initialised_from", "inherited_share",
-)  # fmt: skip
+
+
+def trial_of(row: TrialRecord) -> SearchTrial:
+    """A trial's record from its row (a column per field of the record)."""
+    columns = TrialRecord.__table__.columns
+    return SearchTrial.from_dict({column.key: getattr(row, column.key) for column in columns})
 
 
 def job_folder(settings: Settings, job_id: str) -> Path:
@@ -47,7 +48,7 @@ class DatabaseWriter:
         self.devices = spec.budget.gpus_per_trial or spec.budget.cpus_per_trial or 1  # held per trial
         self.lock = threading.Lock()
 
-    def _upsert(self, session: Session, trial: Any) -> None:
+    def _upsert(self, session: Session, trial: SearchTrial) -> None:
         row = session.scalar(
             select(TrialRecord).where(
                 TrialRecord.job_id == self.job_id, TrialRecord.trial_id == trial.trial_id
@@ -56,10 +57,9 @@ class DatabaseWriter:
         if row is None:
             row = TrialRecord(job_id=self.job_id, trial_id=trial.trial_id)
             session.add(row)
-        for field in TRIAL_FIELDS:
-            setattr(row, field, getattr(trial, field))
+        for field, value in trial.to_dict().items():  # a column per field of the record
+            setattr(row, field, value)
         row.device_hours = trial.seconds * self.devices / 3600
-        row.history = [dict(item) for item in trial.history]
 
     def on_search_start(self, mlflow_run_id: str, mlflow_experiment_id: str) -> None:
         with self.lock, self.factory() as session:
@@ -80,24 +80,26 @@ class DatabaseWriter:
                     session.delete(row)
             self._update_job(session)
 
-    def on_trial_result(self, trial: Any) -> None:
+    def on_trial_result(self, trial: SearchTrial) -> None:
         with self.lock, self.factory() as session:
             self._upsert(session, trial)
             session.commit()
 
-    def on_trial_complete(self, trial: Any) -> None:
+    def on_trial_complete(self, trial: SearchTrial) -> None:
         with self.lock, self.factory() as session:
             self._upsert(session, trial)
             self._update_job(session)
 
-    def settle(self, trials: Sequence[Any]) -> None:
+    def settle(self, trials: Sequence[SearchTrial]) -> None:
         """The search's final word on its trials, once it has ended: a trial Tune ended without a
         last callback (cut when the trial-epoch budget ran out, or by a cancel) takes the status the
         search gave it (stopped) instead of being left running; all else its row already holds."""
         final = {trial.trial_id: trial.status for trial in trials}
         with self.lock, self.factory() as session:
             rows = session.scalars(
-                select(TrialRecord).where(TrialRecord.job_id == self.job_id, TrialRecord.status == "running")
+                select(TrialRecord).where(
+                    TrialRecord.job_id == self.job_id, TrialRecord.status == TrialStatus.RUNNING
+                )
             ).all()
             for row in rows:
                 row.status = final.get(row.trial_id, row.status)
@@ -105,15 +107,12 @@ class DatabaseWriter:
 
     def _update_job(self, session: Session) -> None:
         """The job's progress, compute used, front and hypervolume from its trial rows; commits."""
-        from workers.api import SearchTrial, summarise
+        from workers.api import summarise
 
         session.flush()
         rows = session.scalars(select(TrialRecord).where(TrialRecord.job_id == self.job_id)).all()
-        finished = [row for row in rows if row.status not in ("running",)]
-        trials = [
-            SearchTrial(**{field: getattr(row, field) for field in ("trial_id", *TRIAL_FIELDS)})
-            for row in finished
-        ]
+        finished = [row for row in rows if row.status != TrialStatus.RUNNING]
+        trials = [trial_of(row) for row in finished]
         front, volume, history, _ = summarise(trials, self.spec.objectives)
         job = session.get(Job, self.job_id)
         assert job is not None
@@ -174,16 +173,15 @@ def _initial_weights(factory: sessionmaker[Session], team_id: int, spec: JobSpec
     return None if exported is None else str(exported)
 
 
-FAILED_STATUSES = ("failed", "errored")  # a trial that produced no outcome because of an error
 LISTED_REASONS = 3
 
 
-def all_failed(trials: Sequence[Any]) -> bool:
+def all_failed(trials: Sequence[SearchTrial]) -> bool:
     """Whether the search ran trials and every one of them failed (nothing was learned)."""
     return bool(trials) and all(trial.status in FAILED_STATUSES for trial in trials)
 
 
-def failure_summary(trials: Sequence[Any]) -> str:
+def failure_summary(trials: Sequence[SearchTrial]) -> str:
     """The line "all N trials failed: …" with the first distinct reasons (first line of each) and
     their counts."""
     counts: dict[str, int] = {}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, get_type_hints
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from search_spaces.job import NAME_MAX_LENGTH, NAME_PATTERN
+from workers.api import SearchTrial
 
 
 def as_utc(value: dt.datetime) -> dt.datetime:
@@ -59,33 +61,26 @@ class JobList(BaseModel):
     offset: int
 
 
-class TrialOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+# the fields of a trial's record the API does not serve: where this server keeps its checkpoint
+# (a path of the server's disk; the export route reads it) and the search's clock
+NOT_SERVED = frozenset({"checkpoint", "finished_at"})
 
-    trial_id: str
-    status: str
-    point: dict[str, Any]
-    epochs: int
-    ap: float
-    ap50: float
-    fitness: float
-    latency_ms: float | None
-    latency_nms_ms: float | None
-    latency_spread: float | None  # > 1.25: the latency was timed while the machine was busy
-    params: int | None
-    gflops: float | None
-    image_size: int | None
-    anchors: str | None
-    error: str | None
-    mlflow_run_id: str | None
-    inherited_from: str | None  # the parent trial whose weights it started from
-    # what its weights started from: the job's training.initial_weights as given, "supernet", or
-    # "trial:<parent>"; and the share (0–1) of its parameter values taken from there
-    initialised_from: str | None
-    inherited_share: float | None
-    seconds: float
-    device_hours: float
-    history: list[Any]
+
+def record_model(name: str, record: type, left_out: frozenset[str], **extra: Any) -> type[BaseModel]:
+    """A response model with a field per field of a record dataclass (its types), less
+    ``left_out``, plus ``extra`` (``name=(type, default)``): a new field of the record is served
+    without an edit here."""
+    hints = get_type_hints(record)
+    fields: dict[str, Any] = {
+        item.name: (hints[item.name], ...) for item in dataclasses.fields(record) if item.name not in left_out
+    }
+    return create_model(name, __config__=ConfigDict(from_attributes=True), **fields, **extra)
+
+
+# a trial as served: its record (``workers.search.outcome.SearchTrial``) and the device-hours its
+# row adds. ``latency_spread`` > 1.25: the latency was timed while the machine was busy;
+# ``initialised_from``: the job's training.initial_weights as given, "supernet" or "trial:<parent>"
+TrialOut = record_model("TrialOut", SearchTrial, NOT_SERVED, device_hours=(float, ...))
 
 
 class TrialList(BaseModel):

@@ -29,7 +29,8 @@ from typing import Any
 from scaler import Detector
 from search_spaces import Objectives, scaling_values
 from workers.latency import measure_latency
-from workers.search.outcome import MEASURED, SearchTrial, summarise
+from workers.results import MEASURED_STATUSES
+from workers.search.outcome import SearchTrial, summarise
 from workers.trial import TrialConfig, build_network
 
 
@@ -67,7 +68,12 @@ def rescore(row: dict, latency: dict[str, float], reference_ms: float) -> dict:
     """``row`` with every trial's latency taken from ``latency`` and its curve recomputed as the
     search computes it (``workers.search.outcome.summarise``: one entry per finished trial)."""
     trials = [
-        {**trial, "latency_ms": latency[network_key(trial["point"])] if trial["status"] in MEASURED else None}
+        {
+            **trial,
+            "latency_ms": latency[network_key(trial["point"])]
+            if trial["status"] in MEASURED_STATUSES
+            else None,
+        }
         for trial in row["trials_run"]
     ]
     searched = [
@@ -121,7 +127,7 @@ def main() -> None:
             if "trials_run" in row and (args.methods is None or row["method"] in args.methods):
                 runs[(row["method"], row["seed"])] = row  # a later row of a run replaces an earlier one
     trials = [trial for row in runs.values() for trial in row["trials_run"]]
-    keys = sorted({network_key(trial["point"]) for trial in trials if trial["status"] in MEASURED})
+    keys = sorted({network_key(trial["point"]) for trial in trials if trial["status"] in MEASURED_STATUSES})
     earlier = json.loads(args.timings.read_text()) if args.timings and args.timings.is_file() else {}
     source = earlier.pop("__source__", {"machine": "", "passes": 0})
     print(f"{len(runs)} runs, {len(keys)} distinct networks, {len(earlier)} timed before", flush=True)

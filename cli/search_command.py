@@ -23,7 +23,7 @@ class Progress:
         self.running.add(trial.trial_id)
 
     def on_trial_complete(self, trial: Any) -> None:
-        from workers.api import summarise
+        from workers.api import TrialStatus, summarise
 
         self.running.discard(trial.trial_id)
         self.finished[trial.trial_id] = trial
@@ -31,17 +31,19 @@ class Progress:
             return
         trials = list(self.finished.values())
         front, volume, _, _ = summarise(trials, self.spec.objectives)
-        counts = {
-            status: sum(t.status == status for t in trials)
-            for status in ("completed", "stopped", "failed", "infeasible")
-        }
+        counts = {status: sum(t.status == status for t in trials) for status in TrialStatus}
+        counts[TrialStatus.RUNNING] = len(self.running)
+        tally = " ".join(
+            f"{'done' if status is TrialStatus.COMPLETED else status.value} {count}"
+            for status, count in counts.items()
+            if count or status is not TrialStatus.ERRORED  # a bug's trials: named when there are some
+        )
         latency = _latency_cell(trial) + " ms" if trial.latency_ms is not None else "-"
-        detail = f" ({trial.error})" if trial.error else ""
+        # the reason's last line: an errored trial's is a traceback, whose last line names the error
+        detail = f" ({trial.error.strip().splitlines()[-1]})" if trial.error and trial.error.strip() else ""
         click.echo(
             f"[{len(trials)}/{self.spec.budget.max_trials}] trial {trial.trial_id}: {trial.status}{detail} "
-            f"AP {trial.ap:.4f} latency {latency} | done {counts['completed']} stopped {counts['stopped']} "
-            f"failed {counts['failed']} infeasible {counts['infeasible']} running {len(self.running)} "
-            f"| front {len(front)} hypervolume {volume:.5f}",
+            f"AP {trial.ap:.4f} latency {latency} | {tally} | front {len(front)} hypervolume {volume:.5f}",
             err=True,
         )
 
@@ -139,7 +141,7 @@ def _document(result: Any) -> dict[str, Any]:
             {
                 "trial_id": t.trial_id,
                 "config": t.point,
-                "status": t.status,
+                "status": str(t.status),
                 "ap": t.ap,
                 "ap50": t.ap50,
                 "latency_ms": t.latency_ms,

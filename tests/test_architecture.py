@@ -134,7 +134,7 @@ def test_the_front_is_cheap_and_every_name_it_offers_resolves():
         "import sys, importlib, workers.api as front;"
         "loaded = sorted(m for m in sys.modules if m.startswith('workers.') and m != 'workers.api');"
         "assert not loaded, loaded;"
-        "from workers.api import open_dataset, DataRoots, MEASURED;"
+        "from workers.api import open_dataset, DataRoots, MEASURED_STATUSES;"
         "heavy = {'torch', 'ray', 'mlflow', 'optuna'} & set(sys.modules);"
         "assert not heavy, heavy;"
         "assert sorted(front.__all__) == sorted(front.HOME_MODULES), 'HOME_MODULES and __all__ differ';"

@@ -9,6 +9,7 @@ import numpy as np
 from scipy.cluster.vq import kmeans
 
 from workers.data.dataset import DatasetSplit
+from workers.failures import BadDataError
 
 BPR_THRESHOLD = 0.98
 MIN_LABEL_SIDE = 2.0
@@ -64,7 +65,7 @@ def kmeans_anchors(
     rng = np.random.default_rng(seed)
     kept = sizes[(sizes >= MIN_LABEL_SIDE).any(1)]
     if len(kept) < count:
-        raise ValueError(f"anchors: {len(kept)} labels are too few to fit {count} anchors")
+        raise BadDataError(f"anchors: {len(kept)} labels are too few to fit {count} anchors")
     spread = kept.std(0)
     spread[spread == 0] = 1.0
     centroids, _ = kmeans(kept / spread, count, iter=30, seed=int(rng.integers(2**31)))

@@ -19,8 +19,14 @@ if TYPE_CHECKING:
     from workers.data.roots import ALLOW_HINT, DataRoots, OutsideRootsError
     from workers.data.synth import SynthConfig, write_synth_dataset
     from workers.export import MissingCheckpointError, export_trial, zip_export
-    from workers.results import UNSTABLE_SPREAD
-    from workers.search.outcome import MEASURED, SearchTrial, summarise
+    from workers.results import (
+        FAILED_STATUSES,
+        MEASURED_STATUSES,
+        UNSTABLE_SPREAD,
+        LatencyStats,
+        TrialStatus,
+    )
+    from workers.search.outcome import SearchTrial, summarise
     from workers.search.resources import resolve_resources
     from workers.search.run import ensure_ray, run_search, trial_config_of
     from workers.training.hyp import Hyperparameters, HypError
@@ -39,9 +45,12 @@ HOME_MODULES: dict[str, str] = {
     # records and settings: cheap
     "Hyperparameters": "workers.training.hyp",
     "HypError": "workers.training.hyp",
-    "MEASURED": "workers.search.outcome",
     "SearchTrial": "workers.search.outcome",
+    "TrialStatus": "workers.results",
     "UNSTABLE_SPREAD": "workers.results",
+    "MEASURED_STATUSES": "workers.results",
+    "FAILED_STATUSES": "workers.results",
+    "LatencyStats": "workers.results",
     "summarise": "workers.search.outcome",
     # training and export: torch
     "LatencyTarget": "workers.trial",
@@ -59,19 +68,22 @@ HOME_MODULES: dict[str, str] = {
 
 __all__ = [
     "ALLOW_HINT",
-    "MEASURED",
+    "FAILED_STATUSES",
+    "MEASURED_STATUSES",
     "UNSTABLE_SPREAD",
     "DataRoots",
     "Dataset",
     "DatasetError",
     "HypError",
     "Hyperparameters",
+    "LatencyStats",
     "LatencyTarget",
     "MissingCheckpointError",
     "OutsideRootsError",
     "SearchTrial",
     "SynthConfig",
     "TrialConfig",
+    "TrialStatus",
     "ensure_ray",
     "export_trial",
     "open_dataset",

@@ -1,8 +1,9 @@
 """One trial: build the candidate, train it, evaluate COCO AP, measure latency → TrialResult.
 
 Usable without Ray (``run_trial``); ``workers.tune_trainable`` wraps it for Ray Tune. A trial
-that fails (bad dataset, invalid point, diverging loss, out of memory) returns a result with
-status "failed" and the reason, so that a search goes on."""
+whose candidate fails (``workers.failures.CandidateError``: bad data, invalid point, diverging
+loss, out of memory) returns a result with status "failed" and the reason, so that a search goes
+on; any other exception is a bug and propagates."""
 
 from __future__ import annotations
 
@@ -15,37 +16,15 @@ from typing import Any
 
 import torch
 
-from scaler import NetworkSpec, ScalingPoint, SpecError, compound_scale, count_parameters, resolve_network
+from scaler import NetworkSpec, ScalingPoint, compound_scale, count_parameters, resolve_network
 from scaler.profile import count_flops
-from workers.data.dataset import DatasetError
 from workers.data.open import open_dataset
 from workers.data.roots import DataRoots
+from workers.failures import candidate_failure
 from workers.latency import measure_latency
-from workers.results import CocoMetrics, LatencyStats, TrialResult
-from workers.training.hyp import Hyperparameters, HypError
-from workers.training.trainer import EpochResult, NonFiniteLossError, TrainConfig, Trainer
-
-EXPECTED_FAILURES = (
-    NonFiniteLossError,
-    DatasetError,
-    SpecError,
-    HypError,
-    ValueError,
-    torch.OutOfMemoryError,
-    MemoryError,
-    RuntimeError,  # only out-of-memory ones (``expected_failure``): any other is a bug and re-raised
-)
-OUT_OF_MEMORY_MESSAGES = ("can't allocate memory", "out of memory")
-
-
-def expected_failure(error: BaseException) -> bool:
-    """A failure of the candidate (its data, spec, hyperparameters, a non-finite loss, running out
-    of memory), to be recorded on the trial; anything else is a bug and propagates."""
-    if isinstance(error, EXPECTED_FAILURES[:-1]):
-        return True
-    return isinstance(error, RuntimeError) and any(
-        message in str(error).lower() for message in OUT_OF_MEMORY_MESSAGES
-    )
+from workers.results import CocoMetrics, LatencyStats, TrialResult, TrialStatus
+from workers.training.hyp import Hyperparameters
+from workers.training.trainer import EpochResult, TrainConfig, Trainer
 
 
 @dataclass(frozen=True)
@@ -189,7 +168,7 @@ def run_trial(
         last = trainer.history[-1] if trainer.history else None
         checkpoint = str(Path(config.out_dir) / "last.pt") if config.out_dir else None
         return TrialResult(
-            status="completed",
+            status=TrialStatus.COMPLETED,
             config=config.to_dict(),
             metrics=last.metrics if last else as_started or CocoMetrics.zero(),
             latency=network_latency,
@@ -201,11 +180,12 @@ def run_trial(
             history=tuple(item.to_dict() for item in trainer.history),
             checkpoint=checkpoint,
         )
-    except EXPECTED_FAILURES as error:
-        if not expected_failure(error):
-            raise
+    except Exception as error:
+        reason = candidate_failure(error)
+        if reason is None:
+            raise  # a bug, not the candidate
         return TrialResult(
-            status="failed",
+            status=TrialStatus.FAILED,
             config=config.to_dict(),
             metrics=CocoMetrics.zero(),
             latency=None,
@@ -214,5 +194,5 @@ def run_trial(
             gflops=gflops,
             epochs=0,
             train_seconds=time.perf_counter() - started,
-            error=f"{type(error).__name__}: {error}",
+            error=reason,
         )

@@ -4,6 +4,7 @@ restores from Tune's checkpoint when a trial is retried or an experiment resumed
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -12,30 +13,30 @@ from typing import Any
 
 from ray import tune
 
-from workers.results import LatencyStats
+from workers.results import LatencyStats, TrialReport, TrialStatus
 from workers.training.trainer import EpochResult, Trainer
 from workers.trial import TrialConfig, run_trial
 
 CHECKPOINT_FILE = "trainer.pt"
 
 
-def epoch_metrics(result: EpochResult, trainer: Trainer, latency: LatencyStats) -> dict[str, Any]:
-    """The flat metrics Tune sees after each epoch."""
+def epoch_report(result: EpochResult, trainer: Trainer, latency: LatencyStats) -> TrialReport:
+    """What a trial reports after each epoch (status running)."""
     metrics = result.metrics
-    return {
-        "epoch": result.epoch,
-        "ap": metrics.ap,
-        "ap50": metrics.ap50,
-        "ap75": metrics.ap75,
-        "fitness": metrics.fitness,
-        "latency_ms": latency.estimate_ms,
-        "latency_spread": latency.spread,
-        "latency_p95_ms": latency.p95_ms,
-        "params": sum(p.numel() for p in trainer.model.parameters()),
-        **{f"loss_{name}": value for name, value in result.losses.items()},
-        **{f"val_loss_{name}": value for name, value in result.val_losses.items()},
-        "images_per_second": result.images_per_second,
-    }
+    return TrialReport(
+        status=TrialStatus.RUNNING,
+        epoch=result.epoch,
+        ap=metrics.ap,
+        ap50=metrics.ap50,
+        ap75=metrics.ap75,
+        fitness=metrics.fitness,
+        latency_ms=latency.estimate_ms,
+        latency=latency,
+        params=sum(p.numel() for p in trainer.model.parameters()),
+        losses=dict(result.losses),
+        val_losses=dict(result.val_losses),
+        images_per_second=result.images_per_second,
+    )
 
 
 @contextlib.contextmanager
@@ -55,11 +56,16 @@ def restored_trainer_checkpoint() -> Iterator[Path | None]:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def report_epoch(metrics: dict[str, Any], trainer: Trainer) -> None:
+def report(trial_report: TrialReport) -> None:
+    """One Tune report."""
+    tune.report(trial_report.to_metrics())
+
+
+def report_epoch(trial_report: TrialReport, trainer: Trainer) -> None:
     """One Tune report with the trainer's state as the checkpoint to restore from."""
     with tempfile.TemporaryDirectory() as folder:
         trainer.save(Path(folder) / CHECKPOINT_FILE)
-        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+        tune.report(trial_report.to_metrics(), checkpoint=tune.Checkpoint.from_directory(folder))
 
 
 def tune_trial(config: dict[str, Any]) -> None:
@@ -67,25 +73,26 @@ def tune_trial(config: dict[str, Any]) -> None:
     trial = TrialConfig.from_dict(config)
     with restored_trainer_checkpoint() as resume_from:
 
-        def report(result: EpochResult, trainer: Trainer, latency: LatencyStats) -> None:
-            metrics = epoch_metrics(result, trainer, latency)
-            if resume_from is not None:
-                metrics["resumed"] = True
-            report_epoch(metrics, trainer)
+        def on_epoch(result: EpochResult, trainer: Trainer, latency: LatencyStats) -> None:
+            epoch = epoch_report(result, trainer, latency)
+            report_epoch(dataclasses.replace(epoch, resumed=resume_from is not None), trainer)
 
-        outcome = run_trial(trial, on_epoch=report, resume_from=resume_from)
-    if outcome.status == "failed":
+        outcome = run_trial(trial, on_epoch=on_epoch, resume_from=resume_from)
+    if outcome.status == TrialStatus.FAILED:
         raise RuntimeError(outcome.error)  # Tune records the trial as errored, with this reason
-    tune.report(
-        {
-            "final": True,  # ("done" is reserved by Tune)
-            "epoch": outcome.epochs - 1,
-            "ap": outcome.metrics.ap,
-            "ap50": outcome.metrics.ap50,
-            "fitness": outcome.metrics.fitness,
-            "latency_ms": outcome.latency.estimate_ms if outcome.latency else None,
-            "latency_nms_ms": outcome.latency_with_nms.estimate_ms if outcome.latency_with_nms else None,
-            "params": outcome.params,
-            "gflops": outcome.gflops,
-        }
+    report(
+        TrialReport(
+            status=TrialStatus.COMPLETED,
+            final=True,
+            epoch=outcome.epochs - 1,
+            ap=outcome.metrics.ap,
+            ap50=outcome.metrics.ap50,
+            ap75=outcome.metrics.ap75,
+            fitness=outcome.metrics.fitness,
+            latency_ms=outcome.latency.estimate_ms if outcome.latency else None,
+            latency_nms_ms=outcome.latency_with_nms.estimate_ms if outcome.latency_with_nms else None,
+            latency=outcome.latency,
+            params=outcome.params,
+            gflops=outcome.gflops,
+        )
     )

@@ -93,6 +93,9 @@ class Job(Base):
 
 
 class TrialRecord(Base):
+    """A trial's row: a column per field of its record (``workers.search.outcome.SearchTrial``,
+    the one definition; ``tests/test_trial_record.py`` checks they match), and the compute it used."""
+
     __tablename__ = "trials"
     __table_args__ = (UniqueConstraint("job_id", "trial_id", name="uq_trials_job_trial"),)
 
@@ -109,6 +112,8 @@ class TrialRecord(Base):
     latency_nms_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     # highest over lowest round median of the latency timing; > 1.25: timed on a busy machine
     latency_spread: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # the whole measurement (``LatencyStats.to_dict``): median, p95, rounds, device, runtime, …
+    latency_stats: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     params: Mapped[int | None] = mapped_column(Integer, nullable=True)
     gflops: Mapped[float | None] = mapped_column(Float, nullable=True)
     image_size: Mapped[int | None] = mapped_column(Integer, nullable=True)

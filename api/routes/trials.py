@@ -18,7 +18,7 @@ from api.exports import export_stored_trial
 from api.routes.jobs import owned_job
 from api.routing import SessionReleasingRoute
 from api.schemas import Pareto, TrialList, TrialOut
-from workers.api import MEASURED
+from workers.api import MEASURED_STATUSES, TrialStatus
 
 router = APIRouter(prefix="/v1/jobs/{job_id}", tags=["trials"], route_class=SessionReleasingRoute)
 SORTABLE = (
@@ -49,7 +49,7 @@ def list_trials(
     session: SessionDep,
     team: TeamDep,
     sort: Annotated[SortKey, Query(description="a metric; prefix '-' for descending")] = "finished_at",
-    status: str | None = None,
+    status: Annotated[TrialStatus | None, Query(description="only trials with this status")] = None,
     history: Annotated[bool, Query(description="include each trial's per-epoch history")] = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
@@ -68,7 +68,7 @@ def list_trials(
         ).all()
         items = [TrialOut.model_validate(row) for row in rows]
         if not history:
-            items = [item.model_copy(update={"history": []}) for item in items]
+            items = [item.model_copy(update={"history": ()}) for item in items]
         return TrialList(items=items, total=total, limit=limit, offset=offset)
 
     return cached_json(request, session, team, job_id, "trials", build)
@@ -97,7 +97,9 @@ def _pareto(session: SessionDep, job: Job) -> Pareto:
         TrialRecord.point,
     )
     rows = session.execute(
-        select(*columns).where(TrialRecord.job_id == job_id, TrialRecord.status.in_(MEASURED))
+        select(*columns).where(
+            TrialRecord.job_id == job_id, TrialRecord.status.in_(sorted(MEASURED_STATUSES))
+        )
     )
     points = [
         {**row._asdict(), "on_front": row.trial_id in front} for row in rows if row.latency_ms is not None
@@ -105,13 +107,13 @@ def _pareto(session: SessionDep, job: Job) -> Pareto:
     detailed = session.scalars(
         select(TrialRecord).where(
             TrialRecord.job_id == job_id,
-            or_(TrialRecord.trial_id.in_(front), TrialRecord.status == "infeasible"),
+            or_(TrialRecord.trial_id.in_(front), TrialRecord.status == TrialStatus.INFEASIBLE),
         )
     ).all()
     by_id = {row.trial_id: row for row in detailed}
     return Pareto(
         front=[TrialOut.model_validate(by_id[trial_id]) for trial_id in job.front if trial_id in by_id],
-        infeasible=[TrialOut.model_validate(row) for row in detailed if row.status == "infeasible"],
+        infeasible=[TrialOut.model_validate(row) for row in detailed if row.status == TrialStatus.INFEASIBLE],
         points=points,
         hypervolume=job.hypervolume,
         hypervolume_history=list(job.hypervolume_history or []),
@@ -150,7 +152,7 @@ def export(
 
     job = owned_job(session, team, job_id)
     row = _trial_row(session, job_id, trial_id)
-    if row.status not in MEASURED:
+    if row.status not in MEASURED_STATUSES:
         raise FieldError("trial_id", f"trial {trial_id} is {row.status}: nothing to export", 409)
     folder = Path(tempfile.mkdtemp(prefix="scaler-export-"))
     try:

@@ -114,6 +114,14 @@
     if (state.drawerTrial) await openDrawer(state.drawerTrial, false);
   }
 
+  // the whole latency measurement: median and p95, the rounds' medians, and where and how it ran
+  function measurement(stats) {
+    const rounds = (stats.round_p50_ms || []).map((value) => number(value, 2)).join(", ");
+    return `median ${number(stats.p50_ms, 2)} ms · p95 ${number(stats.p95_ms, 2)} ms · rounds [${rounds}] ms`
+      + ` (spread ×${number(stats.spread, 2)}) · ${stats.device_name} (${stats.device}) · ${stats.runtime} ${stats.precision}`
+      + ` · batch ${stats.batch} · ${stats.threads} threads`;
+  }
+
   async function openDrawer(trialId, reveal = true) {
     const { data: trial } = await api(`/v1/jobs/${jobId}/trials/${encodeURIComponent(trialId)}`);
     state.drawerTrial = trialId;
@@ -123,14 +131,15 @@
     const link = mlflowUrl(trial.mlflow_run_id);
     $("mlflow-link").replaceChildren(link ? el("a", { href: link, target: "_blank", rel: "noopener", id: "mlflow-anchor" }, ["MLflow run"])
       : el("span", { class: "muted" }, [trial.mlflow_run_id ? `MLflow run ${trial.mlflow_run_id} (set SCALER_MLFLOW_UI_URL to link)` : "no MLflow run"]));
-    const rows = [["AP / AP50", `${number(trial.ap)} / ${number(trial.ap50)}`], ["latency", `${number(trial.latency_ms, 2)} ms (with NMS ${number(trial.latency_nms_ms, 2)})`
+    const rows = [["AP / AP50 / fitness", `${number(trial.ap)} / ${number(trial.ap50)} / ${number(trial.fitness)}`], ["latency", `${number(trial.latency_ms, 2)} ms (with NMS ${number(trial.latency_nms_ms, 2)})`
       + (unstable(trial) ? ` · ${BUSY} (×${number(trial.latency_spread, 2)})` : "")],
+      ...(trial.latency_stats ? [["latency measured", measurement(trial.latency_stats)]] : []),
       ["params / GFLOPs", `${millions(trial.params)} / ${number(trial.gflops, 2)}`], ["input size", trial.image_size ?? "–"], ["epochs", trial.epochs],
       ...(trial.inherited_from ? [["inherited from", `trial ${trial.inherited_from}`]] : []),
       // where its weights started: the job's initial weights as given, "supernet" or "trial:<parent>"
       ...(trial.initialised_from ? [["initialised from", trial.initialised_from]] : []),
       ...(trial.inherited_share != null ? [["inherited share", `${number(trial.inherited_share * 100, 1)} % of its parameter values`]] : []),
-      ["wall time", `${number(trial.seconds, 1)} s`], ["anchors", trial.anchors || "preset"],
+      ["wall time", `${number(trial.seconds, 1)} s (${number(trial.device_hours, 4)} device-hours)`], ["anchors", trial.anchors || "preset"],
       ...(trial.error ? [["reason", trial.error]] : []),
       ...Object.entries(trial.point).sort().map(([key, value]) => [key, typeof value === "number" ? +value.toPrecision(5) : JSON.stringify(value)])];
     $("drawer-details").replaceChildren(...rows.flatMap(([key, value]) => [el("dt", {}, [key]), el("dd", {}, [String(value)])]));

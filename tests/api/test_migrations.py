@@ -70,8 +70,10 @@ def test_trials_of_an_older_schema_keep_their_rows_through_0006_up_and_down(data
         )
     upgrade(database_url)
     with engine.begin() as connection:
-        row = connection.execute(text("SELECT trial_id, initialised_from, inherited_share FROM trials")).one()
-        assert tuple(row) == ("t0", None, None)
+        row = connection.execute(
+            text("SELECT trial_id, initialised_from, inherited_share, latency_stats FROM trials")
+        ).one()
+        assert tuple(row) == ("t0", None, None, None)  # 0007's latency measurement: not recorded
         connection.execute(
             text("UPDATE trials SET initialised_from = :source, inherited_share = 0.75"),
             {"source": "/data/" + "w" * 4000 + ".pt"},  # a long path fits: it is stored as given

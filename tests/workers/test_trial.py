@@ -66,13 +66,40 @@ def test_unknown_settings_are_rejected():
 def test_running_out_of_memory_is_a_failure_of_the_candidate_other_errors_are_bugs():
     import torch
 
-    from workers.trial import expected_failure
+    from scaler import SpecError
+    from workers.data.dataset import DatasetError
+    from workers.failures import (
+        BadDataError,
+        InvalidCandidateError,
+        NonFiniteLossError,
+        OutOfMemoryCandidateError,
+        candidate_error,
+    )
+    from workers.training.hyp import HypError
 
     with pytest.raises(RuntimeError) as allocation:
         torch.empty(10**13, dtype=torch.uint8)  # a real allocation failure of the CPU allocator
-    assert expected_failure(allocation.value)
-    assert expected_failure(MemoryError()) and expected_failure(torch.OutOfMemoryError("CUDA out of memory"))
-    assert not expected_failure(RuntimeError("shape mismatch")) and not expected_failure(KeyError("x"))
+    for out_of_memory in (allocation.value, MemoryError(), torch.OutOfMemoryError("CUDA out of memory")):
+        assert isinstance(candidate_error(out_of_memory), OutOfMemoryCandidateError)
+    assert isinstance(candidate_error(DatasetError("data", ["broken.jpg"])), BadDataError)
+    assert isinstance(candidate_error(SpecError("width_multiple", "too small")), InvalidCandidateError)
+    assert isinstance(candidate_error(HypError("lr0", "negative")), InvalidCandidateError)
+    diverged = NonFiniteLossError("non-finite loss")
+    assert candidate_error(diverged) is diverged
+    # a bug anywhere is not a bad network: not even a ValueError
+    for bug in (RuntimeError("shape mismatch"), KeyError("x"), ValueError("bad value"), TypeError("t")):
+        assert candidate_error(bug) is None
+
+
+def test_a_bug_in_a_trial_propagates_instead_of_failing_the_candidate(synth_dataset):
+    """Only the candidate's failures end a trial as "failed"; anything else fails loudly."""
+
+    def broken(trainer: object) -> None:
+        raise TypeError("a bug in Scaler")
+
+    config = TrialConfig(data=str(synth_dataset), model="yolov4-tiny", image_size=64, epochs=1, batch_size=4)
+    with pytest.raises(TypeError, match="a bug in Scaler"):
+        run_trial(config, configure=broken)
 
 
 def test_an_image_broken_after_the_check_fails_the_trial_as_a_data_error(synth_dataset, tmp_path):

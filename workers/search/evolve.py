@@ -32,10 +32,12 @@ from search_spaces.mutation import (
     select_parents,
 )
 from search_spaces.pareto import minimised_reference
+from workers.results import TrialReport, TrialStatus
 from workers.search.objectives import minimised_vector
 from workers.search.points import flatten, nest
 
-PARENT_STATUSES = ("completed", "running")  # "running": stopped early by the scheduler
+# a trial's last report as the searcher sees it: "running" when the scheduler stopped it early
+PARENT_STATUSES = frozenset({TrialStatus.COMPLETED, TrialStatus.RUNNING})
 DUPLICATE_ATTEMPTS = 20
 
 
@@ -138,14 +140,15 @@ class EvolveSearcher(Searcher):
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         point = self.live.pop(trial_id, None)
-        if point is None or error or not result or result.get("status") not in (*PARENT_STATUSES,):
+        report = TrialReport.from_metrics(result) if result else None
+        if point is None or error or report is None or report.status not in PARENT_STATUSES:
             return
         objectives = minimised_vector(result, self.metric, self.mode)  # type: ignore[arg-type]
         if objectives is None:
             return
         # a completed trial ran its whole schedule (an inheriting child's is shorter): full fidelity
-        completed = result.get("status") == "completed" or "epoch" not in result
-        fidelity = FULL_FIDELITY if completed else int(result["epoch"]) + 1
+        completed = report.status is TrialStatus.COMPLETED or report.epoch < 0
+        fidelity = FULL_FIDELITY if completed else report.epochs
         self.history.append(Evaluated(point, objectives, fidelity, trial_id))
         if self.inherit and completed and Path(self._weights_path(trial_id)).is_file():
             self.weights[trial_id] = self._weights_path(trial_id)

@@ -1,7 +1,9 @@
 """MLflow: one parent run per search, one nested run per trial, through MlflowClient with explicit
 run ids (no global active run), so concurrent trials never mix. Params: the trial's point (scaling
-and hyperparameters) and anchors; metrics per epoch (step = epoch); final AP, latency, params and
-GFLOPs. The parent gets the front as CSV, a Pareto plot and the best configs (``finish``)."""
+and hyperparameters) and anchors; metrics per epoch (step = epoch); at its end every field of its
+record (``SearchTrial.mlflow_fields``: ``final_*`` metrics and ``scaler.*`` tags, the latency
+measurement's device, runtime, precision, batch, threads, p95 and rounds among them). The parent
+gets the front as CSV, a Pareto plot and the best configs (``finish``)."""
 
 from __future__ import annotations
 
@@ -10,24 +12,22 @@ import dataclasses
 import io
 import json
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from search_spaces import JobSpec
+from workers.results import TrialStatus
 from workers.search.outcome import SearchResult, SearchTrial
 
-FINAL_KEYS = (
-    "ap",
-    "ap50",
-    "fitness",
-    "latency_ms",
-    "latency_nms_ms",
-    "latency_spread",
-    "params",
-    "gflops",
-    "epochs",
-)
-TERMINAL = {"completed": "FINISHED", "stopped": "KILLED", "infeasible": "FINISHED", "failed": "FAILED"}
+# the MLflow run's end for each way a trial ends
+TERMINAL: dict[TrialStatus, str] = {
+    TrialStatus.COMPLETED: "FINISHED",
+    TrialStatus.STOPPED: "KILLED",
+    TrialStatus.INFEASIBLE: "FINISHED",
+    TrialStatus.FAILED: "FAILED",
+    TrialStatus.ERRORED: "FAILED",
+}
 
 
 class MlflowLogger:
@@ -100,21 +100,18 @@ class MlflowLogger:
 
     def on_trial_complete(self, trial: SearchTrial) -> None:
         self.on_trial_result(trial)
+        from mlflow.entities import Metric, RunTag
+
         run_id = self.runs[trial.trial_id]
-        for key in FINAL_KEYS:
-            value = getattr(trial, key)
-            if value is not None:
-                self.client.log_metric(run_id, f"final_{key}", float(value))
-        self.client.set_tag(run_id, "scaler.status", trial.status)
-        if trial.anchors:
+        metrics, tags = trial.mlflow_fields()  # the record's fields, the latency measurement's too
+        timestamp = int(time.time() * 1000)
+        self.client.log_batch(
+            run_id,
+            metrics=[Metric(key, value, timestamp, 0) for key, value in sorted(metrics.items())],
+            tags=[RunTag(key, value) for key, value in sorted(tags.items())],
+        )
+        if trial.anchors:  # the fitted anchors are a setting of the network: a parameter too
             self._log_params(run_id, {"anchors": trial.anchors})
-        if trial.inherited_from:
-            self.client.set_tag(run_id, "scaler.inherited_from", trial.inherited_from)
-        if trial.initialised_from:
-            self.client.set_tag(run_id, "scaler.initialised_from", trial.initialised_from)
-            self.client.set_tag(run_id, "scaler.inherited_share", f"{trial.inherited_share or 0.0:.4f}")
-        if trial.error:
-            self.client.set_tag(run_id, "scaler.error", trial.error[:5000])
         self.client.set_terminated(run_id, TERMINAL.get(trial.status, "FINISHED"))
 
     def finish(self, result: SearchResult, spec: JobSpec) -> None:

@@ -25,6 +25,7 @@ from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from search_spaces.budget import rung_epochs
 from search_spaces.pareto import minimised_reference, rank_order
+from workers.results import TrialReport, TrialStatus
 from workers.search.objectives import minimised_vector
 from workers.search.rungs import PersistentRungs
 
@@ -76,9 +77,10 @@ class MultiObjectiveASHA(FIFOScheduler, PersistentRungs):
         return TrialScheduler.CONTINUE if position < keep else TrialScheduler.STOP
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
-        if result.get("status") != "running" or "epoch" not in result:
+        report = TrialReport.from_metrics(result)
+        if report.status is not TrialStatus.RUNNING or report.epoch < 0:
             return TrialScheduler.CONTINUE
-        return self.decide(trial.trial_id, int(result["epoch"]) + 1, result)
+        return self.decide(trial.trial_id, report.epochs, result)
 
     def debug_string(self) -> str:
         return "MO-ASHA rungs: " + ", ".join(f"{rung} ep: {len(self.recorded[rung])}" for rung in self.rungs)

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Any
 
 from search_spaces import Objectives, Point
 from search_spaces.pareto import REFERENCE_MARGIN, hypervolume, hypervolume_history, pareto_front
-
-# "completed": trained all epochs; "stopped": cut early by the scheduler (its last epoch's
-# figures count); "running"; "infeasible": broke a constraint, not trained; "failed": error.
-MEASURED = ("completed", "stopped")
+from workers.results import MEASURED_STATUSES, LatencyStats, TrialStatus
 
 
 @dataclass(frozen=True)
 class SearchTrial:
+    """One trial of a search as it stands: the one definition of a trial's record. The database
+    row (``api.db.models.TrialRecord``: a column per field), the API's ``TrialOut`` (derived from
+    these fields), the MLflow run (``mlflow_fields``), the dashboard's trial drawer and the
+    export's metrics.json all take their fields from here; ``tests/test_trial_record.py`` lists
+    them on every layer. A new field: one edit here, a column and its migration."""
+
     trial_id: str
-    status: str
+    status: TrialStatus
     point: Point
     epochs: int = 0
     ap: float = 0.0
@@ -25,6 +29,8 @@ class SearchTrial:
     latency_ms: float | None = None
     latency_nms_ms: float | None = None
     latency_spread: float | None = None  # highest over lowest round median of the timing
+    # the whole measurement behind latency_ms: median, p95, rounds, device, runtime, precision, …
+    latency_stats: LatencyStats | None = None
     params: int | None = None
     gflops: float | None = None
     image_size: int | None = None
@@ -41,6 +47,9 @@ class SearchTrial:
     initialised_from: str | None = None
     inherited_share: float | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", TrialStatus(self.status))
+
     def accuracy(self, objectives: Objectives) -> float:
         return float(getattr(self, objectives.accuracy))
 
@@ -49,14 +58,60 @@ class SearchTrial:
 
     def objective_vector(self, objectives: Objectives) -> tuple[float, float] | None:
         latency = self.latency(objectives)
-        if self.status not in MEASURED or latency is None:
+        if self.status not in MEASURED_STATUSES or latency is None:
             return None
         return (-self.accuracy(objectives), float(latency))
 
     def to_dict(self) -> dict[str, Any]:
-        document = asdict(self)
-        document["history"] = list(self.history)
+        """The record as JSON-ready values (what the database row and the API hold)."""
+        document = {name: getattr(self, name) for name in RECORD_FIELDS}
+        document["status"] = self.status.value
+        document["point"] = dict(self.point)
+        document["history"] = [dict(row) for row in self.history]
+        document["latency_stats"] = self.latency_stats.to_dict() if self.latency_stats else None
         return document
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> SearchTrial:
+        """The record from ``to_dict``'s values (or a database row's columns)."""
+        document = {name: values[name] for name in RECORD_FIELDS if name in values}
+        stats = document.get("latency_stats")
+        document["latency_stats"] = LatencyStats.from_dict(stats) if stats else None
+        document["history"] = tuple(document.get("history") or ())
+        return cls(**document)
+
+    def mlflow_fields(self) -> tuple[dict[str, float], dict[str, str]]:
+        """What the trial's MLflow run holds at its end: ``final_*`` metrics (every number of the
+        record, the latency measurement's figures as ``final_latency_*``) and ``scaler.*`` tags
+        (every text of the record, and the measurement's device, runtime and settings)."""
+        metrics: dict[str, float] = {}
+        tags: dict[str, str] = {}
+        for name in RECORD_FIELDS:
+            value = getattr(self, name)
+            if name in MLFLOW_LEFT_OUT or value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                continue
+            if isinstance(value, str):
+                tags[f"scaler.{name}"] = value[:5000]
+            else:
+                metrics[f"final_{name}"] = float(value)
+        if self.latency_stats is not None:
+            for key, value in self.latency_stats.to_dict().items():
+                if isinstance(value, bool) or value is None:
+                    tags[f"scaler.latency.{key}"] = str(value)
+                elif isinstance(value, int | float):
+                    metrics[f"final_latency_{key}"] = float(value)
+                else:
+                    tags[f"scaler.latency.{key}"] = str(value)
+        return metrics, tags
+
+
+# every field of a trial's record, in order (``trial_id`` first)
+RECORD_FIELDS: tuple[str, ...] = tuple(item.name for item in dataclasses.fields(SearchTrial))
+# not on the MLflow run as metrics or tags: the run already holds them another way (the run's
+# name and parameters, its per-epoch metrics, its own id), or they are this server's paths
+MLFLOW_LEFT_OUT = frozenset({"trial_id", "point", "history", "mlflow_run_id", "checkpoint", "finished_at"})
 
 
 @dataclass(frozen=True)

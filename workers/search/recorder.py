@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from ray.tune import Callback
 
+from workers.results import TrialReport, TrialStatus
 from workers.search.outcome import SearchTrial
 from workers.search.points import flatten
 from workers.tune_trainable import CHECKPOINT_FILE
@@ -66,41 +67,42 @@ def record(
     error: str | None = None,
     persisted: Any = None,
 ) -> SearchTrial:
-    """A record from a trial's last result. A finished trial whose last report is an epoch's was
-    stopped by the scheduler; a trial that raised is failed. ``persisted``: Tune's last checkpoint
+    """A record from a trial's last result (``TrialReport.from_metrics``). A finished trial whose
+    last report is an epoch's was stopped by the scheduler; a trial whose trainable raised (a bug,
+    not the candidate: ``error`` holds its traceback) errored. ``persisted``: Tune's last checkpoint
     of the trial, preferred to the path the trial reported (the worker's own disk)."""
     result = result or {}
-    status = str(result.get("status", "running"))
+    report = TrialReport.from_metrics(result)
+    status = report.status
     if error is not None:
-        status = "failed"
-    elif finished and status == "running":
-        status = "stopped"
-    epoch = result.get("epoch")
-    anchors = result.get("anchors")
+        status = TrialStatus.ERRORED
+    elif finished and status is TrialStatus.RUNNING:
+        status = TrialStatus.STOPPED
     return SearchTrial(
         trial_id=trial_id,
         status=status,
         point=flatten(config),
-        epochs=int(epoch) + 1 if isinstance(epoch, int | float) and epoch >= 0 else 0,
-        ap=_number(result.get("ap")) or 0.0,
-        ap50=_number(result.get("ap50")) or 0.0,
-        fitness=_number(result.get("fitness")) or 0.0,
-        latency_ms=_number(result.get("latency_ms")),
-        latency_nms_ms=_number(result.get("latency_nms_ms")),
-        latency_spread=_number(result.get("latency_spread")),
-        params=int(result["params"]) if isinstance(result.get("params"), int | float) else None,
-        gflops=_number(result.get("gflops")),
-        image_size=int(result["image_size"]) if isinstance(result.get("image_size"), int) else None,
-        anchors=anchors if isinstance(anchors, str) and anchors != json.dumps(None) else None,
-        error=error or (str(result["error"]) if result.get("error") else None),
+        epochs=report.epochs,
+        ap=report.ap,
+        ap50=report.ap50,
+        fitness=report.fitness,
+        latency_ms=report.latency_ms,
+        latency_nms_ms=report.latency_nms_ms,
+        latency_spread=report.latency_spread,
+        latency_stats=report.latency,
+        params=report.params,
+        gflops=report.gflops,
+        image_size=report.image_size,
+        anchors=json.dumps([list(level) for level in report.anchors]) if report.anchors else None,
+        error=error or report.error,
         checkpoint=checkpoint_reference(persisted)
         or (str(result["checkpoint_path"]) if result.get("checkpoint_path") else None),
         finished_at=_number(result.get("timestamp")) or (time.time() if finished else None),
         seconds=_number(result.get("time_total_s")) or 0.0,
         history=tuple(history),
-        inherited_from=str(result["inherited_from"]) if result.get("inherited_from") else None,
-        initialised_from=str(result["initialised_from"]) if result.get("initialised_from") else None,
-        inherited_share=_number(result.get("inherited_share")),
+        inherited_from=report.inherited_from,
+        initialised_from=report.initialised_from,
+        inherited_share=report.inherited_share,
     )
 
 
@@ -130,7 +132,9 @@ def logged_histories(results: Iterable[Any]) -> dict[str, list[dict[str, float]]
         trial_id = (result.metrics or {}).get("trial_id")
         if frame is None or not trial_id or "status" not in frame.columns:
             continue
-        rows = [epoch_row(row) for row in frame.to_dict("records") if row.get("status") == "running"]
+        rows = [
+            epoch_row(row) for row in frame.to_dict("records") if row.get("status") == TrialStatus.RUNNING
+        ]
         histories[str(trial_id)] = merge_histories(rows)
     return histories
 
@@ -177,7 +181,7 @@ class TrialRecorder(Callback):
                 LOGGER.exception("search callback %s.%s failed on trial %s", callback, method, trial.trial_id)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        if result.get("status") == "running":
+        if TrialReport.from_metrics(result).status is TrialStatus.RUNNING:
             row = epoch_row(result)
             history = self.histories.setdefault(trial.trial_id, [])
             # a trial restored from an older checkpoint than its last report (a crash, a resume)
@@ -229,13 +233,17 @@ def checkpoint_reference(checkpoint: Any) -> str | None:
     return path if scheme == "local" else f"{scheme}://{path}"
 
 
+ERROR_TEXT_LIMIT = 20_000  # characters of an errored trial's traceback kept on its record
+
+
 def _error_text(trial: Any) -> str:
+    """The traceback Tune saved of a trial that raised (its end, where the cause is)."""
     path = getattr(trial, "error_file", None)
     if path:
         try:
             with open(path, encoding="utf-8") as handle:
-                lines = [line for line in handle.read().strip().splitlines() if line.strip()]
-            return lines[-1] if lines else "trial errored"
+                text = handle.read().strip()
+            return text[-ERROR_TEXT_LIMIT:] if text else "trial errored"
         except OSError:
             pass
     return "trial errored"

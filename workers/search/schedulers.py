@@ -10,6 +10,7 @@ from typing import Any
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from search_spaces import JobSpec
+from workers.results import UNMEASURED_STATUSES, TrialReport
 from workers.search.moasha import MultiObjectiveASHA
 from workers.search.rungs import PersistentRungs
 from workers.search.searchers import hypervolume_reference, objective_metrics
@@ -20,8 +21,6 @@ from workers.search.tune_adapter import (
     set_asha_rungs,
     set_asha_stopped_count,
 )
-
-UNMEASURED = ("failed", "infeasible")  # a trial's last report when it trained to no result
 
 
 def _fifo(spec: JobSpec) -> TrialScheduler:
@@ -50,7 +49,7 @@ class MeasuredASHA(ASHAScheduler, PersistentRungs):
     def _measured(self, result: dict[str, Any]) -> bool:
         value = result.get(self.metric)
         return (
-            result.get("status") not in UNMEASURED
+            TrialReport.from_metrics(result).status not in UNMEASURED_STATUSES
             and isinstance(value, int | float)
             and value == value  # not NaN
         )

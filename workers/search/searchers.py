@@ -14,6 +14,7 @@ from ray.tune.search import ConcurrencyLimiter, Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from search_spaces import JobSpec, Parameter, Point
+from workers.results import FAILED_STATUSES, TrialReport, TrialStatus
 from workers.search.evolve import EvolveSearcher
 from workers.search.tune_adapter import optuna_study, optuna_trial, take_optuna_trial
 
@@ -91,18 +92,19 @@ class MultiObjectiveOptunaSearch(OptunaSearch):
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         metrics = self.metric if isinstance(self.metric, list) else [self.metric]
-        status = result.get("status") if result is not None else None
+        report = TrialReport.from_metrics(result) if result is not None else None
+        status = report.status if report is not None else None
         violation = None
         if result is not None and (
-            status == "failed" or any(result.get(metric) is None for metric in metrics)
+            status in FAILED_STATUSES or any(result.get(metric) is None for metric in metrics)
         ):
             result, error = None, True
-        elif result is not None and status == "infeasible":
-            violation = float(result.get("constraint_violation") or 0.0)
+        elif report is not None and status is TrialStatus.INFEASIBLE:
+            violation = report.constraint_violation or 0.0
             violation = violation if violation > 0 else UNMEASURED_VIOLATION
             if (drawn := optuna_trial(self, trial_id)) is not None:
                 drawn.set_constraint(CONSTRAINT, violation)
-        elif result is not None and status == "running" and not error:
+        elif result is not None and status is TrialStatus.RUNNING and not error:
             result = None  # no values and no error: Optuna records the trial as pruned
         key = self.point_keys.pop(trial_id, None)
         if key is not None:

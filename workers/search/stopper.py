@@ -22,6 +22,8 @@ from typing import Any
 
 from ray.tune.stopper import Stopper
 
+from workers.results import TrialReport, TrialStatus
+
 LOGGER = logging.getLogger(__name__)
 
 # the module whose ``tune.run`` installs the SIGUSR1 (and SIGINT) handler that interrupts a run
@@ -63,7 +65,7 @@ class SearchStopper(Stopper):
         self._interrupted = False
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
-        if result.get("status") == "running":
+        if TrialReport.from_metrics(result).status is TrialStatus.RUNNING:
             self.spent += 1
         return False
 

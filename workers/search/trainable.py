@@ -1,29 +1,29 @@
 """The trainable of a search: pre-filter on constraints, fit anchors, train, report per epoch.
 
-Reports carry ``status``: "running" per epoch, then "completed", or a single "infeasible" (a
-constraint broken before training: nothing trained) or "failed" (the reason in ``error``). An
-expected failure ends the trial normally, so Tune does not retry a deterministic error; a crash
-(node lost, process killed) is retried by Tune from the last epoch's checkpoint."""
+Each report is a ``TrialReport``: "running" per epoch, then "completed", or a single
+"infeasible" (a constraint broken before training: nothing trained) or "failed" (the candidate's
+``CandidateError``, the reason in ``error``). A candidate's failure ends the trial normally, so Tune
+does not retry a deterministic error; a crash (node lost, process killed) is retried by Tune from
+the last epoch's checkpoint, and any other exception is a bug: the trial errors, with its traceback."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
-from ray import tune
 
 from scaler import Detector, count_parameters
 from scaler.profile import count_flops
 from search_spaces import Constraints, JobSpec, Point
 from workers.anchors import evolve_anchors
 from workers.data.open import open_dataset
+from workers.failures import InfeasibleCandidateError, candidate_failure
 from workers.latency import measure_latency
-from workers.results import LatencyStats
+from workers.results import LatencyStats, TrialReport, TrialStatus
 from workers.search.points import flatten, trial_config
 from workers.search.resources import trial_threads
 from workers.search.supernet import SUPERNET, sub_network_sampler
@@ -31,8 +31,8 @@ from workers.training.hyp import FINE_TUNE_CHANGES, Hyperparameters
 from workers.training.inherit import save_weights
 from workers.training.sandwich import Sandwich
 from workers.training.trainer import EpochResult, Trainer
-from workers.trial import EXPECTED_FAILURES, TrialConfig, build_network, expected_failure, run_trial
-from workers.tune_trainable import epoch_metrics, report_epoch, restored_trainer_checkpoint
+from workers.trial import TrialConfig, build_network, run_trial
+from workers.tune_trainable import epoch_report, report, report_epoch, restored_trainer_checkpoint
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +45,11 @@ class Candidate:
     anchors_fitted: bool = False
     latency_with_nms: LatencyStats | None = None  # timed when the objective includes NMS
     violation: float = 0.0  # how far over its constraints (``constraint_violation``)
+
+    def check_feasible(self) -> None:
+        """Raises ``InfeasibleCandidateError`` when the candidate breaks a constraint."""
+        if self.violations:
+            raise InfeasibleCandidateError("; ".join(self.violations), self.violation)
 
 
 def constraint_violation(constraints: Constraints, latency_ms: float, params: int, gflops: float) -> float:
@@ -202,100 +207,115 @@ def _search_trial(
 ) -> None:
     try:
         candidate = prepare(spec, base)
-    except EXPECTED_FAILURES as error:
-        if not expected_failure(error):
-            raise
-        _report_failure({}, f"{type(error).__name__}: {error}")
+    except Exception as error:
+        failure = candidate_failure(error)
+        if failure is None:
+            raise  # a bug, not the candidate: Tune records the trial as errored, with its traceback
+        report(TrialReport(status=TrialStatus.FAILED, final=True, error=failure))
         return
-    common = {
-        "params": candidate.params,
-        "gflops": candidate.gflops,
-        "latency_ms": candidate.latency.estimate_ms,
-        "latency_spread": candidate.latency.spread,
-        "image_size": candidate.config.image_size,
-        "anchors": json.dumps((candidate.config.point or {}).get("anchors")),
-        "threads": torch.get_num_threads(),
-        "inherited_from": initialised[len("trial:") :]
+    anchors = (candidate.config.point or {}).get("anchors")
+    common = TrialReport(
+        status=TrialStatus.RUNNING,
+        params=candidate.params,
+        gflops=candidate.gflops,
+        latency_ms=candidate.latency.estimate_ms,
+        latency=candidate.latency,
+        # the objective, in every report from the first epoch, when the objective includes NMS
+        latency_nms_ms=candidate.latency_with_nms.estimate_ms if candidate.latency_with_nms else None,
+        image_size=candidate.config.image_size,
+        anchors=tuple(tuple(level) for level in anchors) if anchors else None,
+        threads=torch.get_num_threads(),
+        inherited_from=initialised[len("trial:") :]
         if initialised and initialised.startswith("trial:")
         else None,
-        "initialised_from": initialised,
-    }
-    if candidate.latency_with_nms is not None:  # the objective, in every report from the first epoch
-        common["latency_nms_ms"] = candidate.latency_with_nms.estimate_ms
-    if candidate.violations:
-        reason = "; ".join(candidate.violations)
-        infeasible = {"status": "infeasible", "final": True, "error": reason, "epoch": -1}
-        tune.report({**FAILED_DEFAULTS, **common, **infeasible, "constraint_violation": candidate.violation})
+        initialised_from=initialised,
+    )
+    try:
+        candidate.check_feasible()
+    except InfeasibleCandidateError as infeasible:
+        report(
+            dataclasses.replace(
+                common,
+                status=TrialStatus.INFEASIBLE,
+                final=True,
+                error=str(infeasible),
+                constraint_violation=infeasible.violation,
+            )
+        )
         return
     _train(candidate, common, save_to, configure)
 
 
-# A failed trial still names every objective (Tune checks a trial's first result for the
-# searcher's and the scheduler's metrics): no accuracy, and the latency only if it was measured.
-FAILED_DEFAULTS: dict[str, Any] = {
-    "ap": 0.0,
-    "ap50": 0.0,
-    "fitness": 0.0,
-    "latency_ms": None,
-    "latency_nms_ms": None,
-    "val_loss_total": None,
-}
-
-
-def _report_failure(common: dict[str, Any], error: str) -> None:
-    tune.report({**FAILED_DEFAULTS, **common, "status": "failed", "final": True, "error": error})
-
-
 def _train(
     candidate: Candidate,
-    common: dict[str, Any],
+    common: TrialReport,
     save_to: str | None = None,
     configure: Callable[[Trainer], None] | None = None,
 ) -> None:
     trainers: list[Trainer] = []
+    inherited: dict[str, float] = {}
 
     def configured(trainer: Trainer) -> None:
         trainers.append(trainer)
         if trainer.inheritance is not None:
-            common["inherited_share"] = trainer.inheritance.share
+            inherited["share"] = trainer.inheritance.share
         if configure is not None:
             configure(trainer)
 
+    def reported(**changes: Any) -> TrialReport:
+        """The trial's figures measured before training, with this report's."""
+        return dataclasses.replace(common, inherited_share=inherited.get("share"), **changes)
+
     with restored_trainer_checkpoint() as resume_from:
 
-        def report(result: EpochResult, trainer: Trainer, latency: LatencyStats) -> None:
+        def on_epoch(result: EpochResult, trainer: Trainer, latency: LatencyStats) -> None:
             if save_to and result.epoch == trainer.config.epochs - 1:  # what children inherit
                 save_weights(Path(save_to), trainer.ema.ema, trainer.dataset.names)
-            report_epoch({**common, **epoch_metrics(result, trainer, latency), "status": "running"}, trainer)
+            epoch = epoch_report(result, trainer, latency)
+            report_epoch(
+                reported(
+                    epoch=epoch.epoch,
+                    ap=epoch.ap,
+                    ap50=epoch.ap50,
+                    ap75=epoch.ap75,
+                    fitness=epoch.fitness,
+                    latency_ms=epoch.latency_ms,
+                    latency=epoch.latency,
+                    params=epoch.params,
+                    losses=epoch.losses,
+                    val_losses=epoch.val_losses,
+                    images_per_second=epoch.images_per_second,
+                ),
+                trainer,
+            )
 
         outcome = run_trial(
             candidate.config,
-            on_epoch=report,
+            on_epoch=on_epoch,
             resume_from=resume_from,
             network_latency=candidate.latency,
             configure=configured,
         )
-    if outcome.status == "completed":
+    if outcome.status == TrialStatus.COMPLETED:
         for trainer in trainers:
             for finish in trainer.finished:
                 finish()
-    if outcome.status == "failed":
-        _report_failure(common, outcome.error or "failed")
+    if outcome.status == TrialStatus.FAILED:
+        report(reported(status=TrialStatus.FAILED, final=True, error=outcome.error or "failed"))
         return
     metrics = outcome.metrics
-    final = {
-        **common,
-        "status": "completed",
-        "final": True,
-        "epoch": outcome.epochs - 1,
-        "ap": metrics.ap,
-        "ap50": metrics.ap50,
-        "ap75": metrics.ap75,
-        "fitness": metrics.fitness,
-        "latency_nms_ms": outcome.latency_with_nms.estimate_ms if outcome.latency_with_nms else None,
-        "train_seconds": outcome.train_seconds,
-    }
+    final = reported(
+        status=TrialStatus.COMPLETED,
+        final=True,
+        epoch=outcome.epochs - 1,
+        ap=metrics.ap,
+        ap50=metrics.ap50,
+        ap75=metrics.ap75,
+        fitness=metrics.fitness,
+        latency_nms_ms=outcome.latency_with_nms.estimate_ms if outcome.latency_with_nms else None,
+        train_seconds=outcome.train_seconds,
+    )
     if outcome.epochs == 0 and trainers:  # judged as it started: these weights are what it exports
         report_epoch(final, trainers[-1])
     else:
-        tune.report(final)
+        report(final)

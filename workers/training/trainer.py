@@ -21,6 +21,7 @@ from workers.data.open import open_dataset
 from workers.evaluation.coco_eval import ground_truth
 from workers.evaluation.nms import NMSConfig
 from workers.evaluation.validate import Validation, evaluate_model
+from workers.failures import NonFiniteLossError
 from workers.results import CocoMetrics
 from workers.training.checkpoint import load_checkpoint, save_checkpoint
 from workers.training.ema import ModelEMA
@@ -36,10 +37,6 @@ from workers.training.optim import (
     schedule_factor,
 )
 from workers.training.sandwich import Sandwich, recalibrate_batch_norm
-
-
-class NonFiniteLossError(RuntimeError):
-    """Training diverged: the trial fails with this message instead of training on."""
 
 
 @dataclass(frozen=True)

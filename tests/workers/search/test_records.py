@@ -28,7 +28,8 @@ def test_status_of_a_trial_follows_its_last_report():
     crashed = record(
         "t3", CONFIG, {"status": "running", "epoch": 0}, finished=True, error="RayActorError: died"
     )
-    assert crashed.status == "failed" and crashed.error == "RayActorError: died"
+    # the trainable raised: not the candidate's failure (those end the trial normally) but an error
+    assert crashed.status == "errored" and crashed.error == "RayActorError: died"
 
 
 def test_summary_front_and_history_ignore_unmeasured_trials():
