@@ -79,6 +79,12 @@ def test_a_job_runs_to_the_end_and_its_winner_exports(tmp_path, synth_dataset):
         assert all(len(trial["history"]) == trial["epochs"] for trial in curves)
         assert job["mlflow_experiment_id"] and all(trial["mlflow_run_id"] for trial in curves)
         assert all(trial["seconds"] > 0 and trial["device_hours"] > 0 for trial in curves)
+        for trial in curves:  # the whole latency measurement behind latency_ms, kept on the record
+            stats = trial["latency_stats"]
+            assert stats["estimate_ms"] == pytest.approx(trial["latency_ms"])
+            assert stats["p95_ms"] >= stats["p50_ms"] > 0 and len(stats["round_p50_ms"]) == stats["rounds"]
+            assert stats["device"] == "cpu" and stats["device_name"] and stats["runtime"] == "torch"
+            assert stats["precision"] == "fp32" and stats["batch"] == 1 and stats["threads"] >= 1
         assert job["device_hours"] == pytest.approx(sum(trial["device_hours"] for trial in curves))
         usage = client.get("/v1/usage").json()  # the team's total: this job's CPU-hours
         assert usage["cpu_hours"] == pytest.approx(job["device_hours"]) and usage["gpu_hours"] == 0
@@ -91,7 +97,9 @@ def test_a_job_runs_to_the_end_and_its_winner_exports(tmp_path, synth_dataset):
         assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
         with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
             assert {"model.yaml", "weights.pt", "model.onnx", "metrics.json"} <= set(archive.namelist())
-            assert json.loads(archive.read("metrics.json"))["trained"] is True
+            metrics = json.loads(archive.read("metrics.json"))
+            assert metrics["trained"] is True
+            assert metrics["latency_stats"]["p95_ms"] == pareto["front"][0]["latency_stats"]["p95_ms"]
         (tmp_path / "export.zip").write_bytes(response.content)
         _, model = load_export(tmp_path / "export.zip")
         assert sum(p.numel() for p in model.parameters()) == pareto["front"][0]["params"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
@@ -233,6 +234,7 @@ def checkpoint_reference(checkpoint: Any) -> str | None:
     return path if scheme == "local" else f"{scheme}://{path}"
 
 
+TERMINAL_COLOURS = re.compile(r"\x1b\[[0-9;]*m")  # Ray colours the frames it writes
 ERROR_TEXT_LIMIT = 20_000  # characters of an errored trial's traceback kept on its record
 
 
@@ -242,7 +244,7 @@ def _error_text(trial: Any) -> str:
     if path:
         try:
             with open(path, encoding="utf-8") as handle:
-                text = handle.read().strip()
+                text = TERMINAL_COLOURS.sub("", handle.read()).strip()
             return text[-ERROR_TEXT_LIMIT:] if text else "trial errored"
         except OSError:
             pass

@@ -148,6 +148,10 @@ def test_a_whole_search_on_ray_tune_with_mlflow_and_export(local_ray, synth_data
     assert len(children) == 4
     completed = next(run for run in children if run.data.tags["scaler.status"] == "completed")
     assert "final_ap" in completed.data.metrics and "arch/width_multiple" in completed.data.params
+    # the latency measurement travels whole: p95 and rounds as metrics, device and runtime as tags
+    assert completed.data.metrics["final_latency_p95_ms"] >= completed.data.metrics["final_latency_p50_ms"]
+    assert completed.data.tags["scaler.latency.runtime"] == "torch"
+    assert completed.data.tags["scaler.latency.device_name"]
     assert len(client.get_metric_history(completed.info.run_id, "ap")) == 2  # one per epoch
     artifacts = {item.path for item in client.list_artifacts(result.mlflow_run_id, "pareto")}
     assert {"pareto/front.csv", "pareto/pareto.png", "pareto/best_configs.json"} <= artifacts
