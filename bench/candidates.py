@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from recipe import recipe_hyperparameters, recipe_training
+
 from workers.results import TrialResult
 from workers.trial import TrialConfig
 
@@ -19,13 +21,13 @@ CANDIDATES = [  # input, depth, width, lr0, activation
     (96, 0.4, 0.125, 0.005, "leaky"),
     (64, 0.5, 0.5, 0.002, "mish"),
 ]
-BASE_HYP = {"lr0": 0.004, "warmup_epochs": 0.5, "mosaic": 0.0, "translate": 0.1, "scale": 0.25}
 
 
 def candidate_config(
     data: Path, candidate: tuple, epochs: int, restarts: tuple[int, ...] = ()
 ) -> TrialConfig:
-    """The trial the search benchmark would run for ``candidate`` (batch 8, Adam, one class)."""
+    """The trial the search benchmark would run for ``candidate`` (the short CPU recipe: batch 8,
+    Adam; one class)."""
     size, depth, width, lr0, activation = candidate
     point = {"family": "large", "stages": 5, "depth_multiple": depth, "width_multiple": width}
     return TrialConfig(
@@ -34,10 +36,8 @@ def candidate_config(
         image_size=size,
         epochs=epochs,
         restarts=restarts,
-        batch_size=8,
-        nominal_batch=8,
-        optimizer="adam",
-        hyp={**BASE_HYP, "lr0": lr0},
+        **recipe_training(),
+        hyp={**recipe_hyperparameters(), "lr0": lr0},
     )
 
 

@@ -31,6 +31,7 @@ import torch
 
 from scaler import PRESETS, build_model, count_flops, deploy
 from scaler.onnx_export import export_onnx
+from workers.latency import _time, _warm_up, summarise_rounds
 
 SMALL_SIZES = {
     "yolov4-tiny": 320,
@@ -43,34 +44,17 @@ SMALL_SIZES = {
 
 
 def time_runs(run: Callable[[], object], runs: int, warmup: int) -> list[float]:
-    """Milliseconds per run; on CUDA timed with events around a synchronised run."""
-    for _ in range(warmup):
-        run()
-    timings = []
+    """Milliseconds per run, warmed up and timed as ``workers.latency.measure_latency`` does (its
+    own warm-up and timer: on CUDA, events around a synchronised run)."""
     cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
-    for _ in range(runs):
-        if cuda:
-            start_event, end_event = (
-                torch.cuda.Event(enable_timing=True),
-                torch.cuda.Event(enable_timing=True),
-            )
-            torch.cuda.synchronize()
-            start_event.record()
-            run()
-            end_event.record()
-            torch.cuda.synchronize()
-            timings.append(start_event.elapsed_time(end_event))
-        else:
-            start = time.perf_counter()
-            run()
-            timings.append((time.perf_counter() - start) * 1000)
-    return timings
+    _warm_up(run, warmup, cuda)
+    return _time(run, runs, cuda)
 
 
 def summary(timings: list[float]) -> dict[str, float]:
-    ordered = sorted(timings)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"median_ms": statistics.median(ordered), "p95_ms": p95, "runs": len(ordered)}
+    """Median and p95 of one round of timings, as ``workers.latency`` summarises them."""
+    stats = summarise_rounds([timings])
+    return {"median_ms": stats["p50_ms"], "p95_ms": stats["p95_ms"], "runs": len(timings)}
 
 
 def conv_throughput(runs: int, device: torch.device, dtype: torch.dtype) -> float:

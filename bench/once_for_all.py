@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from recipe import hyperparameters_from, recipe_overrides, recipe_training
 from torch.utils.data import DataLoader
 
 from scaler import Detector, ScalingPoint, compound_scale, count_parameters, drop_top_levels
@@ -45,12 +46,9 @@ from workers.data.synth import SynthConfig, write_synth_dataset
 from workers.evaluation.coco_eval import ground_truth
 from workers.evaluation.validate import evaluate_model
 from workers.latency import measure_latency
-from workers.training.hyp import Hyperparameters
 from workers.training.inherit import save_weights
 from workers.training.trainer import TrainConfig, Trainer
 
-# the short-budget recipe of bench/train_tiny.py (Adam, batch 8, light augmentation)
-SHORT_SCHEDULE = "lr0=0.004,warmup_epochs=0.5,mosaic=0,scale=0.25,translate=0.1"
 NAMES = {0: "P7", 1: "P7\\P7", 2: "P7\\P7\\P6"}
 
 
@@ -152,6 +150,7 @@ def table(rows: list[dict[str, Any]], fine_tune_epochs: int, scratch_epochs: int
 
 
 def main() -> None:
+    recipe = recipe_training()  # the short-budget recipe (Adam, batch 8, light augmentation)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -164,8 +163,8 @@ def main() -> None:
     parser.add_argument("--width-multiple", type=float, default=0.125)
     parser.add_argument("--epochs", type=int, default=20, help="the P7's epochs (N)")
     parser.add_argument("--fine-tune-epochs", type=int, default=1)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--hyp", default=SHORT_SCHEDULE, help="hyperparameter overrides")
+    parser.add_argument("--batch", type=int, default=recipe["batch_size"])
+    parser.add_argument("--hyp", default=recipe_overrides(), help="hyperparameter overrides")
     parser.add_argument("--eval-sizes", type=int, nargs="+", default=[128, 256, 384])
     parser.add_argument("--latency-runs", type=int, default=30)
     parser.add_argument("--latency-rounds", type=int, default=3, help="rounds per pass")
@@ -186,8 +185,7 @@ def main() -> None:
     if not (args.data / "dataset.yaml").is_file():
         write_synth_dataset(args.data, SynthConfig(args.images, args.val_images, 256, args.classes, seed=0))
     dataset = open_dataset(args.data)
-    overrides = dict(item.split("=") for item in args.hyp.split(",") if item)
-    hyp = Hyperparameters.from_mapping({key: float(value) for key, value in overrides.items()})
+    hyp = hyperparameters_from(args.hyp)
     point = ScalingPoint(
         family="large",
         stages=7,
@@ -210,7 +208,7 @@ def main() -> None:
         batch_size=args.batch,
         hyp=hyp,
         nominal_batch=args.batch,
-        optimizer="adam",
+        optimizer=recipe["optimizer"],
     )
     fine_tune_hyp = dataclasses.replace(hyp, lr0=hyp.lr0 * hyp.lrf, warmup_epochs=0.0)
     document: dict[str, Any] = {

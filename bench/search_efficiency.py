@@ -25,6 +25,8 @@ import shutil
 import time
 from pathlib import Path
 
+from recipe import recipe_hyperparameters, recipe_training
+
 from search_spaces import parse_job_spec
 from workers.data.synth import SynthConfig, write_synth_dataset
 from workers.search.outcome import SearchResult
@@ -74,18 +76,9 @@ def pretrain(path: Path, data: Path, epochs: int) -> Path:
     if not (data / "dataset.yaml").is_file():
         write_synth_dataset(data, SynthConfig(images=200, val_images=50, size=256, classes=3, seed=0))
     point = ScalingPoint(depth_multiple=0.5, width_multiple=0.5, input_size=96, num_classes=3)
-    hyp = Hyperparameters(lr0=0.004, warmup_epochs=0.5, mosaic=0.0, translate=0.1, scale=0.25)
+    hyp = Hyperparameters.from_mapping(recipe_hyperparameters())
     trainer = Trainer(
-        TrainConfig(
-            compound_scale(point).to_network(),
-            data,
-            96,
-            epochs=epochs,
-            batch_size=8,
-            hyp=hyp,
-            nominal_batch=8,
-            optimizer="adam",
-        )
+        TrainConfig(compound_scale(point).to_network(), data, 96, epochs=epochs, hyp=hyp, **recipe_training())
     )
     trainer.fit()
     return save_weights(path, trainer.ema.ema, trainer.dataset.names)
@@ -126,7 +119,7 @@ def job(
                 "activation": ["mish", "leaky"],
             },
             "hyperparameters": {
-                "base": {"lr0": 0.004, "warmup_epochs": 0.5, "mosaic": 0.0, "translate": 0.1, "scale": 0.25},
+                "base": recipe_hyperparameters(),  # the short CPU recipe
                 "search": {"lr0": {"lower": 0.001, "upper": 0.01, "log": True}},
                 "anchors": False,
             },
@@ -145,7 +138,7 @@ def job(
             "max_trial_epochs": budget,
             "cpus_per_trial": cpus_per_trial,
         },
-        "training": {"batch_size": 8, "nominal_batch": 8, "optimizer": "adam"},
+        "training": recipe_training(),
         "searcher": searcher,
         "scheduler": scheduler,
         "evolution": evolution or EVOLUTION,

@@ -9,26 +9,31 @@ Prints AP / AP50 per epoch, training throughput and latency; --out writes the ro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import time
 from pathlib import Path
 
 import torch
+from recipe import hyperparameters_from, recipe_overrides, recipe_training
 
 from scaler import ScalingPoint, compound_scale, count_parameters
 from scaler.profile import count_flops
 from workers.data.open import open_dataset
 from workers.data.synth import SynthConfig, write_synth_dataset
 from workers.latency import measure_both
-from workers.training.hyp import Hyperparameters
-from workers.training.trainer import TrainConfig, Trainer
+from workers.training.trainer import EpochResult, TrainConfig, Trainer
 
-# A short-budget recipe (found with this script, see docs/benchmarks.md): Adam, a higher lr, a
-# short warm-up and light augmentation, so that a few hundred steps already learn.
-SHORT_SCHEDULE = "lr0=0.004,warmup_epochs=0.5,mosaic=0,scale=0.25,translate=0.1"
+
+class TimeBudgetSpentError(Exception):
+    """Raised after the epoch that crosses ``--minutes``: ends ``Trainer.fit`` there."""
 
 
 def main() -> None:
+    # the defaults are the short-budget recipe (search_spaces/presets/_short-cpu-recipe.yaml, found
+    # with this script, see docs/benchmarks.md): Adam, a higher lr, a short warm-up and light
+    # augmentation, so that a few hundred steps already learn
+    recipe = recipe_training()
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -41,16 +46,16 @@ def main() -> None:
     parser.add_argument("--width-multiple", type=float, default=0.25)
     parser.add_argument("--stages", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=17)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--nominal-batch", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=recipe["batch_size"])
+    parser.add_argument("--nominal-batch", type=int, default=recipe["nominal_batch"])
     parser.add_argument("--minutes", type=float, default=10.0, help="stop after the epoch that crosses this")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--workers", type=int, default=0)
-    parser.add_argument("--optimizer", choices=["sgd", "adam"], default="adam")
+    parser.add_argument("--optimizer", choices=["sgd", "adam"], default=recipe["optimizer"])
     parser.add_argument(
         "--hyp",
         type=str,
-        default=SHORT_SCHEDULE,
+        default=recipe_overrides(),
         help="hyperparameter overrides, e.g. 'lr0=0.02,mosaic=0.5' ('' for the reference defaults)",
     )
     parser.add_argument("--out", type=Path, default=None)
@@ -59,8 +64,7 @@ def main() -> None:
     if not (args.data / "dataset.yaml").is_file():
         write_synth_dataset(args.data, SynthConfig(args.images, args.val_images, 256, args.classes, seed=0))
     dataset = open_dataset(args.data)
-    overrides = dict(item.split("=") for item in args.hyp.split(",") if item)
-    hyp = Hyperparameters.from_mapping({key: float(value) for key, value in overrides.items()})
+    hyp = hyperparameters_from(args.hyp)
     point = ScalingPoint(
         stages=args.stages,
         depth_multiple=args.depth_multiple,
@@ -97,25 +101,24 @@ def main() -> None:
     )
     started = time.perf_counter()
     rows = []
-    while trainer.epoch < config.epochs:
-        epoch_start = time.perf_counter()
-        losses = trainer.train_epoch()
-        train_seconds = time.perf_counter() - epoch_start
-        trainer.epoch += 1
-        metrics = trainer.evaluate()
+
+    def record(result: EpochResult) -> None:
         rows.append(
             {
-                "epoch": trainer.epoch,
-                "ap": metrics.ap,
-                "ap50": metrics.ap50,
-                "loss": losses["total"],
-                "images_per_second": len(trainer.train_set) / train_seconds,
+                "epoch": result.epoch + 1,
+                "ap": result.metrics.ap,
+                "ap50": result.metrics.ap50,
+                "loss": result.losses["total"],
+                "images_per_second": result.images_per_second,
                 "elapsed_s": time.perf_counter() - started,
             }
         )
         print(json.dumps(rows[-1]), flush=True)
         if time.perf_counter() - started > args.minutes * 60:
-            break
+            raise TimeBudgetSpentError
+
+    with contextlib.suppress(TimeBudgetSpentError):
+        trainer.fit(on_epoch=record)
     network, with_nms = measure_both(trainer.ema.ema, args.device, input_size=args.img, runs=30)
     summary = {
         "best_ap50": max(r["ap50"] for r in rows),

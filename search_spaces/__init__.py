@@ -12,7 +12,14 @@ from search_spaces.budget import (
     parse_weights_reference,
 )
 from search_spaces.job import SCHEDULERS, SEARCHERS, JobSpec
-from search_spaces.loading import SpecLoadError, load_job_spec, parse_job_spec, parse_yaml, preset_names
+from search_spaces.loading import (
+    SpecLoadError,
+    load_job_spec,
+    parse_job_spec,
+    parse_yaml,
+    preset_document,
+    preset_names,
+)
 from search_spaces.names import NAME_MAX_LENGTH, NAME_PATTERN, PATH_MAX_LENGTH
 from search_spaces.objectives import Constraints, LatencyObjective, Objectives
 from search_spaces.parameters import Parameter, Point
@@ -45,6 +52,7 @@ __all__ = [
     "parse_job_spec",
     "parse_weights_reference",
     "parse_yaml",
+    "preset_document",
     "preset_names",
     "scaling_values",
 ]

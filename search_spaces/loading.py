@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,10 @@ from pydantic import ValidationError
 from search_spaces.job import JobSpec
 
 PRESET_PACKAGE = "search_spaces.presets"
+# a preset file whose name starts with this is a part that presets include (``include:``), not a
+# job spec of its own: it is not listed among the presets
+PART_PREFIX = "_"
+INCLUDE_KEY = "include"
 FIELD_PREFIX = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+|\[\d+\])*): ")
 
 
@@ -26,15 +31,71 @@ class SpecLoadError(ValueError):
         self.message = message
 
 
+def preset_file_names(folder: Traversable | None = None) -> list[str]:
+    """Every file of the presets folder (or ``folder``), by name without ``.yaml``: the presets
+    and their parts."""
+    files = folder or resources.files(PRESET_PACKAGE)
+    return sorted(item.name[:-5] for item in files.iterdir() if item.name.endswith(".yaml"))
+
+
 def preset_names() -> list[str]:
-    folder = resources.files(PRESET_PACKAGE)
-    return sorted(item.name[:-5] for item in folder.iterdir() if item.name.endswith(".yaml"))
+    return [name for name in preset_file_names() if not name.startswith(PART_PREFIX)]
+
+
+def _known_preset(name: str) -> str:
+    if name not in preset_names():
+        raise SpecLoadError("preset", f"unknown preset {name!r}; choose one of {', '.join(preset_names())}")
+    return name
 
 
 def preset_text(name: str) -> str:
-    if name not in preset_names():
-        raise SpecLoadError("preset", f"unknown preset {name!r}; choose one of {', '.join(preset_names())}")
-    return resources.files(PRESET_PACKAGE).joinpath(f"{name}.yaml").read_text()
+    """The preset's file as written (its ``include:`` unresolved; ``preset_document`` resolves it)."""
+    return resources.files(PRESET_PACKAGE).joinpath(f"{_known_preset(name)}.yaml").read_text()
+
+
+def preset_document(name: str, folder: Traversable | None = None) -> dict[str, Any]:
+    """The mapping of a preset file (a preset or a part, e.g. ``_short-cpu-recipe``) with its
+    ``include:`` resolved: the named files of the same folder (a name or a list of names), merged
+    in order, then the file's own keys over them; mappings merge key by key, any other value
+    replaces. A missing or cyclic include is a ``SpecLoadError`` on ``include``. ``folder``: the
+    presets folder unless given."""
+    return _resolved_document(name, folder or resources.files(PRESET_PACKAGE), ())
+
+
+def _resolved_document(name: str, folder: Traversable, chain: tuple[str, ...]) -> dict[str, Any]:
+    if name in chain:
+        raise SpecLoadError(INCLUDE_KEY, f"a cycle: {' → '.join([*chain, name])}")
+    names = preset_file_names(folder)
+    if name not in names:
+        within = f"{chain[-1]} includes " if chain else ""
+        raise SpecLoadError(
+            INCLUDE_KEY if chain else "preset",
+            f"{within}{name!r}, which is not a preset file; choose one of {', '.join(names)}",
+        )
+    text = folder.joinpath(f"{name}.yaml").read_text()
+    try:
+        values = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        raise SpecLoadError("", f"{name}: not valid YAML: {error}") from None
+    if not isinstance(values, dict):
+        raise SpecLoadError("", f"{name}: a preset file is a mapping, got {type(values).__name__}")
+    included = values.pop(INCLUDE_KEY, [])
+    parts = [included] if isinstance(included, str) else included
+    if not isinstance(parts, list) or not all(isinstance(part, str) for part in parts):
+        raise SpecLoadError(INCLUDE_KEY, f"{name}: a preset file's name or a list of them")
+    document: dict[str, Any] = {}
+    for part in parts:
+        document = _merged(document, _resolved_document(part, folder, (*chain, name)))
+    return _merged(document, values)
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over``'s keys over ``base``'s; mappings under the same key merge the same way."""
+    merged = dict(base)
+    for key, value in over.items():
+        below = merged.get(key)
+        merged[key] = _merged(below, value) if isinstance(below, dict) and isinstance(value, dict) else value
+    return merged
 
 
 def parse_job_spec(values: Any) -> JobSpec:
@@ -75,9 +136,9 @@ def load_job_spec(source: str | Path, **changes: Any) -> JobSpec:
         if not path.is_file():
             raise SpecLoadError("spec", f"no such file {str(path)!r}")
         text = path.read_text()
+        spec = parse_yaml(text)
     else:
-        text = preset_text(str(source))
-    spec = parse_yaml(text)
+        spec = parse_job_spec(preset_document(_known_preset(str(source))))
     if changes:
         try:
             return spec.with_changes(**changes)

@@ -10,7 +10,8 @@ from workers.data.synth import SynthConfig, write_synth_dataset
 
 def pytest_configure(config: pytest.Config) -> None:
     """Trials in tests are seconds long: skip compiling the fused Mish kernel in every new trial
-    process (about 7 s each); tests/scaler/test_activations.py checks that kernel itself."""
+    process (about 7 s each); tests/scaler/test_deploy.py checks that kernel itself
+    (``test_the_fused_mish_kernel_equals_mish_and_serves_deploy_unless_switched_off``)."""
     os.environ.setdefault("SCALER_FUSED_MISH", "0")
     # two test workers share two cores: a trial trains on one thread, not on all of them
     os.environ.setdefault("SCALER_CPUS_PER_TRIAL", "1")

@@ -17,36 +17,52 @@ NO_AUGMENTATION = Hyperparameters(
 )
 
 
-def _network(width=0.25, size=96):
+def _network(width=0.25, size=96, family="large"):
     return compound_scale(
-        ScalingPoint(depth_multiple=0.33, width_multiple=width, input_size=size, num_classes=3)
+        ScalingPoint(family=family, depth_multiple=0.33, width_multiple=width, input_size=size, num_classes=3)
     ).to_network()
 
 
+@pytest.fixture
+def one_thread():
+    """Torch on one thread: a small network on four images gains nothing from a second, and on a
+    busy machine two threads wait on each other (measured: 55 s instead of 8 s for the test below)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("one_thread")
 def test_overfitting_one_small_batch_reaches_high_ap50(synth_dataset):
     dataset = open_dataset(synth_dataset)
-    # four images whose objects are all at least 6 px (NMS drops boxes of ≤ 2 px, as the reference)
+    # four images (12 objects) whose objects are all at least 10 px: each matches an anchor of the
+    # tiny family (the smallest is 23×27, anchor_t 4) and NMS keeps it (it drops boxes of ≤ 2 px)
     clear = [
-        r for r in dataset.train.records if len(r.boxes) and (r.boxes[:, 2:] - r.boxes[:, :2]).min() >= 6
+        r for r in dataset.train.records if len(r.boxes) and (r.boxes[:, 2:] - r.boxes[:, :2]).min() >= 10
     ]
     few = dataclasses.replace(dataset.train, records=tuple(clear[:4]))
-    dataset = dataclasses.replace(dataset, train=few, val=few)  # evaluate on the very images trained on
+    # an epoch is five batches of those four images; evaluated on the very images trained on
+    dataset = dataclasses.replace(dataset, train=dataclasses.replace(few, records=few.records * 5), val=few)
     config = TrainConfig(
-        network=_network(0.25, 128),
+        # the loop is the same for every family; a YOLOv4-tiny step costs an eighth of a P5's
+        network=_network(0.25, 128, family="tiny"),
         data=synth_dataset,
         image_size=128,
-        epochs=250,
+        epochs=60,  # about 25 do it (measured: 23–28 over four seeds); at lr0 0, 60 do not
         batch_size=4,
-        hyp=NO_AUGMENTATION.replace(lr0=0.02),
+        hyp=NO_AUGMENTATION.replace(lr0=0.04),
         nominal_batch=4,
     )
     trainer = Trainer(config, dataset=dataset)
     for _ in range(config.epochs):
         trainer.train_epoch()
         trainer.epoch += 1
-    metrics = trainer.evaluate()
-    assert metrics.ap50 > 0.9, metrics
+        metrics = trainer.evaluate()
+        if metrics.ap50 > 0.9:  # overfitted: no need to train on
+            break
+    assert metrics.ap50 > 0.9, (trainer.epoch, metrics)
 
 
 def test_resuming_from_a_checkpoint_gives_the_same_next_epoch(synth_dataset, tmp_path):
