@@ -78,6 +78,18 @@ class TrialConfig:
     def roots(self) -> DataRoots:
         return DataRoots.of(self.data_roots)
 
+    @property
+    def hyperparameters(self) -> Hyperparameters:
+        """The trial's hyperparameters, typed: ``hyp``'s values over the defaults (``hyp`` keeps
+        only the values set, so that a base such as fine-tuning's can go under them)."""
+        return Hyperparameters.from_mapping(self.hyp)
+
+    def scaling_point(self, num_classes: int) -> ScalingPoint | None:
+        """The trial's compound-scaling point for ``num_classes`` (None: ``model`` is a preset)."""
+        if self.point is None:
+            return None
+        return ScalingPoint(**{**self.point, "num_classes": num_classes, "input_size": self.image_size})
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -97,8 +109,8 @@ class TrialConfig:
 
 
 def build_network(config: TrialConfig, num_classes: int) -> NetworkSpec:
-    if config.point is not None:
-        point = ScalingPoint(**{**config.point, "num_classes": num_classes, "input_size": config.image_size})
+    point = config.scaling_point(num_classes)
+    if point is not None:
         return compound_scale(point).to_network()
     return resolve_network(
         config.model,
@@ -118,7 +130,7 @@ def train_config_of(config: TrialConfig, num_classes: int) -> TrainConfig:
         epochs=config.epochs,
         restarts=tuple(config.restarts),
         batch_size=config.batch_size,
-        hyp=Hyperparameters.from_mapping(config.hyp),
+        hyp=config.hyperparameters,
         device=config.device,
         workers=config.workers,
         seed=config.seed,

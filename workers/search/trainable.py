@@ -27,7 +27,7 @@ from workers.results import LatencyStats, TrialReport, TrialStatus
 from workers.search.points import flatten, trial_config
 from workers.search.resources import trial_threads
 from workers.search.supernet import SUPERNET, sub_network_sampler
-from workers.training.hyp import FINE_TUNE_CHANGES, Hyperparameters
+from workers.training.hyp import FINE_TUNE_CHANGES
 from workers.training.inherit import save_weights
 from workers.training.sandwich import Sandwich
 from workers.training.trainer import EpochResult, Trainer
@@ -73,7 +73,7 @@ def prepare(spec: JobSpec, config: TrialConfig) -> Candidate:
     network = build_network(config, dataset.num_classes)
     fitted = False
     if spec.space.hyperparameters.anchors:
-        anchor_t = float(config.hyp.get("anchor_t", 4.0))
+        anchor_t = config.hyperparameters.anchor_t
         fit = evolve_anchors(
             dataset.train, config.image_size, network.detect.anchors, anchor_t, seed=config.seed
         )
@@ -107,15 +107,14 @@ def fine_tuning(
     (``bench/inherit_probe.py``), a trained network started at lr0 under Adam falls to AP 0 in its
     first epoch and ends its child's epochs below its parent, at lr0 × lrf it ends above.
     ``base``: hyperparameter values under the searched ones (the reference's fine-tuning file)."""
-    hyp = {**(base or {}), **config.hyp}
-    defaults = Hyperparameters()
-    lr0, lrf = (float(hyp.get(key, getattr(defaults, key))) for key in ("lr0", "lrf"))
+    based = dataclasses.replace(config, hyp={**(base or {}), **config.hyp})
+    typed = based.hyperparameters
     return dataclasses.replace(
-        config,
+        based,
         init_weights=weights,
         epochs=epochs,
         restarts=(),
-        hyp={**hyp, "lr0": lr0 * lrf, "warmup_epochs": 0.0},
+        hyp={**based.hyp, "lr0": typed.lr0 * typed.lrf, "warmup_epochs": 0.0},
     )
 
 
