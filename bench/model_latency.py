@@ -31,7 +31,8 @@ import torch
 
 from scaler import PRESETS, build_model, count_flops, deploy
 from scaler.onnx_export import export_onnx
-from workers.latency import _time, _warm_up, summarise_rounds
+from workers import latency
+from workers.latency import summarise_rounds
 
 SMALL_SIZES = {
     "yolov4-tiny": 320,
@@ -47,8 +48,8 @@ def time_runs(run: Callable[[], object], runs: int, warmup: int) -> list[float]:
     """Milliseconds per run, warmed up and timed as ``workers.latency.measure_latency`` does (its
     own warm-up and timer: on CUDA, events around a synchronised run)."""
     cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
-    _warm_up(run, warmup, cuda)
-    return _time(run, runs, cuda)
+    latency.warm_up(run, warmup, cuda)
+    return latency.time_runs(run, runs, cuda)
 
 
 def summary(timings: list[float]) -> dict[str, float]:

@@ -84,7 +84,7 @@ def _driver_version() -> str | None:
         return None
 
 
-def _warm_up(run: Callable[[], object], warmup: int, cuda: bool) -> None:
+def warm_up(run: Callable[[], object], warmup: int, cuda: bool) -> None:
     began = time.perf_counter()
     done = 0
     while done < warmup or (not cuda and done < 1000 and time.perf_counter() - began < WARMUP_SECONDS):
@@ -94,7 +94,7 @@ def _warm_up(run: Callable[[], object], warmup: int, cuda: bool) -> None:
         torch.cuda.synchronize()
 
 
-def _time(run: Callable[[], object], runs: int, cuda: bool) -> list[float]:
+def time_runs(run: Callable[[], object], runs: int, cuda: bool) -> list[float]:
     timings = []
     for _ in range(runs):
         if cuda:
@@ -175,8 +175,8 @@ def measure_latency(
         _threads(threads if not cuda else None) as thread_count,
         torch.inference_mode(),
     ):
-        _warm_up(run, warmup, cuda)
-        per_round = [_time(run, runs, cuda) for _ in range(rounds)]
+        warm_up(run, warmup, cuda)
+        per_round = [time_runs(run, runs, cuda) for _ in range(rounds)]
     return LatencyStats(
         **summarise_rounds(per_round),
         runs=runs,
