@@ -57,16 +57,21 @@ def test_scaler_has_no_eval_or_globals_lookups():
         assert not calls & {"eval", "exec", "globals"}, path
 
 
+def assert_runs(code: str) -> None:
+    """Runs ``code`` in a fresh interpreter at the repository's root; its assertions must hold."""
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
 def test_importing_the_model_side_starts_nothing_heavy():
     code = (
         "import sys, scaler, scaler.profile, scaler.onnx_export, cli.main;"
         "heavy = {'ray', 'mlflow', 'optuna', 'fastapi', 'sqlalchemy'} & set(sys.modules);"
         "assert not heavy, heavy"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
+    assert_runs(code)
 
 
 def test_importing_the_service_and_the_spaces_starts_no_search_machinery():
@@ -77,10 +82,7 @@ def test_importing_the_service_and_the_spaces_starts_no_search_machinery():
         "heavy = {'ray', 'mlflow', 'optuna'} & set(sys.modules);"
         "assert not heavy, heavy"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
+    assert_runs(code)
 
 
 WORKERS_FRONT = "workers.api"
@@ -142,10 +144,7 @@ def test_the_front_is_cheap_and_every_name_it_offers_resolves():
         " if getattr(front, n) is not getattr(importlib.import_module(front.HOME_MODULES[n]), n)];"
         "assert not missing, missing"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
+    assert_runs(code)
 
 
 TUNE_ADAPTER = "workers/search/tune_adapter.py"

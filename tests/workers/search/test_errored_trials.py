@@ -3,10 +3,7 @@ with its traceback and the search goes on; a candidate's own failure is "failed"
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-import ray
 from ray import tune
 
 from workers.results import TrialReport, TrialStatus
@@ -33,15 +30,6 @@ class Collect:
 
     def on_trial_complete(self, trial: SearchTrial) -> None:
         self.finished[trial.point["arch/kind"]] = trial
-
-
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    started = not ray.is_initialized()
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-    yield
-    if started:
-        ray.shutdown()
 
 
 def test_a_bug_errors_the_trial_with_its_traceback_and_the_search_goes_on(local_ray, tmp_path):

@@ -5,13 +5,11 @@ adapter relies on fails here, naming the function, instead of deep inside a sear
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import optuna
 import pytest
-import ray
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 from ray import tune
@@ -48,15 +46,6 @@ class Recording(tune.Callback):
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         self.results.append(result)
-
-
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    started = not ray.is_initialized()
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-    yield
-    if started:
-        ray.shutdown()
 
 
 def _experiment(storage: Path) -> str:
