@@ -48,11 +48,6 @@ def _known_preset(name: str) -> str:
     return name
 
 
-def preset_text(name: str) -> str:
-    """The preset's file as written (its ``include:`` unresolved; ``preset_document`` resolves it)."""
-    return resources.files(PRESET_PACKAGE).joinpath(f"{_known_preset(name)}.yaml").read_text()
-
-
 def preset_document(name: str, folder: Traversable | None = None) -> dict[str, Any]:
     """The mapping of a preset file (a preset or a part, e.g. ``_short-cpu-recipe``) with its
     ``include:`` resolved: the named files of the same folder (a name or a list of names), merged
