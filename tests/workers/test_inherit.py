@@ -7,6 +7,7 @@ import torch
 
 from scaler import Detector, ScalingPoint, compound_scale
 from scaler.weight_map import map_weights
+from workers.search.lineage import Lineage
 from workers.search.trainable import inheriting
 from workers.training.hyp import Hyperparameters
 from workers.training.inherit import load_weights, save_weights
@@ -77,7 +78,7 @@ def test_a_trainer_started_from_saved_weights_evaluates_like_its_parent(synth_da
 def test_a_child_fine_tunes_at_its_parents_final_learning_rate_without_warm_up(tmp_path):
     parent_weights = save_weights(tmp_path / "parent.pt", _detector(0.33, 0.25, seed=0))
     asked = TrialConfig(data="data", epochs=18, restarts=(3, 9), hyp={"lr0": 0.004, "lrf": 0.1})
-    lineage = {"inherit_from": str(parent_weights), "epochs": 6}
+    lineage = Lineage(inherit_from=str(parent_weights), epochs=6)
     child = inheriting(asked, lineage)
     assert child.init_weights == str(parent_weights) and child.epochs == 6 and child.restarts == ()
     assert child.hyp["lr0"] == pytest.approx(0.0004) and child.hyp["warmup_epochs"] == 0.0
@@ -88,8 +89,8 @@ def test_a_child_fine_tunes_at_its_parents_final_learning_rate_without_warm_up(t
 
 def test_a_trial_without_a_parent_or_whose_parent_lost_its_weights_trains_as_asked(tmp_path):
     asked = TrialConfig(data="data", epochs=18, hyp={"lr0": 0.004})
-    assert inheriting(asked, {}) == asked
-    assert inheriting(asked, {"inherit_from": str(tmp_path / "gone.pt"), "epochs": 6}) == asked
+    assert inheriting(asked, Lineage()) == asked
+    assert inheriting(asked, Lineage(inherit_from=str(tmp_path / "gone.pt"), epochs=6)) == asked
 
 
 def test_a_narrower_network_mapped_from_a_trained_one_has_a_lower_loss_than_a_fresh_one(

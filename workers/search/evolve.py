@@ -33,6 +33,8 @@ from search_spaces.mutation import (
 )
 from search_spaces.pareto import minimised_reference
 from workers.results import TrialReport, TrialStatus
+from workers.search.lineage import CONFIG_KEY as LINEAGE_KEY
+from workers.search.lineage import Lineage
 from workers.search.objectives import minimised_vector
 from workers.search.points import flatten, nest
 
@@ -120,23 +122,23 @@ class EvolveSearcher(Searcher):
         self.live[trial_id] = point
         config: dict[str, Any] = nest(point)
         if self.inherit:
-            config["lineage"] = self._lineage(trial_id, parent)
+            config[LINEAGE_KEY] = self._lineage(trial_id, parent).to_config()
         return config
 
     def _weights_path(self, trial_id: str) -> str:
         assert self.weights_dir is not None
         return str(self.weights_dir / f"{trial_id}.pt")
 
-    def _lineage(self, trial_id: str, parent: Evaluated | None) -> dict[str, Any]:
+    def _lineage(self, trial_id: str, parent: Evaluated | None) -> Lineage:
         """Where the trial saves its weights and, for a child of a parent that saved them, what
         it inherits and how long it trains."""
         inherited = self.weights.get(parent.trial_id) if parent and parent.trial_id else None
-        return {
-            "save_to": self._weights_path(trial_id),
-            "parent": parent.trial_id if inherited else None,
-            "inherit_from": inherited,
-            "epochs": self.child_epochs if inherited else None,
-        }
+        return Lineage(
+            save_to=self._weights_path(trial_id),
+            parent=parent.trial_id if inherited else None,
+            inherit_from=inherited,
+            epochs=self.child_epochs if inherited else None,
+        )
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         point = self.live.pop(trial_id, None)

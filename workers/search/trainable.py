@@ -24,6 +24,7 @@ from workers.data.open import open_dataset
 from workers.failures import InfeasibleCandidateError, candidate_failure
 from workers.latency import measure_latency
 from workers.results import LatencyStats, TrialReport, TrialStatus
+from workers.search.lineage import Lineage
 from workers.search.points import flatten, trial_config
 from workers.search.resources import trial_threads
 from workers.search.supernet import SUPERNET, sub_network_sampler
@@ -118,14 +119,14 @@ def fine_tuning(
     )
 
 
-def inheriting(config: TrialConfig, lineage: dict[str, Any]) -> TrialConfig:
+def inheriting(config: TrialConfig, lineage: Lineage) -> TrialConfig:
     """The trial as its lineage says: a child whose parent's weights are on disk starts from them
     and fine-tunes the child's epochs (``fine_tuning``). Anything else (no parent, or its weights
     gone) trains as asked."""
-    source = lineage.get("inherit_from")
+    source = lineage.inherit_from
     if not source or not Path(source).is_file():
         return config
-    return fine_tuning(config, source, int(lineage.get("epochs") or config.epochs))
+    return fine_tuning(config, source, int(lineage.epochs or config.epochs))
 
 
 def starting_weights(config: TrialConfig, initial_weights: str | None) -> TrialConfig:
@@ -136,18 +137,18 @@ def starting_weights(config: TrialConfig, initial_weights: str | None) -> TrialC
     return fine_tuning(config, initial_weights, config.epochs, FINE_TUNE_CHANGES)
 
 
-def initialised_from(config: TrialConfig, lineage: dict[str, Any], label: str | None) -> str | None:
+def initialised_from(config: TrialConfig, lineage: Lineage, label: str | None) -> str | None:
     """What a trial's weights start from, as its record says it."""
     if not config.init_weights:
         return None
-    if config.init_weights == lineage.get("inherit_from"):
-        return f"trial:{lineage.get('parent') or Path(config.init_weights).stem}"
+    if config.init_weights == lineage.inherit_from:
+        return f"trial:{lineage.parent or Path(config.init_weights).stem}"
     return label or Path(config.init_weights).name
 
 
 def search_trial(config: dict[str, Any]) -> None:
     """Tune config: {"job": JobSpec as JSON, "arch": {…}, "hyp": {…}, "data_roots": the service's
-    data roots or None} and, from a searcher that breeds with weight inheritance, "lineage"
+    data roots or None} and, from a searcher that breeds with weight inheritance, its ``Lineage``
     (``EvolveSearcher._lineage``)."""
     spec = JobSpec.model_validate(config["job"])
     torch.set_num_threads(trial_threads(spec))  # train with the CPUs the trial holds, no more
@@ -158,7 +159,7 @@ def search_trial(config: dict[str, Any]) -> None:
         base = trial_config(spec, flatten(config), out_dir=scratch if spec.training.cache else None)
         if config.get("data_roots") is not None:  # a service's search: re-checked where it is read
             base = dataclasses.replace(base, data_roots=tuple(config["data_roots"]))
-        lineage = config.get("lineage") or {}
+        lineage = Lineage.from_config(config)
         weights = config.get("initial_weights") or {}
         supernet = config.get("supernet") or {}
         finalist = config.get("finalize") or {}
@@ -174,7 +175,7 @@ def search_trial(config: dict[str, Any]) -> None:
                 trial = dataclasses.replace(trial, epochs=int(supernet["epochs"]))
                 configure = _supernet_training(spec, flatten(config), supernet)
             trial = starting_weights(trial, weights.get("path"))
-        _search_trial(spec, trial, lineage.get("save_to"), initialised_from(trial, lineage, label), configure)
+        _search_trial(spec, trial, lineage.save_to, initialised_from(trial, lineage, label), configure)
 
 
 def _supernet_training(spec: JobSpec, point: Point, supernet: dict[str, Any]) -> Callable[[Trainer], None]:
