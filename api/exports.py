@@ -13,7 +13,7 @@ from search_spaces import JobSpec
 def export_stored_trial(job: Job, row: TrialRecord, out_dir: Path, onnx: bool = True) -> Path:
     """Write the export of ``row`` (a trial of ``job``) to ``out_dir``: the network its job's spec
     and its point (fitted anchors included) build, its checkpoint's weights, and its record as
-    metrics.json. ``workers.export.MissingCheckpointError`` when the checkpoint can no longer be
+    metrics.json. ``workers.api.MissingCheckpointError`` when the checkpoint can no longer be
     read. The workers are imported here, not at the top: they bring Ray, which the API's other
     routes never need."""
     from workers.api import SearchTrial, export_trial, trial_config_of
