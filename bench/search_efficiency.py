@@ -52,14 +52,18 @@ METHODS = {
     # training.initial_weights (issue 23): NSGA-II whose every candidate fine-tunes weights trained
     # elsewhere (``--pretrained``: the space's largest network trained on the three-class demo
     # dataset, as a released checkpoint is trained on COCO; its classes are not these, so the class
-    # rows start fresh), a third of a trial each; the pretraining is not counted, like a download
+    # rows start fresh), a third of a trial each; the pretraining is not counted, like a download.
+    # ``nsga2+weights`` fine-tunes as a trained network continues (lr0 × lrf, no warm-up),
+    # ``nsga2+transfer`` as the reference fine-tunes (lr0 and its warm-up): training.fine_tune
     "nsga2+weights": ("nsga2", "fifo", EVOLUTION),
+    "nsga2+transfer": ("nsga2", "fifo", EVOLUTION),
 }
 # what a method adds to the job (``job(extra=…)``): the supernet method's settings; its candidates
 # cost no trial-epochs, so the trial count bounds the run
 EXTRAS: dict[str, dict] = {
     "supernet": {"supernet": {"fine_tune_epochs": 0, "sandwich": True}, "max_trials": 24},
-    "nsga2+weights": {"fine_tune_share": 3},
+    "nsga2+weights": {"fine_tune_share": 3, "fine_tune": "continue"},
+    "nsga2+transfer": {"fine_tune_share": 3, "fine_tune": "transfer"},
 }
 
 
@@ -104,6 +108,7 @@ def job(
     supernet = extra.pop("supernet", None)
     max_trials = extra.pop("max_trials", budget)
     weights = extra.pop("initial_weights", None)
+    fine_tune = extra.pop("fine_tune", None)
     if "fine_tune_share" in extra:  # candidates fine-tune trained weights: a share of a trial each
         epochs = max(1, epochs // extra.pop("fine_tune_share"))
     document = {
@@ -154,6 +159,8 @@ def job(
         document["supernet"] = {"epochs": epochs, **supernet}
     if weights is not None:
         document["training"]["initial_weights"] = str(weights)
+    if fine_tune is not None:
+        document["training"]["fine_tune"] = fine_tune
     return document
 
 
@@ -271,7 +278,7 @@ def main() -> None:
                                     args.pretrained, Path("runs/bench-presets-synth"), args.pretrain_epochs
                                 ).resolve()
                             }
-                            if method == "nsga2+weights"
+                            if method in ("nsga2+weights", "nsga2+transfer")
                             else {}
                         ),
                     },
@@ -296,6 +303,7 @@ def main() -> None:
                 "latency_threads": spec.objectives.latency.threads,
                 "latency_rounds": spec.objectives.latency.rounds,
                 "supernet_epochs": spec.supernet.epochs if spec.supernet else None,
+                "fine_tune": spec.training.fine_tune_schedule() if spec.training.initial_weights else None,
                 "curve": curves[method],
                 "trials_run": trials_run(result),
             }

@@ -11,6 +11,13 @@ from search_spaces.names import NAME_PATTERN, PATH_MAX_LENGTH
 # ``training.initial_weights: job:<job_id>`` or ``job:<job_id>/<trial_id>``: an earlier job's weights
 JOB_WEIGHTS_PREFIX = "job:"
 
+# How a candidate that starts from ``training.initial_weights`` trains (``TrainingSettings.fine_tune``):
+# ``transfer``: the reference's hyp.finetune.yaml as written — lr0 and the usual warm-up — for weights
+# trained on other data; ``continue``: where a trained network's schedule ends (lr0 × lrf, no
+# warm-up) — for weights trained on this dataset; ``auto``: continue for an earlier job's weights
+# (``job:…``), transfer for a file
+FineTuneSchedule = Literal["auto", "transfer", "continue"]
+
 
 class Budget(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -47,7 +54,8 @@ class TrainingSettings(BaseModel):
     a released Scaled-YOLOv4 checkpoint or a Scaler export (its folder, its zip or the weights.pt
     in it) on the server, or ``job:<job_id>`` / ``job:<job_id>/<trial_id>`` — an earlier job of the
     same team: its best front trial (highest accuracy) or the trial named. Only the syntax is
-    checked here; the service checks that the weights exist, may be read and fit the space."""
+    checked here; the service checks that the weights exist, may be read and fit the space.
+    ``fine_tune``: how a candidate started from them trains (``FineTuneSchedule``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -60,12 +68,21 @@ class TrainingSettings(BaseModel):
         default=None, min_length=1, max_length=PATH_MAX_LENGTH, pattern=NAME_PATTERN
     )
 
+    fine_tune: FineTuneSchedule = "auto"
+
     @field_validator("initial_weights")
     @classmethod
     def _weights_reference(cls, value: str | None) -> str | None:
         if value is not None:
             parse_weights_reference(value)
         return value
+
+    def fine_tune_schedule(self) -> Literal["transfer", "continue"]:
+        """The schedule ``fine_tune`` names, ``auto`` resolved by what the initial weights are."""
+        if self.fine_tune != "auto":
+            return self.fine_tune
+        named_job = self.initial_weights is not None and parse_weights_reference(self.initial_weights)
+        return "continue" if named_job else "transfer"
 
 
 class SupernetSettings(BaseModel):

@@ -12,7 +12,7 @@ import dataclasses
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -129,12 +129,20 @@ def inheriting(config: TrialConfig, lineage: Lineage) -> TrialConfig:
     return fine_tuning(config, source, int(lineage.epochs or config.epochs))
 
 
-def starting_weights(config: TrialConfig, initial_weights: str | None) -> TrialConfig:
+def starting_weights(
+    config: TrialConfig, initial_weights: str | None, schedule: Literal["transfer", "continue"] = "transfer"
+) -> TrialConfig:
     """A trial without a parent starts from the job's initial weights, when it has them, with the
-    reference's fine-tuning hyperparameters (``hyp.finetune.yaml``) as the base of its own."""
+    reference's fine-tuning hyperparameters (``hyp.finetune.yaml``) as the base of its own, and
+    trains by ``schedule`` (``search_spaces.budget.FineTuneSchedule``): ``transfer`` as the
+    reference fine-tunes (its lr0 and warm-up: weights from other data have far to move),
+    ``continue`` as ``fine_tuning`` (where a trained network's schedule ends)."""
     if config.init_weights or not initial_weights:
         return config
-    return fine_tuning(config, initial_weights, config.epochs, FINE_TUNE_CHANGES)
+    if schedule == "continue":
+        return fine_tuning(config, initial_weights, config.epochs, FINE_TUNE_CHANGES)
+    based = dataclasses.replace(config, hyp={**FINE_TUNE_CHANGES, **config.hyp})
+    return dataclasses.replace(based, init_weights=initial_weights, restarts=())
 
 
 def initialised_from(config: TrialConfig, lineage: Lineage, label: str | None) -> str | None:
@@ -174,7 +182,7 @@ def search_trial(config: dict[str, Any]) -> None:
             if supernet.get("role") == "train":
                 trial = dataclasses.replace(trial, epochs=int(supernet["epochs"]))
                 configure = _supernet_training(spec, flatten(config), supernet)
-            trial = starting_weights(trial, weights.get("path"))
+            trial = starting_weights(trial, weights.get("path"), spec.training.fine_tune_schedule())
         _search_trial(spec, trial, lineage.save_to, initialised_from(trial, lineage, label), configure)
 
 
