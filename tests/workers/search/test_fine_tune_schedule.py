@@ -1,0 +1,78 @@
+"""``training.fine_tune``: how a candidate that starts from the job's initial weights trains —
+``transfer`` as the reference fine-tunes (its lr0 and warm-up, hyp.finetune.yaml's scale and mixup)
+or ``continue`` where a trained network's schedule ends (lr0 × lrf, no warm-up)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from search_spaces import parse_job_spec
+from search_spaces.budget import TrainingSettings
+from search_spaces.loading import SpecLoadError
+from tests.workers.search.trial_reports import tiny_spec
+from workers.search.points import trial_config
+from workers.search.trainable import starting_weights
+from workers.training.hyp import FINE_TUNE_CHANGES
+
+
+@pytest.mark.parametrize(
+    ("weights", "asked", "schedule"),
+    [
+        ("job:abc", "auto", "continue"),  # an earlier job's weights: most often this very dataset
+        ("job:abc/t3", "auto", "continue"),
+        ("released/yolov4-p5.pt", "auto", "transfer"),  # a file: a released or exported network
+        ("./job:odd-name.pt", "auto", "transfer"),
+        ("job:abc", "transfer", "transfer"),  # what the job asks wins
+        ("released/yolov4-p5.pt", "continue", "continue"),
+    ],
+)
+def test_the_schedule_follows_what_the_weights_are_unless_the_job_names_one(
+    weights: str, asked: str, schedule: str
+) -> None:
+    settings = TrainingSettings(initial_weights=weights, fine_tune=asked)  # type: ignore[arg-type]
+    assert settings.fine_tune_schedule() == schedule
+
+
+def test_an_unknown_schedule_is_refused_naming_the_field(tmp_path: Path) -> None:
+    document = tiny_spec(tmp_path).model_dump(mode="json")
+    document["training"]["fine_tune"] = "warm"
+    with pytest.raises(SpecLoadError) as refused:
+        parse_job_spec(document)
+    assert refused.value.field == "training.fine_tune"
+
+
+def test_transfer_keeps_lr0_and_warm_up_and_continue_starts_where_a_schedule_ends(tmp_path: Path) -> None:
+    spec = tiny_spec(tmp_path)
+    config = trial_config(spec, spec.space.default_point())
+    asked = config.hyperparameters
+    assert asked.warmup_epochs > 0
+
+    transfer = starting_weights(config, "weights.pt", "transfer")
+    typed = transfer.hyperparameters
+    assert transfer.init_weights == "weights.pt" and transfer.epochs == config.epochs
+    assert (typed.lr0, typed.warmup_epochs) == (asked.lr0, asked.warmup_epochs)
+    assert (typed.scale, typed.mixup) == (FINE_TUNE_CHANGES["scale"], FINE_TUNE_CHANGES["mixup"])
+
+    continued = starting_weights(config, "weights.pt", "continue")
+    typed = continued.hyperparameters
+    assert typed.lr0 == pytest.approx(asked.lr0 * asked.lrf) and typed.warmup_epochs == 0
+    assert (typed.scale, typed.mixup) == (FINE_TUNE_CHANGES["scale"], FINE_TUNE_CHANGES["mixup"])
+
+
+def test_the_searched_values_win_over_the_fine_tuning_base(tmp_path: Path) -> None:
+    spec = tiny_spec(tmp_path)
+    config = trial_config(spec, spec.space.default_point())
+    searched = {**config.hyp, "scale": 0.3}
+    transfer = starting_weights(dataclasses.replace(config, hyp=searched), "weights.pt", "transfer")
+    assert transfer.hyperparameters.scale == 0.3
+
+
+def test_a_trial_with_its_own_weights_or_a_job_without_any_is_left_as_it_is(tmp_path: Path) -> None:
+    spec = tiny_spec(tmp_path)
+    config = trial_config(spec, spec.space.default_point())
+    assert starting_weights(config, None, "transfer") == config
+    own = starting_weights(config, "parent.pt", "continue")
+    assert starting_weights(own, "weights.pt", "transfer") == own
