@@ -9,6 +9,7 @@ from pathlib import Path
 from recipe import recipe_hyperparameters, recipe_training
 
 from workers.results import TrialResult
+from workers.training.hyp import Hyperparameters
 from workers.trial import TrialConfig
 
 CANDIDATES = [  # input, depth, width, lr0, activation
@@ -37,7 +38,7 @@ def candidate_config(
         epochs=epochs,
         restarts=restarts,
         **recipe_training(),
-        hyp={**recipe_hyperparameters(), "lr0": lr0},
+        hyp=Hyperparameters.from_mapping({**recipe_hyperparameters(), "lr0": lr0}),
     )
 
 

@@ -30,7 +30,6 @@ from pathlib import Path
 from candidates import CANDIDATES, candidate_config, emit
 
 from workers.data.open import open_dataset
-from workers.training.hyp import Hyperparameters
 from workers.training.inherit import save_weights
 from workers.training.trainer import Trainer
 from workers.trial import TrialConfig, run_trial, train_config_of
@@ -51,9 +50,9 @@ def mutated(candidate: tuple) -> tuple:
 
 def child_config(data: Path, child: tuple, epochs: int, weights: Path, variant: dict) -> TrialConfig:
     config = candidate_config(data, child, epochs)
-    hyp = {**config.hyp, **{k: v for k, v in variant.items() if k != "lr_scale"}}
+    hyp = config.hyp.replace(**{k: v for k, v in variant.items() if k != "lr_scale"})
     if variant.get("lr_scale") == "lrf":
-        hyp["lr0"] = hyp["lr0"] * hyp.get("lrf", Hyperparameters().lrf)
+        hyp = hyp.replace(lr0=hyp.lr0 * hyp.lrf)
     return dataclasses.replace(config, hyp=hyp, init_weights=str(weights))
 
 

@@ -71,7 +71,7 @@ def main() -> None:
         rows = []
         for candidate in [CANDIDATES[index] for index in args.candidates]:
             config = candidate_config(args.data, candidate, args.epochs)
-            config = dataclasses.replace(config, hyp={**config.hyp, **settings.get("hyp", {})})
+            config = dataclasses.replace(config, hyp=config.hyp.replace(**settings.get("hyp", {})))
             row = record_trial(variant, candidate, run_trial(config), args.out)
             if len(row["ap"]) == args.epochs:
                 rows.append(row)

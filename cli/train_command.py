@@ -54,7 +54,7 @@ def train(
     from workers.api import Hyperparameters, HypError, LatencyTarget, TrialConfig, run_trial
 
     try:
-        hyp_values = Hyperparameters.from_yaml(hyp).to_dict() if hyp else {}
+        hyperparameters = Hyperparameters.from_yaml(hyp) if hyp else Hyperparameters()
     except HypError as error:
         click.echo(f"error: {error}", err=True)
         raise SystemExit(2) from error
@@ -66,7 +66,7 @@ def train(
         image_size=image_size,
         epochs=epochs,
         batch_size=batch_size,
-        hyp=hyp_values,
+        hyp=hyperparameters,
         device=device,
         workers=workers,
         seed=seed,

@@ -46,7 +46,7 @@ def export_trial(
             load_weights(model, weights)
     model.eval()
     (out_dir / "model.yaml").write_text(dump_model_yaml(network))
-    (out_dir / "hyp.yaml").write_text(yaml.safe_dump(dict(config.hyp), sort_keys=False))
+    (out_dir / "hyp.yaml").write_text(yaml.safe_dump(config.hyp.to_dict(), sort_keys=False))
     point = {**(config.point or {}), "input_size": config.image_size, "num_classes": dataset.num_classes}
     (out_dir / "point.json").write_text(json.dumps(point, indent=2, default=list))
     document = {

@@ -62,7 +62,7 @@ class TrialConfig:
     epochs: int = 10
     restarts: tuple[int, ...] = ()  # epochs where the cosine learning rate starts a new cycle
     batch_size: int = 16
-    hyp: dict[str, float] = field(default_factory=dict)
+    hyp: Hyperparameters = field(default_factory=Hyperparameters)
     device: str = "cpu"
     workers: int = 0
     seed: int = 0
@@ -77,12 +77,6 @@ class TrialConfig:
     @property
     def roots(self) -> DataRoots:
         return DataRoots.of(self.data_roots)
-
-    @property
-    def hyperparameters(self) -> Hyperparameters:
-        """The trial's hyperparameters, typed: ``hyp``'s values over the defaults (``hyp`` keeps
-        only the values set, so that a base such as fine-tuning's can go under them)."""
-        return Hyperparameters.from_mapping(self.hyp)
 
     def scaling_point(self, num_classes: int) -> ScalingPoint | None:
         """The trial's compound-scaling point for ``num_classes`` (None: ``model`` is a preset)."""
@@ -100,10 +94,12 @@ class TrialConfig:
         if unknown:
             raise ValueError(f"{unknown[0]}: unknown trial setting")
         latency = values.get("latency") or {}
+        hyp = values.get("hyp") or {}
         return cls(
             **{
                 **values,
                 "latency": latency if isinstance(latency, LatencyTarget) else LatencyTarget(**latency),
+                "hyp": hyp if isinstance(hyp, Hyperparameters) else Hyperparameters.from_mapping(hyp),
             }
         )
 
@@ -130,7 +126,7 @@ def train_config_of(config: TrialConfig, num_classes: int) -> TrainConfig:
         epochs=config.epochs,
         restarts=tuple(config.restarts),
         batch_size=config.batch_size,
-        hyp=config.hyperparameters,
+        hyp=config.hyp,
         device=config.device,
         workers=config.workers,
         seed=config.seed,

@@ -40,7 +40,9 @@ def test_the_search_benchmark_s_candidates_and_jobs_train_with_the_recipe(monkey
     search_efficiency = _bench_module(monkeypatch, "search_efficiency")
     size, _, _, lr0, _ = candidates.CANDIDATES[0]
     config = candidates.candidate_config(Path("data"), candidates.CANDIDATES[0], epochs=18)
-    assert config.image_size == size and config.hyp == {**recipe.recipe_hyperparameters(), "lr0": lr0}
+    assert config.image_size == size and config.hyp == Hyperparameters.from_mapping(
+        {**recipe.recipe_hyperparameters(), "lr0": lr0}
+    )
     assert {key: getattr(config, key) for key in recipe.recipe_training()} == recipe.recipe_training()
     job = search_efficiency.job(Path("data"), "nsga2", "fifo", 0, 144, 18, 40.0)
     assert job["space"]["hyperparameters"]["base"] == recipe.recipe_hyperparameters()

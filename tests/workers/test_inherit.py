@@ -77,18 +77,18 @@ def test_a_trainer_started_from_saved_weights_evaluates_like_its_parent(synth_da
 
 def test_a_child_fine_tunes_at_its_parents_final_learning_rate_without_warm_up(tmp_path):
     parent_weights = save_weights(tmp_path / "parent.pt", _detector(0.33, 0.25, seed=0))
-    asked = TrialConfig(data="data", epochs=18, restarts=(3, 9), hyp={"lr0": 0.004, "lrf": 0.1})
+    asked = TrialConfig(data="data", epochs=18, restarts=(3, 9), hyp=Hyperparameters(lr0=0.004, lrf=0.1))
     lineage = Lineage(inherit_from=str(parent_weights), epochs=6)
     child = inheriting(asked, lineage)
     assert child.init_weights == str(parent_weights) and child.epochs == 6 and child.restarts == ()
-    assert child.hyp["lr0"] == pytest.approx(0.0004) and child.hyp["warmup_epochs"] == 0.0
-    assert child.hyp["lrf"] == 0.1  # its schedule goes on falling from there
-    default_lrf = inheriting(TrialConfig(data="data", hyp={"lr0": 0.01}), lineage)
-    assert default_lrf.hyp["lr0"] == pytest.approx(0.01 * Hyperparameters().lrf)
+    assert child.hyp.lr0 == pytest.approx(0.0004) and child.hyp.warmup_epochs == 0.0
+    assert child.hyp.lrf == 0.1  # its schedule goes on falling from there
+    default_lrf = inheriting(TrialConfig(data="data", hyp=Hyperparameters(lr0=0.01)), lineage)
+    assert default_lrf.hyp.lr0 == pytest.approx(0.01 * Hyperparameters().lrf)
 
 
 def test_a_trial_without_a_parent_or_whose_parent_lost_its_weights_trains_as_asked(tmp_path):
-    asked = TrialConfig(data="data", epochs=18, hyp={"lr0": 0.004})
+    asked = TrialConfig(data="data", epochs=18, hyp=Hyperparameters(lr0=0.004))
     assert inheriting(asked, Lineage()) == asked
     assert inheriting(asked, Lineage(inherit_from=str(tmp_path / "gone.pt"), epochs=6)) == asked
 

@@ -45,7 +45,6 @@ def test_run_trial_reports_metrics_latency_and_cost(synth_dataset, tmp_path):
         ),
         ({"point": {**SMALL_POINT, "width_multiple": -1}}, "width_multiple"),
         ({"image_size": 70}, "input_size"),
-        ({"hyp": {"warp_speed": 9}}, "warp_speed"),
     ],
 )
 def test_failing_trials_are_recorded_with_their_reason(synth_dataset, tmp_path, changes, reason):
@@ -58,9 +57,15 @@ def test_missing_dataset_fails_the_trial_not_the_caller(tmp_path):
     assert result.status == "failed" and "does not exist" in result.error
 
 
-def test_unknown_settings_are_rejected():
+def test_unknown_settings_and_hyperparameters_are_rejected_when_the_trial_is_set_up():
+    from workers.training.hyp import HypError
+
     with pytest.raises(ValueError, match="colour"):
         TrialConfig.from_dict({"data": "x", "colour": "blue"})
+    with pytest.raises(HypError, match="warp_speed"):
+        TrialConfig.from_dict({"data": "x", "hyp": {"warp_speed": 9}})
+    with pytest.raises(HypError, match="mixup"):
+        TrialConfig.from_dict({"data": "x", "hyp": {"mixup": 2.0}})
 
 
 def test_running_out_of_memory_is_a_failure_of_the_candidate_other_errors_are_bugs():

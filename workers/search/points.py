@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from search_spaces import JobSpec, Point, scaling_values
+from workers.training.hyp import FINE_TUNE_CHANGES, Hyperparameters
 from workers.trial import LatencyTarget, TrialConfig
 
 GROUPS = ("arch", "hyp")
@@ -36,6 +37,9 @@ def trial_config(spec: JobSpec, point: Point, out_dir: str | None = None) -> Tri
     epochs = spec.budget.epochs_per_trial
     scheduling = spec.scheduling
     halving = spec.scheduler != "fifo" and scheduling.lr_schedule == "rungs"
+    # a job that starts from trained weights: the reference's fine-tuning file under the searched
+    # values, as the reference takes hyp.finetune.yaml whenever it is given weights
+    base = FINE_TUNE_CHANGES if training.initial_weights else {}
     return TrialConfig(
         data=spec.dataset,
         point=scaling,
@@ -43,7 +47,7 @@ def trial_config(spec: JobSpec, point: Point, out_dir: str | None = None) -> Tri
         epochs=epochs,
         restarts=tuple(scheduling.rungs(epochs)) if halving else (),
         batch_size=training.batch_size,
-        hyp=spec.space.hyp_values(point),
+        hyp=Hyperparameters.from_mapping({**base, **spec.space.hyp_values(point)}),
         device="cuda" if latency.on_gpu or spec.budget.gpus_per_trial >= 1 else "cpu",
         workers=training.workers,
         seed=spec.seed,

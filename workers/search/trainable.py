@@ -28,7 +28,6 @@ from workers.search.lineage import Lineage
 from workers.search.points import flatten, trial_config
 from workers.search.resources import trial_threads
 from workers.search.supernet import SUPERNET, sub_network_sampler
-from workers.training.hyp import FINE_TUNE_CHANGES
 from workers.training.inherit import save_weights
 from workers.training.sandwich import Sandwich
 from workers.training.trainer import EpochResult, Trainer
@@ -74,7 +73,7 @@ def prepare(spec: JobSpec, config: TrialConfig) -> Candidate:
     network = build_network(config, dataset.num_classes)
     fitted = False
     if spec.space.hyperparameters.anchors:
-        anchor_t = config.hyperparameters.anchor_t
+        anchor_t = config.hyp.anchor_t
         fit = evolve_anchors(
             dataset.train, config.image_size, network.detect.anchors, anchor_t, seed=config.seed
         )
@@ -100,22 +99,18 @@ def prepare(spec: JobSpec, config: TrialConfig) -> Candidate:
     return Candidate(config, latency, params, gflops, violations, fitted, with_nms, violation)
 
 
-def fine_tuning(
-    config: TrialConfig, weights: str, epochs: int, base: dict[str, float] | None = None
-) -> TrialConfig:
+def fine_tuning(config: TrialConfig, weights: str, epochs: int) -> TrialConfig:
     """``config`` started from ``weights`` and fine-tuned ``epochs``: no warm-up, and its learning
     rate starts where a trained network's schedule ends (lr0 × lrf) instead of at lr0 — measured
     (``bench/inherit_probe.py``), a trained network started at lr0 under Adam falls to AP 0 in its
-    first epoch and ends its child's epochs below its parent, at lr0 × lrf it ends above.
-    ``base``: hyperparameter values under the searched ones (the reference's fine-tuning file)."""
-    based = dataclasses.replace(config, hyp={**(base or {}), **config.hyp})
-    typed = based.hyperparameters
+    first epoch and ends its child's epochs below its parent, at lr0 × lrf it ends above."""
+    hyp = config.hyp
     return dataclasses.replace(
-        based,
+        config,
         init_weights=weights,
         epochs=epochs,
         restarts=(),
-        hyp={**based.hyp, "lr0": typed.lr0 * typed.lrf, "warmup_epochs": 0.0},
+        hyp=hyp.replace(lr0=hyp.lr0 * hyp.lrf, warmup_epochs=0.0),
     )
 
 
@@ -132,17 +127,16 @@ def inheriting(config: TrialConfig, lineage: Lineage) -> TrialConfig:
 def starting_weights(
     config: TrialConfig, initial_weights: str | None, schedule: Literal["transfer", "continue"] = "transfer"
 ) -> TrialConfig:
-    """A trial without a parent starts from the job's initial weights, when it has them, with the
-    reference's fine-tuning hyperparameters (``hyp.finetune.yaml``) as the base of its own, and
-    trains by ``schedule`` (``search_spaces.budget.FineTuneSchedule``): ``transfer`` as the
+    """A trial without a parent starts from the job's initial weights, when it has them (its
+    hyperparameters already have the reference's fine-tuning file as their base: ``trial_config``),
+    and trains by ``schedule`` (``search_spaces.budget.FineTuneSchedule``): ``transfer`` as the
     reference fine-tunes (its lr0 and warm-up: weights from other data have far to move),
     ``continue`` as ``fine_tuning`` (where a trained network's schedule ends)."""
     if config.init_weights or not initial_weights:
         return config
     if schedule == "continue":
-        return fine_tuning(config, initial_weights, config.epochs, FINE_TUNE_CHANGES)
-    based = dataclasses.replace(config, hyp={**FINE_TUNE_CHANGES, **config.hyp})
-    return dataclasses.replace(based, init_weights=initial_weights, restarts=())
+        return fine_tuning(config, initial_weights, config.epochs)
+    return dataclasses.replace(config, init_weights=initial_weights, restarts=())
 
 
 def initialised_from(config: TrialConfig, lineage: Lineage, label: str | None) -> str | None:
@@ -164,7 +158,11 @@ def search_trial(config: dict[str, Any]) -> None:
     # export loads): nothing goes into the trial directory, which the driver copies to the run's
     # storage again and again. An image cache, when asked for, lives in scratch for the trial.
     with tempfile.TemporaryDirectory(prefix="scaler-trial-") as scratch:
-        base = trial_config(spec, flatten(config), out_dir=scratch if spec.training.cache else None)
+        try:  # a point whose values cannot train (hyperparameters out of range) is a bad candidate
+            base = trial_config(spec, flatten(config), out_dir=scratch if spec.training.cache else None)
+        except Exception as error:
+            report_failure(error)
+            return
         if config.get("data_roots") is not None:  # a service's search: re-checked where it is read
             base = dataclasses.replace(base, data_roots=tuple(config["data_roots"]))
         lineage = Lineage.from_config(config)
@@ -206,6 +204,16 @@ def _supernet_training(spec: JobSpec, point: Point, supernet: dict[str, Any]) ->
     return configure
 
 
+def report_failure(error: Exception) -> None:
+    """Report ``error`` as the candidate's failure when it is one (``workers.failures``); anything
+    else is a bug, not the candidate: raised again, Tune records the trial as errored with its
+    traceback."""
+    failure = candidate_failure(error)
+    if failure is None:
+        raise error
+    report(TrialReport(status=TrialStatus.FAILED, final=True, error=failure))
+
+
 def _search_trial(
     spec: JobSpec,
     base: TrialConfig,
@@ -216,10 +224,7 @@ def _search_trial(
     try:
         candidate = prepare(spec, base)
     except Exception as error:
-        failure = candidate_failure(error)
-        if failure is None:
-            raise  # a bug, not the candidate: Tune records the trial as errored, with its traceback
-        report(TrialReport(status=TrialStatus.FAILED, final=True, error=failure))
+        report_failure(error)
         return
     anchors = (candidate.config.point or {}).get("anchors")
     common = TrialReport(

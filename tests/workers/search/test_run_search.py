@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from search_spaces import parse_job_spec
 
@@ -104,6 +105,7 @@ def test_a_whole_search_on_ray_tune_with_mlflow_and_export(local_ray, synth_data
 
     from workers.export import load_export
     from workers.search.run import run_search, trial_config_of
+    from workers.training.hyp import Hyperparameters
     from workers.trial import build_network
 
     seen: list[str] = []
@@ -182,6 +184,10 @@ def test_a_whole_search_on_ray_tune_with_mlflow_and_export(local_ray, synth_data
     assert network.layers == expected.layers and network.detect.anchors == expected.detect.anchors
     assert sum(p.numel() for p in model.parameters()) == best.params
     assert json.loads((folder / "metrics.json").read_text())["trained"] is True
+    # every hyperparameter the trial trained with, the searched learning rate among them
+    exported_hyp = yaml.safe_load((folder / "hyp.yaml").read_text())
+    assert list(exported_hyp) == list(Hyperparameters().to_dict())
+    assert exported_hyp["lr0"] == pytest.approx(best.point["hyp/lr0"])
     trained = torch.load(best.checkpoint, map_location="cpu", weights_only=True)["ema"]  # the EMA weights
     exported = model.state_dict()
     assert all(torch.equal(exported[key].float(), value.float()) for key, value in trained.items())
