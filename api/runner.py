@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.db.models import Job, TrialRecord, utcnow
 from api.db.session import make_engine, make_session_factory
+from api.job_states import JobState
 from api.settings import Settings, get_settings
 from search_spaces import JobSpec, Point
 from workers.api import FAILED_STATUSES, SearchTrial, TrialStatus
@@ -218,7 +219,7 @@ def run_job(settings: Settings, job_id: str) -> str:
             current = session.get(Job, job_id)
             return bool(current is None or current.cancel_requested)
 
-    status, error, result = "done", None, None
+    status, error, result = JobState.DONE, None, None
     try:
         ensure_ray(settings.ray_address)
         spec = resolve_resources(spec)  # device-hours count the CPUs a trial really holds
@@ -240,11 +241,11 @@ def run_job(settings: Settings, job_id: str) -> str:
         )
         writer.settle(result.trials)
         if cancel_requested():
-            status = "cancelled"
+            status = JobState.CANCELLED
         elif all_failed(result.trials):
-            status, error = "failed", failure_summary(result.trials)
+            status, error = JobState.FAILED, failure_summary(result.trials)
     except Exception as failure:  # the job fails with its reason; the service goes on
-        status, error = "failed", f"{type(failure).__name__}: {failure}"
+        status, error = JobState.FAILED, f"{type(failure).__name__}: {failure}"
         traceback.print_exc()
     finally:
         stop.set()

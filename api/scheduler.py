@@ -20,6 +20,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db.models import Job, utcnow
+from api.job_states import JobState
 from api.runner import job_folder
 from api.settings import Settings
 
@@ -58,8 +59,10 @@ class JobScheduler:
         with self.factory() as session:
             session.execute(
                 update(Job)
-                .where(Job.status == "running", Job.claimed_by == self.name)
-                .values(status="queued", claimed_by=None, resume_requested=True, version=Job.version + 1)
+                .where(Job.status == JobState.RUNNING, Job.claimed_by == self.name)
+                .values(
+                    status=JobState.QUEUED, claimed_by=None, resume_requested=True, version=Job.version + 1
+                )
             )
             session.commit()
         self.processes.clear()
@@ -85,8 +88,8 @@ class JobScheduler:
                 select(Job)
                 .where(
                     or_(
-                        Job.status == "queued",
-                        (Job.status == "running") & (Job.heartbeat_at < now - stale),
+                        Job.status == JobState.QUEUED,
+                        (Job.status == JobState.RUNNING) & (Job.heartbeat_at < now - stale),
                     )
                 )
                 .order_by(Job.created_at)
@@ -105,7 +108,7 @@ class JobScheduler:
                     else Job.claimed_by == candidate.claimed_by,
                 )
                 .values(
-                    status="running",
+                    status=JobState.RUNNING,
                     claimed_by=self.name,
                     heartbeat_at=now,
                     started_at=candidate.started_at or now,
@@ -136,8 +139,8 @@ class JobScheduler:
             del self.processes[job_id]
             with self.factory() as session:
                 job = session.get(Job, job_id)
-                if job is not None and job.status == "running" and job.claimed_by == self.name:
-                    job.status, job.finished_at = "failed", utcnow()
+                if job is not None and job.status == JobState.RUNNING and job.claimed_by == self.name:
+                    job.status, job.finished_at = JobState.FAILED, utcnow()
                     log_tail = _tail(job_folder(self.settings, job_id) / "runner.log")
                     job.error = f"runner exited with code {process.returncode}: {log_tail}"
                     session.commit()

@@ -8,6 +8,7 @@ from typing import Annotated, Any, get_type_hints
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
+from api.job_states import JobState
 from search_spaces.job import NAME_MAX_LENGTH, NAME_PATTERN
 from workers.api import SearchTrial
 
@@ -30,7 +31,7 @@ class JobOut(BaseModel):
 
     id: str
     name: str
-    status: str
+    status: JobState
     error: str | None
     created_by: str
     created_at: UtcDateTime

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from api.job_states import JobState
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -69,7 +71,7 @@ def demo(data_dir: Path, preset: str, port: int | None, keep_serving: bool) -> N
         dashboard = f"{url}/dashboard/jobs/{job_id}#token={token}"
         click.echo(f"watch it live: {dashboard}", err=True)
         job = follow(client, job_id, interval=1.0)
-        if job["status"] != "done":
+        if job["status"] != JobState.DONE:
             raise click.ClickException(f"job {job_id} ended {job['status']}: {job['error']}")
         pareto = client.json("GET", f"/v1/jobs/{job_id}/pareto")
         _print_front(pareto)

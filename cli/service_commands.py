@@ -10,9 +10,8 @@ from typing import Any
 
 import click
 
+from api.job_states import FINISHED_STATES, JobState
 from cli.client import ApiClient, token_option, url_option
-
-TERMINAL = ("done", "failed", "cancelled")
 
 
 @click.command()
@@ -210,7 +209,7 @@ def follow(client: ApiClient, job_id: str, interval: float = 2.0, quiet: bool = 
         if line != last and not quiet:
             click.echo(line, err=True)
             last = line
-        if job["status"] in TERMINAL:
+        if job["status"] in FINISHED_STATES:
             return job
         time.sleep(interval)
 
@@ -236,7 +235,7 @@ def watch(job_id: str, interval: float, as_json: bool, url: str, token: str | No
             )
         if job["error"]:
             click.echo(f"error: {job['error']}")
-    if job["status"] == "failed":
+    if job["status"] == JobState.FAILED:
         raise SystemExit(1)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import Caller
 from api.body import read_body
-from api.db.models import JOB_STATUSES, Job, TrialRecord, utcnow
+from api.db.models import Job, TrialRecord, utcnow
 from api.deps import SessionDep, SettingsDep, TeamDep
 from api.errors import MAX_OFFSET, FieldError, error_responses
+from api.job_states import RESUMABLE_STATES, JobState
 from api.openapi import component_ref
 from api.routing import SessionReleasingRoute
 from api.schemas import Created, JobList, JobOut, JobStatus
@@ -23,7 +24,6 @@ from api.validation import validated_spec
 from search_spaces import JobSpec
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=SessionReleasingRoute)
-JobStatusName = Literal[JOB_STATUSES]  # validated and documented as an enum
 OWNED_JOB_RESPONSES = error_responses(404)
 STATE_CHANGE_RESPONSES = error_responses(404, 409)
 JOB_SPEC_BODY: dict[str, Any] = {"schema": component_ref(JobSpec)}  # JSON or YAML alike
@@ -73,7 +73,7 @@ def _add_job(session: Session, spec: JobSpec, team: Caller) -> Created:
         id=uuid.uuid4().hex,
         team_id=team.id,
         name=spec.name,
-        status="queued",
+        status=JobState.QUEUED,
         spec=spec.model_dump(mode="json"),
         created_by=team.name,
         trials_total=spec.budget.max_trials,
@@ -89,7 +89,7 @@ def _add_job(session: Session, spec: JobSpec, team: Caller) -> Created:
 def list_jobs(
     session: SessionDep,
     team: TeamDep,
-    status_filter: Annotated[JobStatusName | None, Query(alias="status")] = None,
+    status_filter: Annotated[JobState | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> JobList:
@@ -128,9 +128,9 @@ def get_job(job_id: str, session: SessionDep, team: TeamDep) -> JobStatus:
 @router.post("/{job_id}/cancel", response_model=JobOut, responses=STATE_CHANGE_RESPONSES)
 def cancel_job(job_id: str, session: SessionDep, team: TeamDep) -> JobOut:
     job = owned_job(session, team, job_id)
-    if job.status == "queued":
-        job.status, job.finished_at = "cancelled", utcnow()
-    elif job.status == "running":
+    if job.status == JobState.QUEUED:
+        job.status, job.finished_at = JobState.CANCELLED, utcnow()
+    elif job.status == JobState.RUNNING:
         job.cancel_requested = True  # the runner stops its search and marks the job cancelled
     else:
         raise FieldError("status", f"a {job.status} job cannot be cancelled", 409)
@@ -142,9 +142,9 @@ def cancel_job(job_id: str, session: SessionDep, team: TeamDep) -> JobOut:
 def resume_job(job_id: str, session: SessionDep, team: TeamDep) -> JobOut:
     """Queue a failed or cancelled job again; it continues from its search state."""
     job = owned_job(session, team, job_id)
-    if job.status not in ("failed", "cancelled"):
+    if job.status not in RESUMABLE_STATES:
         raise FieldError("status", f"only failed or cancelled jobs resume; this one is {job.status}", 409)
-    job.status, job.error, job.cancel_requested, job.resume_requested = "queued", None, False, True
+    job.status, job.error, job.cancel_requested, job.resume_requested = JobState.QUEUED, None, False, True
     job.finished_at = None
     session.commit()
     return JobOut.model_validate(job)

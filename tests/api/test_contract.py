@@ -102,6 +102,15 @@ def test_every_reference_of_the_document_resolves(tmp_path):
     assert {"400", "401", "403", "413", "415", "422"} <= submit["responses"].keys()
     budget = schemas["Budget"]["properties"]["max_trials"]
     assert budget["maximum"] == 50  # this server's limit (make_settings), not the model's
+    # a job's statuses, defined once (api.job_states), are the enum a client reads and filters by
+    from api.job_states import JobState
+
+    statuses = [state.value for state in JobState]
+    assert schemas["JobState"]["enum"] == statuses
+    assert schemas["JobOut"]["properties"]["status"] == {"$ref": "#/components/schemas/JobState"}
+    listing = document["paths"]["/v1/jobs"]["get"]["parameters"]
+    status_filter = next(parameter for parameter in listing if parameter["name"] == "status")
+    assert {"$ref": "#/components/schemas/JobState"} in status_filter["schema"]["anyOf"]
 
 
 def test_one_error_shape_everywhere(server):
