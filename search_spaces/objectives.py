@@ -7,10 +7,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-DEVICE_PATTERN = re.compile(r"^(cpu|cuda(:\d+)?)$")
+from search_spaces.devices import DEVICE_NAME_PATTERN, is_in_process
+
+# what a registered device sets for itself: the objective leaves these at their defaults
+DEVICE_SETTINGS = {"batch": 1, "precision": "fp32", "threads": None}
 
 
 class LatencyObjective(BaseModel):
+    """``device``: ``cpu``, ``cuda`` or ``cuda:N`` (timed in the trial's own process, with this
+    objective's batch, precision and threads) or a registered target device's name
+    (``search_spaces.devices``: timed on the node that holds it, with the device's runtime,
+    precision, batch and threads; the objective leaves those three at their defaults)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     device: str = "cpu"
@@ -26,19 +34,36 @@ class LatencyObjective(BaseModel):
     @field_validator("device")
     @classmethod
     def _device(cls, value: str) -> str:
-        if not DEVICE_PATTERN.match(value):
-            raise ValueError(f"must be 'cpu', 'cuda' or 'cuda:N', got {value!r}")
+        if not is_in_process(value) and not re.match(DEVICE_NAME_PATTERN, value):
+            raise ValueError(
+                f"must be 'cpu', 'cuda', 'cuda:N' or a registered device's name (lower-case letters, "
+                f"digits, '.', '_', '-'), got {value!r}"
+            )
         return value
 
     @model_validator(mode="after")
     def _precision(self) -> LatencyObjective:
         if self.precision == "fp16" and self.device == "cpu":
             raise ValueError("precision: fp16 latency needs a CUDA device")
+        if self.registered:
+            for name, default in DEVICE_SETTINGS.items():
+                if getattr(self, name) != default:
+                    raise ValueError(
+                        f"{name}: the device {self.device!r} sets its own {name}; leave it out "
+                        f"(or time with cpu/cuda and set it here)"
+                    )
         return self
 
     @property
+    def registered(self) -> bool:
+        """Whether ``device`` names a registered target device (not the trial's own)."""
+        return not is_in_process(self.device)
+
+    @property
     def on_gpu(self) -> bool:
-        return self.device.startswith("cuda")
+        """Whether the latency is timed on the trial's own GPU (a registered device is timed on
+        the node that holds it, whatever the trial trains on)."""
+        return not self.registered and self.device.startswith("cuda")
 
 
 class Constraints(BaseModel):

@@ -15,7 +15,9 @@ import ray
 from ray import tune
 
 from search_spaces import JobSpec, Point, parse_weights_reference
+from search_spaces.devices import TargetDevice
 from workers.data.roots import DataRoots
+from workers.devices import local_resources, target_device_config
 from workers.search.mlflow_logger import MlflowLogger
 from workers.search.outcome import SearchResult, SearchTrial, summarise
 from workers.search.points import nest, trial_config
@@ -33,7 +35,11 @@ EXPERIMENT = "search"
 FINALIZE = "finalize"  # the Tune run that trains the front's networks once more
 
 
-def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+def ensure_ray(
+    address: str | None = None, num_cpus: int | None = None, resources: Mapping[str, float] | None = None
+) -> None:
+    """Connect to the cluster at ``address`` (or ``RAY_ADDRESS``), else start Ray on this machine
+    with ``num_cpus`` and custom ``resources`` (a target device this machine holds)."""
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS") or None
@@ -43,6 +49,8 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
     if address is None and num_cpus is not None:
         options["num_cpus"] = num_cpus
+    if address is None and resources:
+        options["resources"] = dict(resources)
     ray.init(address=address, **options)
 
 
@@ -64,6 +72,7 @@ def run_search(
     data_roots: Sequence[str | Path] | None = None,
     histories: Mapping[str, History] | None = None,
     initial_weights: str | Path | None = None,
+    target_device: TargetDevice | None = None,
 ) -> SearchResult:
     """Run (or resume) the search of ``spec``; results, Tune state, exports under ``out_dir``.
     ``stop_requested`` is polled during the search; when it returns True the run is interrupted
@@ -76,10 +85,12 @@ def run_search(
     was no state to restore): any other trial it kept from before is one the saved state never
     knew, which the search redoes under a new id. ``initial_weights``: where the job's
     ``training.initial_weights`` lie on this machine (a service resolves ``job:`` references to an
-    export); None: the spec's own path (checked against ``data_roots``)."""
+    export); None: the spec's own path (checked against ``data_roots``). ``target_device``: the
+    registered device ``objectives.latency.device`` names (a service reads it from its registry);
+    None: a preset of that name (``search_spaces.devices``), when the spec names one."""
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    ensure_ray(ray_address)
+    ensure_ray(ray_address, resources=local_resources(spec, target_device))
     spec = resolve_resources(spec)
     tracking_uri = tracking_uri or f"sqlite:///{out_dir / 'mlflow.db'}"
     parent_file = out_dir / "mlflow_parent_run"
@@ -100,6 +111,7 @@ def run_search(
         "job": spec.model_dump(mode="json"),
         "data_roots": None if data_roots is None else [str(root) for root in data_roots],
         "initial_weights": starting_point(spec, initial_weights, data_roots),
+        "target_device": target_device_config(spec, target_device),
     }
     supernet_trials: list[SearchTrial] = []
     if spec.supernet is not None:
