@@ -26,9 +26,10 @@ from api.schemas import DatasetIn
 from api.settings import Settings
 from api.validation import budget_limits
 from search_spaces import JobSpec
+from search_spaces.devices import TargetDevice
 
 REF_TEMPLATE = REF_PREFIX + "{model}"
-BODY_MODELS: tuple[type[BaseModel], ...] = (JobSpec, DatasetIn, ErrorBody)
+BODY_MODELS: tuple[type[BaseModel], ...] = (JobSpec, DatasetIn, TargetDevice, ErrorBody)
 FASTAPI_VALIDATION_MODELS = ("HTTPValidationError", "ValidationError")
 ERROR_BODY_REF = {"$ref": REF_PREFIX + ErrorBody.__name__}
 WWW_AUTHENTICATE = {

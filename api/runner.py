@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.db.models import Job, TrialRecord, utcnow
 from api.db.session import make_engine, make_session_factory
+from api.devices import resolve_device
 from api.job_states import JobState
 from api.settings import Settings, get_settings
 from search_spaces import JobSpec, Point
@@ -198,7 +199,7 @@ def failure_summary(trials: Sequence[SearchTrial]) -> str:
 
 def run_job(settings: Settings, job_id: str) -> str:
     """Run the job to its end; returns the final status."""
-    from workers.api import ensure_ray, resolve_resources, run_search
+    from workers.api import ensure_ray, local_resources, resolve_resources, run_search
 
     engine = make_engine(settings.resolved_database_url())
     factory = make_session_factory(engine)
@@ -208,6 +209,10 @@ def run_job(settings: Settings, job_id: str) -> str:
             raise SystemExit(f"no job {job_id}")
         spec = JobSpec.model_validate(job.spec)
         team_id = job.team_id
+        # the registered device the job times on, as the service knows it (None: the trial's own
+        # device, or a device the service no longer knows, which the search then fails on)
+        latency = spec.objectives.latency
+        device = resolve_device(session, latency.device) if latency.registered else None
     folder = job_folder(settings, job_id)
     resume = (folder / "ray" / "search").is_dir()
     stop = threading.Event()
@@ -221,7 +226,8 @@ def run_job(settings: Settings, job_id: str) -> str:
 
     status, error, result = JobState.DONE, None, None
     try:
-        ensure_ray(settings.ray_address)
+        # a Ray started here for the job holds its CPU target device (this machine has one)
+        ensure_ray(settings.ray_address, resources=local_resources(spec, device))
         spec = resolve_resources(spec)  # device-hours count the CPUs a trial really holds
         writer = DatabaseWriter(factory, job_id, spec)
         initial_weights = _initial_weights(factory, team_id, spec, folder)
@@ -238,6 +244,7 @@ def run_job(settings: Settings, job_id: str) -> str:
             data_roots=settings.allowed_roots(),
             histories=_recorded_histories(factory, job_id) if resume else None,
             initial_weights=initial_weights,
+            target_device=device,
         )
         writer.settle(result.trials)
         if cancel_requested():

@@ -9,6 +9,7 @@ from typing import Annotated, Any, get_type_hints
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from api.job_states import JobState
+from search_spaces.devices import TargetDevice
 from search_spaces.job import NAME_MAX_LENGTH, NAME_PATTERN
 from workers.api import SearchTrial
 
@@ -138,3 +139,10 @@ class DatasetOut(BaseModel):
 class PresetOut(BaseModel):
     name: str
     spec: dict[str, Any]
+
+
+class DeviceOut(TargetDevice):
+    """A target device as served: its fields (``search_spaces.devices.TargetDevice``, the one
+    definition) and whether it ships with Scaler (``preset``) or was registered with this service."""
+
+    preset: bool

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import Caller
 from api.db.models import DatasetRecord, Job
+from api.devices import known_devices, resolve_device
 from api.errors import FieldError
 from api.initial_weights import WeightsReferenceError, referenced_trial, trial_family
 from api.settings import Settings
@@ -232,11 +233,28 @@ def check_initial_weights(spec: JobSpec, session: Session, team: Caller, setting
         )
 
 
+LATENCY_DEVICE_FIELD = "objectives.latency.device"
+
+
+def check_latency_device(spec: JobSpec, session: Session) -> None:
+    """A job timed on a registered device names one the service knows: a preset or a device
+    registered with it (``cpu``, ``cuda`` and ``cuda:N`` are the trial's own device)."""
+    latency = spec.objectives.latency
+    if latency.registered and resolve_device(session, latency.device) is None:
+        known = ", ".join(sorted(known_devices(session)))
+        raise FieldError(
+            LATENCY_DEVICE_FIELD,
+            f"{latency.device!r} is not a known device: cpu, cuda, cuda:N or one of {known} "
+            "(GET /v1/devices)",
+        )
+
+
 def validated_spec(
     body: bytes, content_type: str, session: Session, team: Caller, settings: Settings
 ) -> JobSpec:
     spec = parse_body(body, content_type)
     check_limits(spec, settings)
+    check_latency_device(spec, session)
     check_warm_start(spec, session, team)
     check_initial_weights(spec, session, team, settings)
     dataset, _ = resolve_dataset(spec.dataset, session, team, settings)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from workers.data.open import open_dataset
     from workers.data.roots import ALLOW_HINT, DataRoots, OutsideRootsError
     from workers.data.synth import SynthConfig, write_synth_dataset
+    from workers.devices import local_resources
     from workers.export import MissingCheckpointError, export_trial, zip_export
     from workers.results import (
         FAILED_STATUSES,
@@ -61,6 +62,7 @@ HOME_MODULES: dict[str, str] = {
     "zip_export": "workers.export",
     # the search: Ray, Optuna, MLflow and torch
     "ensure_ray": "workers.search.run",
+    "local_resources": "workers.devices",
     "resolve_resources": "workers.search.resources",
     "run_search": "workers.search.run",
     "trial_config_of": "workers.search.run",
@@ -86,6 +88,7 @@ __all__ = [
     "TrialStatus",
     "ensure_ray",
     "export_trial",
+    "local_resources",
     "open_dataset",
     "resolve_resources",
     "run_search",

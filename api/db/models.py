@@ -1,4 +1,4 @@
-"""SQLAlchemy models: teams and their tokens, datasets, jobs and their trials."""
+"""SQLAlchemy models: teams and their tokens, datasets, target devices, jobs and their trials."""
 
 from __future__ import annotations
 
@@ -56,6 +56,25 @@ class DatasetRecord(Base):
     class_names: Mapped[list[Any]] = mapped_column(JSON)
     train_images: Mapped[int] = mapped_column(Integer)
     val_images: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DeviceRecord(Base):
+    """A target device registered with the service (``search_spaces.devices.TargetDevice``, the
+    one definition of its fields and their rules); the presets are not stored. Every team may name
+    it in a job; only an admin token registers one. ``created_by``: the registering team."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    runtime: Mapped[str] = mapped_column(String(32))
+    precision: Mapped[str] = mapped_column(String(16))
+    batch: Mapped[int] = mapped_column(Integer)
+    threads: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -21,10 +21,10 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from api.auth import Caller
-from api.body import limited_stream, read_body
+from api.body import limited_stream, parse_model_body, read_body
 from api.db.models import DatasetRecord
 from api.deps import SessionDep, SettingsDep, TeamDep
-from api.errors import FieldError, error_responses, first_problem
+from api.errors import FieldError, error_responses
 from api.openapi import component_ref
 from api.routing import SessionReleasingRoute
 from api.schemas import NAME_MAX_LENGTH, NAME_PATTERN, DatasetIn, DatasetOut
@@ -59,18 +59,6 @@ def _record(session: Session, team: Caller, name: str, path: Path, dataset: Data
     session.add(record)
     session.commit()
     return DatasetOut.model_validate(record)
-
-
-def parse_model_body(body: bytes, model: type[DatasetIn]) -> DatasetIn:
-    """A JSON body validated as ``model``; 400 when it is not JSON, else 422 naming the first
-    offending field (as every route: ``api.errors``)."""
-    try:
-        return model.model_validate_json(body or b"{}")
-    except ValidationError as error:
-        field, message = first_problem(error.errors(), located=False)
-        if error.errors()[0]["type"] == "json_invalid":
-            raise FieldError("body", f"not valid JSON: {message}", 400) from None
-        raise FieldError(field, message) from None
 
 
 @router.post(

@@ -66,10 +66,18 @@ peers = ["admin", "other-team"]
 # dataset (POST /v1/datasets/upload: the schema can only say "binary"). The coverage phase draws its
 # own values for them (the pins above are for fuzzing), and a JobSpec also has rules across its fields
 # that a JSON schema does not hold (a range's low at most its high, input sizes a multiple of the
-# largest stride, fp16 latency only on a CUDA device, ...). So a well-formed request to these four
-# may be refused with a 422 naming the field; every other status keeps its meaning.
+# largest stride, fp16 latency only on a CUDA device, ...), and so has a target device (POST
+# /v1/devices: fp16 and tensorrt only on a cuda device, threads only on a cpu one, not named cpu or
+# cuda:N). So a well-formed request to these five may be refused with a 422 naming the field; every
+# other status keeps its meaning.
 [[operations]]
-include-name = ["POST /v1/jobs", "POST /v1/datasets", "POST /v1/datasets/upload", "POST /v1/admin/tokens"]
+include-name = [
+    "POST /v1/jobs",
+    "POST /v1/datasets",
+    "POST /v1/datasets/upload",
+    "POST /v1/admin/tokens",
+    "POST /v1/devices",
+]
 checks.positive_data_acceptance.expected-statuses = {accepted_or_422}
 
 # Revoking a token is the one operation that would end the run: generated ids start at 1, the

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from api.db.migrate import downgrade, upgrade
 from api.db.models import Base
-from api.db.session import normalise_url
+from api.db.session import make_engine, normalise_url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -37,7 +37,7 @@ def _tables(url: str) -> set[str]:
 def test_upgrade_from_empty_equals_the_models_and_downgrade_then_upgrade_again(database_url):
     upgrade(database_url)
     assert _differences(database_url) == []
-    assert {"teams", "api_tokens", "datasets", "jobs", "trials"} <= _tables(database_url)
+    assert {"teams", "api_tokens", "datasets", "devices", "jobs", "trials"} <= _tables(database_url)
     downgrade(database_url, "base")
     assert _tables(database_url) <= {"alembic_version"}
     upgrade(database_url)
@@ -82,4 +82,27 @@ def test_trials_of_an_older_schema_keep_their_rows_through_0006_up_and_down(data
     assert "initialised_from" not in {column["name"] for column in inspect(engine).get_columns("trials")}
     with engine.connect() as connection:
         assert connection.execute(text("SELECT trial_id FROM trials")).scalars().all() == ["t0"]
+    engine.dispose()
+
+
+def test_0008_adds_the_device_registry_and_going_back_drops_it_alone(database_url):
+    upgrade(database_url, "0007")
+    assert "devices" not in _tables(database_url)
+    upgrade(database_url)
+    engine = make_engine(database_url)  # SQLite's foreign keys on, as the service has them
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO teams (id, name, created_at) VALUES (1, 'a', CURRENT_TIMESTAMP)")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO devices (name, kind, runtime, precision, batch, threads, description,"
+                " created_by, created_at) VALUES ('edge', 'cpu', 'torch', 'fp32', 1, 2, '', 1,"
+                " CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(text("DELETE FROM teams"))  # the device outlives the team that added it
+        assert connection.execute(text("SELECT name, created_by FROM devices")).one() == ("edge", None)
+    downgrade(database_url, "0007")
+    assert "devices" not in _tables(database_url) and "teams" in _tables(database_url)
     engine.dispose()
