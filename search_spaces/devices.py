@@ -54,6 +54,8 @@ class TargetDevice(BaseModel):
             raise ValueError("runtime: tensorrt runs on a cuda device")
         if self.precision == "fp16" and self.kind != "cuda":
             raise ValueError("precision: fp16 latency needs a cuda device")
+        if self.precision == "fp16" and self.runtime == "onnxruntime":
+            raise ValueError("precision: fp16 is measured with the torch, torch-compile or tensorrt runtime")
         if self.threads is not None and self.kind != "cpu":
             raise ValueError("threads: only a cpu device has a thread count")
         return self

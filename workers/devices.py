@@ -14,6 +14,7 @@ import dataclasses
 from typing import Any
 
 import ray
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from scaler import Detector, NetworkSpec
 from search_spaces import JobSpec
@@ -86,7 +87,12 @@ def measure_on_device(
     timeout_s: float = MEASURE_TIMEOUT_S,
 ) -> LatencyStats:
     """Time ``network`` at ``input_size`` on the node that holds ``device``, as the device runs it."""
-    task = ray.remote(_measure).options(num_cpus=0, resources={device.resource: 1}, max_retries=0)
+    # outside the calling trial's placement group (Tune captures a trial's child tasks into it):
+    # the device's resource lies on its own node, not in the trial's bundle
+    outside = PlacementGroupSchedulingStrategy(placement_group=None)
+    task = ray.remote(_measure).options(
+        num_cpus=0, resources={device.resource: 1}, max_retries=0, scheduling_strategy=outside
+    )
     reference = task.remote(device.model_dump(mode="json"), network, input_size, include_nms, runs, rounds)
     return LatencyStats.from_dict(ray.get(reference, timeout=timeout_s))
 

@@ -26,9 +26,10 @@ from typing import Any
 
 import torch
 
-from scaler import Detector, deploy
+from scaler import Detector
 from workers.evaluation.nms import NMSConfig, non_max_suppression
 from workers.results import LatencyStats
+from workers.runtimes import runner
 
 MIN_CPU_RUNS = 30
 DEFAULT_ROUNDS = 3
@@ -143,9 +144,10 @@ def measure_latency(
     warmup: int = 5,
     threads: int | None = None,
     nms: NMSConfig | None = None,
+    runtime: str = "torch",
 ) -> LatencyStats:
-    """Latency of ``model`` (its deployment form; the model itself is not changed): ``rounds``
-    rounds of ``runs`` timed runs each, after ``warmup`` runs."""
+    """Latency of ``model`` (its deployment form; the model itself is not changed) in ``runtime``
+    (``workers.runtimes``): ``rounds`` rounds of ``runs`` timed runs each, after ``warmup`` runs."""
     target = torch.device(device)
     if precision not in PRECISIONS:
         raise ValueError(f"precision: must be one of {', '.join(PRECISIONS)}, got {precision!r}")
@@ -159,22 +161,22 @@ def measure_latency(
     if size % model.input_multiple:
         raise ValueError(f"input_size: {size} is not a multiple of {model.input_multiple}")
     dtype = torch.float16 if precision == "fp16" else torch.float32
-    network = deploy(model, fast_activations=True).to(target, dtype)
     image = torch.rand(batch, 3, size, size, device=target, dtype=dtype).contiguous(
         memory_format=torch.channels_last
     )
     settings = nms or NMSConfig()
-
-    def run() -> object:
-        predictions, _ = network(image)
-        return non_max_suppression(predictions.float(), settings) if include_nms else predictions
-
     cuda = target.type == "cuda"
     with (
         exclusive_device(target),
         _threads(threads if not cuda else None) as thread_count,
+        runner(runtime, model, image, thread_count if not cuda else None) as forward,
         torch.inference_mode(),
     ):
+
+        def run() -> object:
+            predictions = forward()
+            return non_max_suppression(predictions.float(), settings) if include_nms else predictions
+
         warm_up(run, warmup, cuda)
         per_round = [time_runs(run, runs, cuda) for _ in range(rounds)]
     return LatencyStats(
@@ -192,6 +194,7 @@ def measure_latency(
         input_size=size,
         include_nms=include_nms,
         rounds=rounds,
+        runtime=runtime,
     )
 
 

@@ -67,7 +67,9 @@ class LatencyStats:
     round_p50_ms: tuple[float, ...]
     estimate_ms: float
     spread: float
-    runtime: str = "torch"  # what ran the network: eager PyTorch
+    runtime: str = "torch"  # what ran the network: torch (eager), torch-compile, onnxruntime, tensorrt
+    target: str | None = None  # the registered target device's name (None: the trial's own device)
+    node_id: str | None = None  # the Ray node that measured it, for a registered device
 
     @property
     def stable(self) -> bool:

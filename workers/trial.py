@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from scaler import NetworkSpec, ScalingPoint, compound_scale, count_parameters, resolve_network
+from scaler import Detector, NetworkSpec, ScalingPoint, compound_scale, count_parameters, resolve_network
 from scaler.profile import count_flops
 from workers.data.open import open_dataset
 from workers.data.roots import DataRoots
@@ -35,6 +35,10 @@ class LatencyTarget:
     runs: int = 30
     rounds: int = 3
     threads: int | None = None
+    runtime: str = "torch"
+    # a registered target device (``search_spaces.devices.TargetDevice`` as a dict): timed by a Ray
+    # task on the node that holds it (``workers.devices``) instead of in this process
+    target_device: dict[str, Any] | None = None
 
     def options(self, input_size: int) -> dict[str, Any]:
         """``measure_latency``'s keyword arguments (all but the device) for a network at ``input_size``."""
@@ -45,7 +49,26 @@ class LatencyTarget:
             "runs": self.runs,
             "rounds": self.rounds,
             "threads": self.threads,
+            "runtime": self.runtime,
         }
+
+    def measure(self, model: Detector, input_size: int, include_nms: bool = False) -> LatencyStats:
+        """``model``'s latency at ``input_size`` where this target says: on the registered device's
+        node (``workers.devices``) or in this process on ``device``."""
+        if self.target_device is not None:
+            from search_spaces.devices import TargetDevice
+            from workers.devices import measure_on_device
+
+            if "kind" not in self.target_device:  # a name the trial was not given the device of
+                raise RuntimeError(
+                    f"objectives.latency.device: {self.target_device.get('name')!r} was not resolved: "
+                    "run_search hands its trials the registered device"
+                )
+            device = TargetDevice(**self.target_device)
+            return measure_on_device(
+                device, model.spec, input_size, include_nms, runs=self.runs, rounds=self.rounds
+            )
+        return measure_latency(model, self.device, include_nms=include_nms, **self.options(input_size))
 
 
 @dataclass(frozen=True)
@@ -164,15 +187,14 @@ def run_trial(
         if resume_from is not None:
             trainer.resume(resume_from)
         target = config.latency
-        options = target.options(config.image_size)
         if network_latency is None:
-            network_latency = measure_latency(trainer.model, target.device, include_nms=False, **options)
+            network_latency = target.measure(trainer.model, config.image_size)
         trainer.fit(lambda result: on_epoch(result, trainer, network_latency) if on_epoch else None, on_batch)
         as_started = None
         if config.epochs == 0:  # judged as it starts: a sub-network sliced from trained weights
             trainer.recalibrate()
             as_started = trainer.evaluate()
-        with_nms = measure_latency(trainer.ema.ema, target.device, include_nms=True, **options)
+        with_nms = target.measure(trainer.ema.ema, config.image_size, include_nms=True)
         last = trainer.history[-1] if trainer.history else None
         checkpoint = str(Path(config.out_dir) / "last.pt") if config.out_dir else None
         return TrialResult(

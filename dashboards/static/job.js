@@ -119,7 +119,8 @@
     const rounds = (stats.round_p50_ms || []).map((value) => number(value, 2)).join(", ");
     return `median ${number(stats.p50_ms, 2)} ms · p95 ${number(stats.p95_ms, 2)} ms · rounds [${rounds}] ms`
       + ` (spread ×${number(stats.spread, 2)}) · ${stats.device_name} (${stats.device}) · ${stats.runtime} ${stats.precision}`
-      + ` · batch ${stats.batch} · ${stats.threads} threads`;
+      + ` · batch ${stats.batch} · ${stats.threads} threads`
+      + (stats.target ? ` · on ${stats.target} (node ${String(stats.node_id || "").slice(0, 12)})` : "");
   }
 
   async function openDrawer(trialId, reveal = true) {

@@ -32,6 +32,7 @@ def test_the_presets_load_and_each_carries_its_own_ray_resource() -> None:
         ({"name": "box", "kind": "cpu", "precision": "fp16"}, "fp16 latency needs a cuda device"),
         ({"name": "box", "kind": "cuda", "runtime": "onnxruntime", "precision": "int8"}, "'fp32' or 'fp16'"),
         ({"name": "box", "kind": "cuda", "threads": 4}, "only a cpu device"),
+        ({"name": "box", "kind": "cuda", "runtime": "onnxruntime", "precision": "fp16"}, "torch-compile"),
         ({"name": "box", "kind": "cpu", "batch": 0}, "greater than or equal to 1"),
         ({"name": "box", "kind": "cpu", "description": "a\x1b[2J"}, "pattern"),
         ({"name": "box", "kind": "cpu", "colour": "red"}, "Extra inputs"),

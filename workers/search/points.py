@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from search_spaces import JobSpec, Point, scaling_values
+from search_spaces.devices import TargetDevice, preset_devices
 from workers.training.hyp import FINE_TUNE_CHANGES, Hyperparameters
 from workers.trial import LatencyTarget, TrialConfig
 
@@ -28,8 +29,11 @@ def flatten(config: dict[str, Any]) -> Point:
     return {f"{group}/{key}": value for group in GROUPS for key, value in (config.get(group) or {}).items()}
 
 
-def trial_config(spec: JobSpec, point: Point, out_dir: str | None = None) -> TrialConfig:
-    """The TrialConfig of ``point`` under ``spec`` (the dataset is ``spec.dataset``)."""
+def trial_config(
+    spec: JobSpec, point: Point, out_dir: str | None = None, target_device: dict[str, Any] | None = None
+) -> TrialConfig:
+    """The TrialConfig of ``point`` under ``spec`` (the dataset is ``spec.dataset``);
+    ``target_device``: the registered device the job times on (``latency_target``)."""
     scaling = scaling_values(point)
     image_size = int(scaling.pop("input_size", spec.space.architecture.input_size[0]))
     latency = spec.objectives.latency
@@ -55,12 +59,35 @@ def trial_config(spec: JobSpec, point: Point, out_dir: str | None = None) -> Tri
         cache=training.cache,
         nominal_batch=training.nominal_batch,
         optimizer=training.optimizer,
-        latency=LatencyTarget(
+        latency=latency_target(spec, target_device),
+    )
+
+
+def latency_target(spec: JobSpec, target_device: dict[str, Any] | None = None) -> LatencyTarget:
+    """How a trial of ``spec`` times its network: in its own process with the objective's settings,
+    or on the registered device the objective names (``target_device``, as the search's Tune config
+    carries it; else the preset of that name) with the device's runtime, precision, batch and
+    threads."""
+    latency = spec.objectives.latency
+    if not latency.registered:
+        return LatencyTarget(
             device=latency.device,
             batch=latency.batch,
             precision=latency.precision,
             runs=latency.runs,
             rounds=latency.rounds,
             threads=latency.threads,
-        ),
+        )
+    preset = preset_devices().get(latency.device)
+    values = target_device or (preset.model_dump(mode="json") if preset else {"name": latency.device})
+    device = TargetDevice(**values) if "kind" in values else None
+    return LatencyTarget(
+        device=device.torch_device if device else "cpu",
+        batch=device.batch if device else 1,
+        precision=device.precision if device else "fp32",
+        runs=latency.runs,
+        rounds=latency.rounds,
+        threads=device.threads if device else None,
+        runtime=device.runtime if device else "torch",
+        target_device=values,
     )

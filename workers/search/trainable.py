@@ -22,7 +22,6 @@ from search_spaces import Constraints, JobSpec, Point
 from workers.anchors import evolve_anchors
 from workers.data.open import open_dataset
 from workers.failures import InfeasibleCandidateError, candidate_failure
-from workers.latency import measure_latency
 from workers.results import LatencyStats, TrialReport, TrialStatus
 from workers.search.lineage import Lineage
 from workers.search.points import flatten, trial_config
@@ -85,11 +84,10 @@ def prepare(spec: JobSpec, config: TrialConfig) -> Candidate:
     params = count_parameters(model)
     gflops, _ = count_flops(model, config.image_size)
     target = config.latency
-    options = target.options(config.image_size)
-    latency = measure_latency(model, target.device, **options)
+    latency = target.measure(model, config.image_size)
     with_nms = None
     if spec.objectives.latency.include_nms:
-        with_nms = measure_latency(model, target.device, include_nms=True, **options)
+        with_nms = target.measure(model, config.image_size, include_nms=True)
     constraints = spec.objectives.constraints
     # max_latency_ms bounds the latency being optimised (with NMS when the objective includes it), as
     # the hypervolume's reference does
@@ -159,7 +157,12 @@ def search_trial(config: dict[str, Any]) -> None:
     # storage again and again. An image cache, when asked for, lives in scratch for the trial.
     with tempfile.TemporaryDirectory(prefix="scaler-trial-") as scratch:
         try:  # a point whose values cannot train (hyperparameters out of range) is a bad candidate
-            base = trial_config(spec, flatten(config), out_dir=scratch if spec.training.cache else None)
+            base = trial_config(
+                spec,
+                flatten(config),
+                out_dir=scratch if spec.training.cache else None,
+                target_device=config.get("target_device"),
+            )
         except Exception as error:
             report_failure(error)
             return
