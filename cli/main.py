@@ -9,6 +9,7 @@ from cli.admin_commands import team, token
 from cli.data_commands import data
 from cli.demo_command import demo
 from cli.device_commands import devices
+from cli.latency_commands import latency
 from cli.model_commands import model
 from cli.search_command import search
 from cli.service_commands import cancel, db, export, jobs, scheduler, serve, submit, usage, watch
@@ -25,6 +26,7 @@ cli.add_command(model)
 cli.add_command(data)
 cli.add_command(train)
 cli.add_command(search)
+cli.add_command(latency)
 for command in (serve, scheduler, db, submit, jobs, usage, watch, export, cancel, demo, team, token, devices):
     cli.add_command(command)
 

@@ -58,7 +58,7 @@ def _arguments(layer: LayerSpec) -> tuple:
     return tuple(getattr(layer.args, field.name) for field in dataclasses.fields(layer.args))
 
 
-def _meta_forward(model: nn.Module, input_size: int, batch: int, mode: object, in_channels: int = 3) -> None:
+def meta_forward(model: nn.Module, input_size: int, batch: int, mode: object, in_channels: int = 3) -> None:
     """Run an eval-mode forward of ``model`` on the meta device under ``mode``: shapes only, so
     profiling a P7 at 1536 px costs milliseconds and no memory."""
     tensors = {name: torch.empty_like(value, device="meta") for name, value in model.named_parameters()}
@@ -80,7 +80,7 @@ def count_flops(
     """(conv GFLOPs, all GFLOPs) of an eval-mode forward pass on a square input; a FLOP is half
     a multiply-add, so conv GFLOPs = 2 × MACs."""
     counter = FlopCounterMode(display=False)
-    _meta_forward(model, input_size, batch, counter, in_channels)
+    meta_forward(model, input_size, batch, counter, in_channels)
     counts = counter.get_flop_counts().get("Global", {})
     convolution = sum(value for op, value in counts.items() if _op_name(op) in _CONVOLUTION_OPS)
     return convolution / 1e9, counter.get_total_flops() / 1e9
@@ -127,7 +127,7 @@ def peak_activation_bytes(model: nn.Module, input_size: int, batch: int = 1) -> 
     """Peak bytes of activations alive at once during an inference forward pass (weights
     excluded, the input image included), from the tensor lifetimes of a meta-device run."""
     tracker = _LiveTensorBytes()
-    _meta_forward(model, input_size, batch, tracker)
+    meta_forward(model, input_size, batch, tracker)
     return tracker.peak + batch * 3 * input_size * input_size * 4
 
 

@@ -20,6 +20,16 @@ if TYPE_CHECKING:
     from workers.data.synth import SynthConfig, write_synth_dataset
     from workers.devices import local_resources
     from workers.export import MissingCheckpointError, export_trial, zip_export
+    from workers.latency_cache import cache_entry, cache_scope, scope_of, storable
+    from workers.latency_model import (
+        LatencyModel,
+        fit,
+        load_model,
+        local_target,
+        model_path,
+        space_networks,
+        timed_samples,
+    )
     from workers.results import (
         FAILED_STATUSES,
         MEASURED_STATUSES,
@@ -53,6 +63,10 @@ HOME_MODULES: dict[str, str] = {
     "FAILED_STATUSES": "workers.results",
     "LatencyStats": "workers.results",
     "summarise": "workers.search.outcome",
+    "cache_entry": "workers.latency_cache",
+    "cache_scope": "workers.latency_cache",
+    "scope_of": "workers.latency_cache",
+    "storable": "workers.latency_cache",
     # training and export: torch
     "LatencyTarget": "workers.trial",
     "MissingCheckpointError": "workers.export",
@@ -60,6 +74,14 @@ HOME_MODULES: dict[str, str] = {
     "export_trial": "workers.export",
     "run_trial": "workers.trial",
     "zip_export": "workers.export",
+    # latency models per device: torch, scipy
+    "LatencyModel": "workers.latency_model",
+    "fit": "workers.latency_model",
+    "load_model": "workers.latency_model",
+    "local_target": "workers.latency_model",
+    "model_path": "workers.latency_model",
+    "space_networks": "workers.latency_model",
+    "timed_samples": "workers.latency_model",
     # the search: Ray, Optuna, MLflow and torch
     "ensure_ray": "workers.search.run",
     "local_resources": "workers.devices",
@@ -78,6 +100,7 @@ __all__ = [
     "DatasetError",
     "HypError",
     "Hyperparameters",
+    "LatencyModel",
     "LatencyStats",
     "LatencyTarget",
     "MissingCheckpointError",
@@ -86,14 +109,24 @@ __all__ = [
     "SynthConfig",
     "TrialConfig",
     "TrialStatus",
+    "cache_entry",
+    "cache_scope",
     "ensure_ray",
     "export_trial",
+    "fit",
+    "load_model",
     "local_resources",
+    "local_target",
+    "model_path",
     "open_dataset",
     "resolve_resources",
     "run_search",
     "run_trial",
+    "scope_of",
+    "space_networks",
+    "storable",
     "summarise",
+    "timed_samples",
     "trial_config_of",
     "write_synth_dataset",
     "zip_export",
