@@ -16,15 +16,16 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.db.models import Job, TrialRecord, utcnow
+from api.db.models import Job, LatencyMeasurement, TrialRecord, utcnow
 from api.db.session import make_engine, make_session_factory
 from api.devices import resolve_device
 from api.job_states import JobState
 from api.settings import Settings, get_settings
 from search_spaces import JobSpec, Point
-from workers.api import FAILED_STATUSES, SearchTrial, TrialStatus
+from workers.api import FAILED_STATUSES, LatencyStats, SearchTrial, TrialStatus
 
 HEARTBEAT_SECONDS = 5.0
 
@@ -41,7 +42,8 @@ def job_folder(settings: Settings, job_id: str) -> Path:
 
 class DatabaseWriter:
     """A search callback: upserts each trial, and after each finished trial the job's progress,
-    compute used, front and hypervolume."""
+    compute used, front and hypervolume; stores each new stable latency measurement a trial
+    carries (``latency_measurements``: what later jobs on the device reuse)."""
 
     def __init__(self, factory: sessionmaker[Session], job_id: str, spec: JobSpec) -> None:
         self.factory = factory
@@ -49,6 +51,7 @@ class DatabaseWriter:
         self.spec = spec
         self.devices = spec.budget.gpus_per_trial or spec.budget.cpus_per_trial or 1  # held per trial
         self.lock = threading.Lock()
+        self.stored: set[str] = set()  # the measurements' keys stored (or found stored) already
 
     def _upsert(self, session: Session, trial: SearchTrial) -> None:
         row = session.scalar(
@@ -86,11 +89,45 @@ class DatabaseWriter:
         with self.lock, self.factory() as session:
             self._upsert(session, trial)
             session.commit()
+        self._store_latency(trial)
 
     def on_trial_complete(self, trial: SearchTrial) -> None:
         with self.lock, self.factory() as session:
             self._upsert(session, trial)
             self._update_job(session)
+        self._store_latency(trial)
+
+    def on_trial_remeasured(self, trial: SearchTrial) -> None:
+        """Its latency was timed again at the search's end: the row takes the new figures, and the
+        job's front, which an unstable measurement stayed off, is computed again."""
+        self.on_trial_complete(trial)
+
+    def _store_latency(self, trial: SearchTrial) -> None:
+        """The trial's measurement as a cache entry, when it is a new stable one (``storable``); a
+        key another job stored first is left as it is."""
+        from workers.api import cache_entry, scope_of, storable
+
+        stats = trial.latency_stats
+        if stats is None or not storable(stats) or stats.key in self.stored:
+            return
+        assert stats.key is not None
+        with self.lock, self.factory() as session:
+            known = session.scalar(select(LatencyMeasurement.id).where(LatencyMeasurement.key == stats.key))
+            if known is None:
+                session.add(
+                    LatencyMeasurement(
+                        key=stats.key,
+                        device=scope_of(stats),
+                        device_name=stats.device_name[:200],
+                        runtime=stats.runtime,
+                        stats=cache_entry(stats).to_dict(),
+                    )
+                )
+                try:
+                    session.commit()
+                except IntegrityError:  # another job's runner stored the same key just now
+                    session.rollback()
+        self.stored.add(stats.key)
 
     def settle(self, trials: Sequence[SearchTrial]) -> None:
         """The search's final word on its trials, once it has ended: a trial Tune ended without a
@@ -143,6 +180,18 @@ def _recorded_histories(factory: sessionmaker[Session], job_id: str) -> dict[str
     with factory() as session:
         rows = session.scalars(select(TrialRecord).where(TrialRecord.job_id == job_id)).all()
         return {row.trial_id: [dict(item) for item in row.history or []] for row in rows}
+
+
+def known_latencies(factory: sessionmaker[Session], spec: JobSpec) -> dict[str, LatencyStats]:
+    """The measurements stored for the job's device (``cache_scope``), by cache key: what its search
+    reuses instead of timing a network again."""
+    from workers.api import cache_scope
+
+    latency = spec.objectives.latency
+    scope = cache_scope(latency.device, latency.registered)
+    with factory() as session:
+        rows = session.scalars(select(LatencyMeasurement).where(LatencyMeasurement.device == scope)).all()
+        return {row.key: LatencyStats.from_dict(row.stats) for row in rows}
 
 
 def _warm_start_points(factory: sessionmaker[Session], spec: JobSpec) -> list[Point]:
@@ -245,6 +294,7 @@ def run_job(settings: Settings, job_id: str) -> str:
             histories=_recorded_histories(factory, job_id) if resume else None,
             initial_weights=initial_weights,
             target_device=device,
+            known_latencies=known_latencies(factory, spec),
         )
         writer.settle(result.trials)
         if cancel_requested():

@@ -75,6 +75,12 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def hardware_name(device: str) -> str:
+    """What ``device`` is: the GPU's name for a CUDA device, else the CPU's model."""
+    target = torch.device(device)
+    return torch.cuda.get_device_name(target) if target.type == "cuda" else _cpu_name()
+
+
 def _driver_version() -> str | None:
     try:
         import pynvml  # optional: only on GPU machines
@@ -184,7 +190,7 @@ def measure_latency(
         runs=runs,
         warmup=warmup,
         device=str(target),
-        device_name=torch.cuda.get_device_name(target) if cuda else _cpu_name(),
+        device_name=hardware_name(str(target)),
         torch_version=torch.__version__,
         cuda_version=torch.version.cuda if cuda else None,
         driver_version=_driver_version() if cuda else None,

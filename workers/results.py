@@ -70,6 +70,12 @@ class LatencyStats:
     runtime: str = "torch"  # what ran the network: torch (eager), torch-compile, onnxruntime, tensorrt
     target: str | None = None  # the registered target device's name (None: the trial's own device)
     node_id: str | None = None  # the Ray node that measured it, for a registered device
+    # the measurement cache's key of this network and settings (``workers.latency_cache``; None: timed
+    # outside a search), whether it came from the cache instead of being timed for this trial, and
+    # how often it was timed again at the search's end because its rounds disagreed
+    key: str | None = None
+    cached: bool = False
+    remeasured: int = 0
 
     @property
     def stable(self) -> bool:

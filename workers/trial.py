@@ -39,6 +39,9 @@ class LatencyTarget:
     # a registered target device (``search_spaces.devices.TargetDevice`` as a dict): timed by a Ray
     # task on the node that holds it (``workers.devices``) instead of in this process
     target_device: dict[str, Any] | None = None
+    # the search's measurement cache (``workers.latency_cache``: a Ray actor's name); None: every
+    # measurement is timed (a trial run without a search)
+    cache: str | None = None
 
     def options(self, input_size: int) -> dict[str, Any]:
         """``measure_latency``'s keyword arguments (all but the device) for a network at ``input_size``."""
@@ -54,7 +57,17 @@ class LatencyTarget:
 
     def measure(self, model: Detector, input_size: int, include_nms: bool = False) -> LatencyStats:
         """``model``'s latency at ``input_size`` where this target says: on the registered device's
-        node (``workers.devices``) or in this process on ``device``."""
+        node (``workers.devices``) or in this process on ``device``; taken from the search's cache
+        when it holds this network on this device (``workers.latency_cache``; the network alone:
+        NMS's time depends on the weights)."""
+        if self.cache is None or include_nms:
+            return self._measure(model, input_size, include_nms)
+        from workers.latency_cache import measurement_key, through_cache
+
+        key = measurement_key(model.spec, input_size, self, include_nms)
+        return through_cache(self.cache, key, lambda: self._measure(model, input_size, include_nms))
+
+    def _measure(self, model: Detector, input_size: int, include_nms: bool) -> LatencyStats:
         if self.target_device is not None:
             from search_spaces.devices import TargetDevice
             from workers.devices import measure_on_device

@@ -1,4 +1,5 @@
-"""SQLAlchemy models: teams and their tokens, datasets, target devices, jobs and their trials."""
+"""SQLAlchemy models: teams and their tokens, datasets, target devices and the latency measured on
+them, jobs and their trials."""
 
 from __future__ import annotations
 
@@ -75,6 +76,24 @@ class DeviceRecord(Base):
     threads: Mapped[int | None] = mapped_column(Integer, nullable=True)
     description: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LatencyMeasurement(Base):
+    """A stable latency measurement of a network on a device (``workers.latency_cache``): what a
+    later job on that device reuses instead of timing the network again. ``key``: the measurement's
+    cache key (network and settings); ``device``: the registered device's name, else the kind of
+    the trial's own device (``cache_scope``: which entries a job preloads); ``device_name``: the
+    hardware; ``stats``: the whole measurement (``LatencyStats.to_dict``)."""
+
+    __tablename__ = "latency_measurements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    device: Mapped[str] = mapped_column(String(63), index=True)
+    device_name: Mapped[str] = mapped_column(String(200))
+    runtime: Mapped[str] = mapped_column(String(32))
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

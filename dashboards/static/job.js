@@ -120,7 +120,11 @@
     return `median ${number(stats.p50_ms, 2)} ms · p95 ${number(stats.p95_ms, 2)} ms · rounds [${rounds}] ms`
       + ` (spread ×${number(stats.spread, 2)}) · ${stats.device_name} (${stats.device}) · ${stats.runtime} ${stats.precision}`
       + ` · batch ${stats.batch} · ${stats.threads} threads`
-      + (stats.target ? ` · on ${stats.target} (node ${String(stats.node_id || "").slice(0, 12)})` : "");
+      + (stats.target ? ` · on ${stats.target} (node ${String(stats.node_id || "").slice(0, 12)})` : "")
+      // taken from the measurement cache (timed before for the same network on this device), or
+      // timed again at the search's end because its rounds disagreed
+      + (stats.cached ? " · cached (timed before on this device)" : "")
+      + (stats.remeasured ? ` · re-measured ×${stats.remeasured} at the search's end` : "");
   }
 
   async function openDrawer(trialId, reveal = true) {

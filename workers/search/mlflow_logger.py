@@ -100,9 +100,19 @@ class MlflowLogger:
 
     def on_trial_complete(self, trial: SearchTrial) -> None:
         self.on_trial_result(trial)
+        run_id = self.runs[trial.trial_id]
+        self._log_record(run_id, trial)
+        if trial.anchors:  # the fitted anchors are a setting of the network: a parameter too
+            self._log_params(run_id, {"anchors": trial.anchors})
+        self.client.set_terminated(run_id, TERMINAL.get(trial.status, "FINISHED"))
+
+    def on_trial_remeasured(self, trial: SearchTrial) -> None:
+        """Its latency timed again at the search's end: the run's final figures are the new ones."""
+        self._log_record(self._run_for(trial), trial)
+
+    def _log_record(self, run_id: str, trial: SearchTrial) -> None:
         from mlflow.entities import Metric, RunTag
 
-        run_id = self.runs[trial.trial_id]
         metrics, tags = trial.mlflow_fields()  # the record's fields, the latency measurement's too
         timestamp = int(time.time() * 1000)
         self.client.log_batch(
@@ -110,9 +120,6 @@ class MlflowLogger:
             metrics=[Metric(key, value, timestamp, 0) for key, value in sorted(metrics.items())],
             tags=[RunTag(key, value) for key, value in sorted(tags.items())],
         )
-        if trial.anchors:  # the fitted anchors are a setting of the network: a parameter too
-            self._log_params(run_id, {"anchors": trial.anchors})
-        self.client.set_terminated(run_id, TERMINAL.get(trial.status, "FINISHED"))
 
     def finish(self, result: SearchResult, spec: JobSpec) -> None:
         """The parent's summary: front CSV, Pareto plot, best configs, hypervolume."""

@@ -62,6 +62,17 @@ class SearchTrial:
             return None
         return (-self.accuracy(objectives), float(latency))
 
+    @property
+    def latency_unstable(self) -> bool:
+        """Whether its latency measurement's rounds disagree (``LatencyStats.stable``): a busy
+        machine's figure, kept off the front until timed again (``workers.search.remeasure``)."""
+        return self.latency_stats is not None and not self.latency_stats.stable
+
+    def front_vector(self, objectives: Objectives) -> tuple[float, float] | None:
+        """The objective vector it takes part in the front and the reference with: none while its
+        latency is unstable (it still counts as a measured trial)."""
+        return None if self.latency_unstable else self.objective_vector(objectives)
+
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON-ready values (what the database row and the API hold)."""
         document = {name: getattr(self, name) for name in RECORD_FIELDS}
@@ -141,10 +152,11 @@ class SearchResult:
 
 def reference_point(trials: list[SearchTrial], objectives: Objectives) -> tuple[float, float]:
     """(AP 0, latency): ``reference_latency_ms``, else ``max_latency_ms``, else 1.1 × the slowest
-    measured latency (so that every measured point adds volume)."""
+    measured latency (so that every measured point adds volume; an unstable one never sets it)."""
     latency = objectives.configured_reference_latency_ms
     if latency is None:
-        measured = [t.latency(objectives) for t in trials if t.latency(objectives) is not None]
+        timed = [t.latency(objectives) for t in trials if not t.latency_unstable]
+        measured = [value for value in timed if value is not None]
         latency = REFERENCE_MARGIN * max(measured) if measured else 1.0  # type: ignore[type-var]
     return (0.0, float(latency))  # type: ignore[arg-type]
 
@@ -152,9 +164,10 @@ def reference_point(trials: list[SearchTrial], objectives: Objectives) -> tuple[
 def summarise(
     trials: list[SearchTrial], objectives: Objectives
 ) -> tuple[tuple[str, ...], float, tuple[float, ...], tuple[float, float]]:
-    """Front (trial ids, fastest first), hypervolume, its history and the reference point."""
+    """Front (trial ids, fastest first), hypervolume, its history and the reference point. A trial
+    whose latency is unstable (``SearchTrial.front_vector``) neither joins the front nor adds volume."""
     ordered = sorted(trials, key=lambda t: t.finished_at or 0.0)
-    measured = [(t, t.objective_vector(objectives)) for t in ordered]
+    measured = [(t, t.front_vector(objectives)) for t in ordered]
     points = [(t, v) for t, v in measured if v is not None]
     reference = reference_point(trials, objectives)
     vectors = [v for _, v in points]

@@ -51,6 +51,10 @@ class SearchCallback(Protocol):
 
     def on_trial_complete(self, trial: SearchTrial) -> None: ...
 
+    def on_trial_remeasured(self, trial: SearchTrial) -> None:
+        """A finished trial's latency, unstable, was timed again (``workers.search.remeasure``)."""
+        ...
+
 
 History = Sequence[Mapping[str, float]]  # a trial's epoch rows, one per epoch (EPOCH_KEYS)
 
@@ -161,8 +165,9 @@ class TrialRecorder(Callback):
         """Tune pickles its run config: the live callbacks (clients, sessions) stay out."""
         return {**self.__dict__, "callbacks": []}
 
-    def _emit(self, method: str, trial: SearchTrial) -> None:
-        """A failing callback (a logger, a database writer) is logged and never stops the search."""
+    def _emit(self, method: str, trial: SearchTrial) -> SearchTrial:
+        """A failing callback (a logger, a database writer) is logged and never stops the search.
+        The record as the callbacks annotated it."""
         for callback in self.callbacks:
             annotate = getattr(callback, "annotate", None)
             if annotate is not None:
@@ -180,6 +185,7 @@ class TrialRecorder(Callback):
                 handler(trial)
             except Exception:
                 LOGGER.exception("search callback %s.%s failed on trial %s", callback, method, trial.trial_id)
+        return trial
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         if TrialReport.from_metrics(result).status is TrialStatus.RUNNING:
@@ -215,6 +221,13 @@ class TrialRecorder(Callback):
             error=error,
             persisted=persisted,
         )
+
+    def remeasured(self, trial: SearchTrial) -> SearchTrial:
+        """A finished trial with its latency timed again: kept as its record and told to the
+        callbacks (``on_trial_remeasured``); the record as the callbacks annotated it."""
+        trial = self._emit("on_trial_remeasured", trial)
+        self.finished[trial.trial_id] = trial
+        return trial
 
     def _finish(self, trial: Any, error: str | None) -> None:
         persisted = trial.checkpoint  # Tune's last checkpoint, in the run's storage

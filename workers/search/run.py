@@ -18,10 +18,13 @@ from search_spaces import JobSpec, Point, parse_weights_reference
 from search_spaces.devices import TargetDevice
 from workers.data.roots import DataRoots
 from workers.devices import local_resources, target_device_config
+from workers.latency_cache import start_cache, stop_cache
+from workers.results import LatencyStats
 from workers.search.mlflow_logger import MlflowLogger
 from workers.search.outcome import SearchResult, SearchTrial, summarise
 from workers.search.points import nest, trial_config
 from workers.search.recorder import History, TrialRecorder, logged_histories, record
+from workers.search.remeasure import remeasure_unstable
 from workers.search.resources import resolve_resources
 from workers.search.rungs import keep_rungs
 from workers.search.schedulers import make_scheduler
@@ -73,6 +76,7 @@ def run_search(
     histories: Mapping[str, History] | None = None,
     initial_weights: str | Path | None = None,
     target_device: TargetDevice | None = None,
+    known_latencies: Mapping[str, LatencyStats] | None = None,
 ) -> SearchResult:
     """Run (or resume) the search of ``spec``; results, Tune state, exports under ``out_dir``.
     ``stop_requested`` is polled during the search; when it returns True the run is interrupted
@@ -87,7 +91,11 @@ def run_search(
     ``training.initial_weights`` lie on this machine (a service resolves ``job:`` references to an
     export); None: the spec's own path (checked against ``data_roots``). ``target_device``: the
     registered device ``objectives.latency.device`` names (a service reads it from its registry);
-    None: a preset of that name (``search_spaces.devices``), when the spec names one."""
+    None: a preset of that name (``search_spaces.devices``), when the spec names one.
+    ``known_latencies``: measurements taken before (cache key → stats, e.g. the service's database),
+    preloaded into the search's measurement cache (``workers.latency_cache``), which its trials ask
+    before timing a network; a measurement that was unstable is timed again once Tune has finished
+    (``workers.search.remeasure``) before the front is computed."""
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     ensure_ray(ray_address, resources=local_resources(spec, target_device))
@@ -112,6 +120,7 @@ def run_search(
         "data_roots": None if data_roots is None else [str(root) for root in data_roots],
         "initial_weights": starting_point(spec, initial_weights, data_roots),
         "target_device": target_device_config(spec, target_device),
+        "latency_cache": start_cache(out_dir, known_latencies),  # the actor's name, for every trial
     }
     supernet_trials: list[SearchTrial] = []
     if spec.supernet is not None:
@@ -156,8 +165,12 @@ def run_search(
         _announce_restored(callbacks, restored)
     grid = tuner.fit()
     trials = supernet_trials + _collect(grid, recorder)
+    if not stopper.asked_to_stop:  # no trial trains any more: unstable timings are taken again
+        trials = remeasure_unstable(spec, trials, shared, recorder)
     if spec.finalize is not None and not stopper.asked_to_stop:
         trials += _finalize(spec, out_dir, shared, recorder, trials)
+        trials = remeasure_unstable(spec, trials, shared, recorder)
+    stop_cache(shared["latency_cache"])
     front, volume, history, reference = summarise(trials, spec.objectives)
     result = SearchResult(
         trials=tuple(trials),

@@ -166,6 +166,10 @@ def search_trial(config: dict[str, Any]) -> None:
         except Exception as error:
             report_failure(error)
             return
+        if config.get("latency_cache"):  # the search's measurement cache (``workers.latency_cache``)
+            base = dataclasses.replace(
+                base, latency=dataclasses.replace(base.latency, cache=config["latency_cache"])
+            )
         if config.get("data_roots") is not None:  # a service's search: re-checked where it is read
             base = dataclasses.replace(base, data_roots=tuple(config["data_roots"]))
         lineage = Lineage.from_config(config)
