@@ -51,9 +51,20 @@ class JobOut(BaseModel):
     spec: dict[str, Any]
 
 
+class LatencyPredictorOut(BaseModel):
+    """The device's latency model in this job (``workers.search.predictor.predictor_summary``):
+    candidates it rejected unbuilt, and its predictions against the measurements of the others."""
+
+    rejected: int
+    compared: int
+    within: float | None  # share of the compared predictions within ±10 % of the measurement
+    median_error: float | None  # median |predicted / measured − 1|
+
+
 class JobStatus(JobOut):
     progress: float  # finished trials / trial budget
     budget_epochs: int
+    latency_predictor: LatencyPredictorOut
 
 
 class JobList(BaseModel):

@@ -37,7 +37,7 @@ def every_field_set() -> SearchTrial:
         latency_stats=latency_stats(), params=1000, gflops=1.5, image_size=96, anchors="[[1, 2]]",
         error="none", checkpoint="/runs/t1/trainer.pt", finished_at=1.0, seconds=60.0,
         mlflow_run_id="run", history=({"epoch": 0.0, "ap": 0.1},), inherited_from="t0",
-        initialised_from="trial:t0", inherited_share=0.8,
+        initialised_from="trial:t0", inherited_share=0.8, latency_predicted_ms=10.5,
     )  # fmt: skip
 
 
@@ -100,7 +100,7 @@ def test_a_report_survives_tunes_flat_metrics():
         image_size=96, anchors=((10.0, 13.0, 16.0, 30.0),), threads=2, inherited_from="t0",
         initialised_from="trial:t0", inherited_share=0.8, error=None, constraint_violation=None,
         losses={"total": 1.5, "box": 0.5}, val_losses={"total": 1.7}, images_per_second=30.0,
-        train_seconds=12.0, resumed=True,
+        train_seconds=12.0, resumed=True, latency_predicted_ms=10.5,
     )  # fmt: skip
     assert TrialReport.from_metrics(report.to_metrics()) == report
     assert TrialReport.from_metrics(flatten_dict(report.to_metrics())) == report

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
         LatencyStats,
         TrialStatus,
     )
-    from workers.search.outcome import SearchTrial, summarise
+    from workers.search.outcome import SearchTrial, predictor_summary, summarise
     from workers.search.resources import resolve_resources
     from workers.search.run import ensure_ray, run_search, trial_config_of
     from workers.training.hyp import Hyperparameters, HypError
@@ -63,6 +63,7 @@ HOME_MODULES: dict[str, str] = {
     "FAILED_STATUSES": "workers.results",
     "LatencyStats": "workers.results",
     "summarise": "workers.search.outcome",
+    "predictor_summary": "workers.search.outcome",
     "cache_entry": "workers.latency_cache",
     "cache_scope": "workers.latency_cache",
     "scope_of": "workers.latency_cache",
@@ -119,6 +120,7 @@ __all__ = [
     "local_target",
     "model_path",
     "open_dataset",
+    "predictor_summary",
     "resolve_resources",
     "run_search",
     "run_trial",

@@ -165,6 +165,8 @@ class TrialReport:
     latency_ms: float | None = None  # the network's latency: ``latency.estimate_ms``
     latency_nms_ms: float | None = None  # network + NMS, when the objective includes it
     latency: LatencyStats | None = None  # the whole measurement behind ``latency_ms``
+    # the device's latency model's prediction, made before the network was built (None: no model)
+    latency_predicted_ms: float | None = None
     params: int | None = None
     gflops: float | None = None
     image_size: int | None = None
@@ -204,6 +206,7 @@ class TrialReport:
             "latency_nms_ms": self.latency_nms_ms,
             "latency_spread": self.latency_spread,
             "latency_p95_ms": self.latency.p95_ms if self.latency is not None else None,
+            "latency_predicted_ms": self.latency_predicted_ms,
             "params": self.params,
             "gflops": self.gflops,
             "image_size": self.image_size,
@@ -270,6 +273,7 @@ class TrialReport:
             latency_ms=_number(metrics.get("latency_ms")),
             latency_nms_ms=_number(metrics.get("latency_nms_ms")),
             latency=LatencyStats.from_dict(latency) if _complete(latency) else None,
+            latency_predicted_ms=_number(metrics.get("latency_predicted_ms")),
             params=_integer(metrics.get("params")),
             gflops=_number(metrics.get("gflops")),
             image_size=_integer(metrics.get("image_size")),

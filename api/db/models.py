@@ -151,6 +151,8 @@ class TrialRecord(Base):
     latency_spread: Mapped[float | None] = mapped_column(Float, nullable=True)
     # the whole measurement (``LatencyStats.to_dict``): median, p95, rounds, device, runtime, …
     latency_stats: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # the device's latency model's prediction, made before the network was built
+    latency_predicted_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     params: Mapped[int | None] = mapped_column(Integer, nullable=True)
     gflops: Mapped[float | None] = mapped_column(Float, nullable=True)
     image_size: Mapped[int | None] = mapped_column(Integer, nullable=True)

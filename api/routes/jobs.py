@@ -18,10 +18,11 @@ from api.errors import MAX_OFFSET, FieldError, error_responses
 from api.job_states import RESUMABLE_STATES, JobState
 from api.openapi import component_ref
 from api.routing import SessionReleasingRoute
-from api.schemas import Created, JobList, JobOut, JobStatus
+from api.schemas import Created, JobList, JobOut, JobStatus, LatencyPredictorOut
 from api.settings import Settings
 from api.validation import validated_spec
 from search_spaces import JobSpec
+from workers.api import SearchTrial, predictor_summary
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=SessionReleasingRoute)
 OWNED_JOB_RESPONSES = error_responses(404)
@@ -122,7 +123,32 @@ def get_job(job_id: str, session: SessionDep, team: TeamDep) -> JobStatus:
     spec = JobSpec.model_validate(job.spec)
     budget = spec.budget.max_trial_epochs or spec.budget.max_trials * spec.budget.epochs_per_trial
     progress = job.trials_finished / job.trials_total if job.trials_total else 0.0
-    return JobStatus(**out.model_dump(), progress=progress, budget_epochs=budget)
+    predictor = LatencyPredictorOut(**predictor_summary(_predicted_trials(session, job.id)))
+    return JobStatus(**out.model_dump(), progress=progress, budget_epochs=budget, latency_predictor=predictor)
+
+
+def _predicted_trials(session: Session, job_id: str) -> list[SearchTrial]:
+    """The job's trials, with what ``predictor_summary`` reads of them."""
+    rows = session.execute(
+        select(
+            TrialRecord.trial_id,
+            TrialRecord.status,
+            TrialRecord.error,
+            TrialRecord.latency_ms,
+            TrialRecord.latency_predicted_ms,
+        ).where(TrialRecord.job_id == job_id, TrialRecord.latency_predicted_ms.is_not(None))
+    )
+    return [
+        SearchTrial(
+            trial_id=row.trial_id,
+            status=row.status,
+            point={},
+            error=row.error,
+            latency_ms=row.latency_ms,
+            latency_predicted_ms=row.latency_predicted_ms,
+        )
+        for row in rows
+    ]
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut, responses=STATE_CHANGE_RESPONSES)

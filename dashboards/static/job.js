@@ -28,9 +28,21 @@
       stat("hypervolume", number(job.hypervolume, 4)),
       stat(deviceUnit(job.spec), number(job.device_hours, 3)),
       stat("searcher", `${job.spec.searcher} + ${job.spec.scheduler}`),
+      ...(predictorUsed(job.latency_predictor) ? [stat("latency model", predictorText(job.latency_predictor))] : []),
       stat("MLflow", mlflow ? el("a", { href: mlflow, target: "_blank", rel: "noopener" }, ["parent run"]) : (job.mlflow_run_id || "–")),
       ...(job.error ? [stat("error", el("span", { class: "muted" }, [job.error]))] : []),
     );
+  }
+
+  // the device's latency model in this job: candidates it refused unbuilt, its accuracy so far
+  function predictorUsed(predictor) {
+    return predictor && (predictor.rejected > 0 || predictor.compared > 0);
+  }
+
+  function predictorText(predictor) {
+    const accuracy = predictor.compared
+      ? `${number(predictor.within * 100, 0)} % of ${predictor.compared} within ±10 %` : "nothing measured yet";
+    return `${predictor.rejected} rejected unbuilt · ${accuracy}`;
   }
 
   function mlflowUrl(runId) {
@@ -139,6 +151,9 @@
     const rows = [["AP / AP50 / fitness", `${number(trial.ap)} / ${number(trial.ap50)} / ${number(trial.fitness)}`], ["latency", `${number(trial.latency_ms, 2)} ms (with NMS ${number(trial.latency_nms_ms, 2)})`
       + (unstable(trial) ? ` · ${BUSY} (×${number(trial.latency_spread, 2)})` : "")],
       ...(trial.latency_stats ? [["latency measured", measurement(trial.latency_stats)]] : []),
+      // the device's latency model's prediction, made before the network was built
+      ...(trial.latency_predicted_ms != null ? [["latency predicted", `${number(trial.latency_predicted_ms, 2)} ms`
+        + (trial.latency_ms ? ` (${number((trial.latency_predicted_ms / trial.latency_ms - 1) * 100, 1)} % off the measurement)` : "")]] : []),
       ["params / GFLOPs", `${millions(trial.params)} / ${number(trial.gflops, 2)}`], ["input size", trial.image_size ?? "–"], ["epochs", trial.epochs],
       ...(trial.inherited_from ? [["inherited from", `trial ${trial.inherited_from}`]] : []),
       // where its weights started: the job's initial weights as given, "supernet" or "trial:<parent>"

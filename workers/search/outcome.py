@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +33,8 @@ class SearchTrial:
     latency_spread: float | None = None  # highest over lowest round median of the timing
     # the whole measurement behind latency_ms: median, p95, rounds, device, runtime, precision, …
     latency_stats: LatencyStats | None = None
+    # the device's latency model's prediction before anything was built (None: no model)
+    latency_predicted_ms: float | None = None
     params: int | None = None
     gflops: float | None = None
     image_size: int | None = None
@@ -185,3 +189,30 @@ def summarise(
         tuple(history),
         reference,
     )
+
+
+# a trial the device's latency model refused unbuilt (``workers.search.predictor``): its reason
+# begins so; a job shows the share of predictions within ±10 % of the measurement
+PREDICTOR_REJECTED = "predicted latency"
+PREDICTOR_TOLERANCE = 0.10
+
+
+def predictor_summary(trials: Sequence[SearchTrial]) -> dict[str, Any]:
+    """What a job shows of its latency model: candidates it rejected unbuilt, and how close its
+    predictions came to the measurements of the others."""
+    rejected = sum(
+        1
+        for trial in trials
+        if trial.status == TrialStatus.INFEASIBLE and (trial.error or "").startswith(PREDICTOR_REJECTED)
+    )
+    errors = [
+        abs(trial.latency_predicted_ms / trial.latency_ms - 1)
+        for trial in trials
+        if trial.latency_predicted_ms and trial.latency_ms
+    ]
+    return {
+        "rejected": rejected,
+        "compared": len(errors),
+        "within": sum(error <= PREDICTOR_TOLERANCE for error in errors) / len(errors) if errors else None,
+        "median_error": statistics.median(errors) if errors else None,
+    }

@@ -95,6 +95,7 @@ def record(
         latency_nms_ms=report.latency_nms_ms,
         latency_spread=report.latency_spread,
         latency_stats=report.latency,
+        latency_predicted_ms=report.latency_predicted_ms,
         params=report.params,
         gflops=report.gflops,
         image_size=report.image_size,

@@ -16,13 +16,16 @@ from ray import tune
 
 from search_spaces import JobSpec, Point, parse_weights_reference
 from search_spaces.devices import TargetDevice
+from workers.data.open import open_dataset
 from workers.data.roots import DataRoots
 from workers.devices import local_resources, target_device_config
 from workers.latency_cache import start_cache, stop_cache
 from workers.results import LatencyStats
 from workers.search.mlflow_logger import MlflowLogger
 from workers.search.outcome import SearchResult, SearchTrial, summarise
-from workers.search.points import nest, trial_config
+from workers.search.points import latency_target, nest, trial_config
+from workers.search.predictor import CONFIG_KEY as PREDICTOR_KEY
+from workers.search.predictor import learn_from_search, predictor_config
 from workers.search.recorder import History, TrialRecorder, logged_histories, record
 from workers.search.remeasure import remeasure_unstable
 from workers.search.resources import resolve_resources
@@ -122,6 +125,8 @@ def run_search(
         "target_device": target_device_config(spec, target_device),
         "latency_cache": start_cache(out_dir, known_latencies),  # the actor's name, for every trial
     }
+    target = latency_target(spec, shared["target_device"])
+    shared[PREDICTOR_KEY] = predictor_config(target)  # the device's latency model, when it has one
     supernet_trials: list[SearchTrial] = []
     if spec.supernet is not None:
         supernet_trials = _supernet(spec, out_dir, shared, recorder)
@@ -171,6 +176,13 @@ def run_search(
         trials += _finalize(spec, out_dir, shared, recorder, trials)
         trials = remeasure_unstable(spec, trials, shared, recorder)
     stop_cache(shared["latency_cache"])
+    if not stopper.asked_to_stop:  # the device's latency model learns from what this search timed
+        num_classes = open_dataset(
+            spec.dataset,
+            DataRoots.of(None if data_roots is None else [str(root) for root in data_roots]),
+            decode=False,
+        ).num_classes
+        learn_from_search(spec, trials, target, num_classes)
     front, volume, history, reference = summarise(trials, spec.objectives)
     result = SearchResult(
         trials=tuple(trials),

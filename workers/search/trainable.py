@@ -25,6 +25,8 @@ from workers.failures import InfeasibleCandidateError, candidate_failure
 from workers.results import LatencyStats, TrialReport, TrialStatus
 from workers.search.lineage import Lineage
 from workers.search.points import flatten, trial_config
+from workers.search.predictor import CONFIG_KEY as PREDICTOR_KEY
+from workers.search.predictor import PredictedTooSlowError, predict, reject_if_too_slow
 from workers.search.resources import trial_threads
 from workers.search.supernet import SUPERNET, sub_network_sampler
 from workers.training.inherit import save_weights
@@ -44,6 +46,7 @@ class Candidate:
     anchors_fitted: bool = False
     latency_with_nms: LatencyStats | None = None  # timed when the objective includes NMS
     violation: float = 0.0  # how far over its constraints (``constraint_violation``)
+    predicted_ms: float | None = None  # the device's latency model's prediction (``predictor``)
 
     def check_feasible(self) -> None:
         """Raises ``InfeasibleCandidateError`` when the candidate breaks a constraint."""
@@ -63,13 +66,17 @@ def constraint_violation(constraints: Constraints, latency_ms: float, params: in
     return sum(value / limit - 1.0 for value, limit in measured if limit is not None and value > limit)
 
 
-def prepare(spec: JobSpec, config: TrialConfig) -> Candidate:
-    """Build the candidate, fit its anchors to the data (when asked and the recall is short),
-    count params and FLOPs, and time the untrained network on the target device. When the latency
+def prepare(spec: JobSpec, config: TrialConfig, predictor: dict[str, Any] | None = None) -> Candidate:
+    """Predict the candidate's latency with the device's model (``predictor``, when the search
+    has one) and refuse it unbuilt when the prediction breaks ``max_latency_ms``; build it, fit
+    its anchors to the data (when asked and the recall is short), count params and FLOPs, and
+    time the untrained network on the target device. When the latency
     objective includes NMS, the network + NMS is timed here too: every epoch's report carries it
     (the rungs of successive halving rank by it), the trained network is timed again at the end."""
     dataset = open_dataset(config.data, config.roots, decode=False)  # decoded before the search
     network = build_network(config, dataset.num_classes)
+    prediction = predict(predictor, network, config.latency, config.image_size)
+    reject_if_too_slow(prediction, spec.objectives.constraints)
     fitted = False
     if spec.space.hyperparameters.anchors:
         anchor_t = config.hyp.anchor_t
@@ -94,7 +101,8 @@ def prepare(spec: JobSpec, config: TrialConfig) -> Candidate:
     objective_ms = (with_nms or latency).estimate_ms
     violations = constraints.violations(objective_ms, params, gflops)
     violation = constraint_violation(constraints, objective_ms, params, gflops)
-    return Candidate(config, latency, params, gflops, violations, fitted, with_nms, violation)
+    predicted = prediction.predicted_ms if prediction else None
+    return Candidate(config, latency, params, gflops, violations, fitted, with_nms, violation, predicted)
 
 
 def fine_tuning(config: TrialConfig, weights: str, epochs: int) -> TrialConfig:
@@ -188,7 +196,14 @@ def search_trial(config: dict[str, Any]) -> None:
                 trial = dataclasses.replace(trial, epochs=int(supernet["epochs"]))
                 configure = _supernet_training(spec, flatten(config), supernet)
             trial = starting_weights(trial, weights.get("path"), spec.training.fine_tune_schedule())
-        _search_trial(spec, trial, lineage.save_to, initialised_from(trial, lineage, label), configure)
+        _search_trial(
+            spec,
+            trial,
+            lineage.save_to,
+            initialised_from(trial, lineage, label),
+            configure,
+            config.get(PREDICTOR_KEY),
+        )
 
 
 def _supernet_training(spec: JobSpec, point: Point, supernet: dict[str, Any]) -> Callable[[Trainer], None]:
@@ -227,9 +242,22 @@ def _search_trial(
     save_to: str | None = None,
     initialised: str | None = None,
     configure: Callable[[Trainer], None] | None = None,
+    predictor: dict[str, Any] | None = None,
 ) -> None:
     try:
-        candidate = prepare(spec, base)
+        candidate = prepare(spec, base, predictor)
+    except PredictedTooSlowError as rejected:  # refused unbuilt: nothing was timed or trained
+        report(
+            TrialReport(
+                status=TrialStatus.INFEASIBLE,
+                final=True,
+                error=str(rejected),
+                constraint_violation=rejected.violation,
+                latency_predicted_ms=rejected.predicted_ms,
+                image_size=base.image_size,
+            )
+        )
+        return
     except Exception as error:
         report_failure(error)
         return
@@ -240,6 +268,7 @@ def _search_trial(
         gflops=candidate.gflops,
         latency_ms=candidate.latency.estimate_ms,
         latency=candidate.latency,
+        latency_predicted_ms=candidate.predicted_ms,
         # the objective, in every report from the first epoch, when the objective includes NMS
         latency_nms_ms=candidate.latency_with_nms.estimate_ms if candidate.latency_with_nms else None,
         image_size=candidate.config.image_size,

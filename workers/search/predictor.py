@@ -1,0 +1,114 @@
+"""The device's latency model inside a search (``workers.latency_model``).
+
+At the search's start the model of the job's measurement setting is loaded (when the device was
+calibrated, ``scaler latency calibrate``, or an earlier search taught it) and handed to every
+trial in its Tune config (weights and errors only). A trial predicts its network's latency from
+its shapes before anything is built: when even the low end of the prediction's interval breaks
+``max_latency_ms`` the candidate is rejected as infeasible, unbuilt, untimed and untrained;
+otherwise the prediction is recorded beside the measurement (``latency_predicted_ms``) so the
+job shows how well the model predicts. The front's points are always measured, never predicted.
+At the search's end the model learns from every stable measurement the search made (the model is
+created once a search has timed enough networks) and is stored for the next search."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from scaler import Detector, NetworkSpec
+from scaler.latency_features import latency_features
+from search_spaces import Constraints, JobSpec
+from workers.failures import InfeasibleCandidateError
+from workers.latency_model import (
+    MIN_SAMPLES,
+    LatencyModel,
+    LatencySample,
+    Prediction,
+    fit,
+    load_model,
+    model_path,
+    setting_of,
+)
+from workers.search.outcome import PREDICTOR_REJECTED as REJECTED
+from workers.search.outcome import SearchTrial
+from workers.trial import LatencyTarget, build_network
+
+CONFIG_KEY = "latency_model"  # where a trial's Tune config carries the model
+
+
+def network_features(network: NetworkSpec, input_size: int, batch: int) -> dict[str, float]:
+    """The latency features of ``network``, built on the meta device: no weights, no memory."""
+    with torch.device("meta"):
+        model = Detector(network)
+    return latency_features(model, input_size, batch)
+
+
+def predictor_config(target: LatencyTarget) -> dict[str, Any] | None:
+    """The model of ``target``'s setting, as a Tune config carries it (no samples), or None."""
+    model = load_model(setting_of(target))
+    return None if model is None else dataclasses.replace(model, samples=()).to_dict()
+
+
+class PredictedTooSlowError(InfeasibleCandidateError):
+    """A candidate whose predicted latency breaks ``max_latency_ms``: refused before it is built."""
+
+    def __init__(self, reason: str, violation: float, predicted_ms: float) -> None:
+        super().__init__(reason, violation)
+        self.predicted_ms = predicted_ms
+
+
+def predict(
+    config: dict[str, Any] | None, network: NetworkSpec, target: LatencyTarget, size: int
+) -> Prediction | None:
+    """The latency ``config``'s model predicts for ``network`` at ``size`` (None: no model)."""
+    if not config:
+        return None
+    return LatencyModel.from_dict(config).predict(network_features(network, size, target.batch))
+
+
+def reject_if_too_slow(prediction: Prediction | None, constraints: Constraints) -> None:
+    """Raise ``PredictedTooSlowError`` when even the low end of ``prediction``'s interval is
+    over ``max_latency_ms`` (the model is allowed its measured error before a network is refused)."""
+    limit = constraints.max_latency_ms
+    if prediction is None or limit is None:
+        return
+    low, high = prediction.interval_ms
+    if low > limit:
+        raise PredictedTooSlowError(
+            f"{REJECTED} {prediction.predicted_ms:.2f} ms ({low:.2f}–{high:.2f}) > max_latency_ms "
+            f"{limit:g}: rejected before it was built",
+            low / limit - 1.0,
+            prediction.predicted_ms,
+        )
+
+
+def learn_from_search(
+    spec: JobSpec,
+    trials: Sequence[SearchTrial],
+    target: LatencyTarget,
+    num_classes: int,
+) -> LatencyModel | None:
+    """The setting's model refitted with the stable measurements of ``trials`` (created when there
+    was none and enough networks were timed), stored; None when there was nothing to learn."""
+    from workers.search.run import trial_config_of
+
+    samples = []
+    for trial in trials:
+        stats = trial.latency_stats
+        if stats is None or not stats.stable or stats.cached or stats.include_nms:
+            continue
+        config = trial_config_of(spec, trial)
+        features = network_features(build_network(config, num_classes), config.image_size, target.batch)
+        samples.append(LatencySample(features, stats.estimate_ms, trial.trial_id))
+    if not samples:
+        return None
+    setting = setting_of(target)
+    known = load_model(setting)
+    if known is None and len(samples) < MIN_SAMPLES:
+        return None
+    model = known.updated(samples) if known is not None else fit(setting, samples)
+    model.save(model_path(setting))
+    return model
