@@ -19,7 +19,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +78,12 @@ class LatencyModel:
         return Prediction(predicted, (predicted * (1 + low), predicted * (1 + high)))
 
     def updated(self, samples: Iterable[LatencySample]) -> LatencyModel:
-        """The model refitted with ``samples`` added (the newest ``MAX_SAMPLES`` kept)."""
-        return fit(self.setting, [*self.samples, *samples][-MAX_SAMPLES:])
+        """The model refitted with ``samples`` added (the newest ``MAX_SAMPLES`` kept); while it
+        has too few to fit, it keeps its weights and gathers them."""
+        combined = [*self.samples, *samples][-MAX_SAMPLES:]
+        if len(combined) < MIN_SAMPLES:
+            return replace(self, samples=tuple(combined))
+        return fit(self.setting, combined)
 
     def accuracy(self, samples: Sequence[LatencySample], tolerance: float = 0.10) -> dict[str, float]:
         """How well it predicts ``samples`` (networks it was not fitted on): the share within

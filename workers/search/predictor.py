@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from scaler import Detector, NetworkSpec
+from scaler.builder import build_modules, route_layers
 from scaler.latency_features import latency_features
 from search_spaces import Constraints, JobSpec
 from workers.failures import InfeasibleCandidateError
@@ -41,8 +42,8 @@ CONFIG_KEY = "latency_model"  # where a trial's Tune config carries the model
 
 def network_features(network: NetworkSpec, input_size: int, batch: int) -> dict[str, float]:
     """The latency features of ``network``, built on the meta device: no weights, no memory."""
-    with torch.device("meta"):
-        model = Detector(network)
+    with torch.device("meta"):  # its modules only: no stride probe, no initialisation
+        model = Detector(network, build_modules(network, route_layers(network)))
     return latency_features(model, input_size, batch)
 
 
