@@ -90,6 +90,10 @@ def test_the_drawer_shows_curves_links_mlflow_and_exports_a_loadable_zip(page, j
     assert "inherited fromtrial f0" in page.text_content("#drawer-details")  # <dt><dd>: no space
     assert "initialised fromtrial:f0" in page.text_content("#drawer-details")
     assert "inherited share81.3 % of its parameter values" in page.text_content("#drawer-details")
+    assert "latency predicted" in page.text_content("#drawer-details")
+    assert "5.0 % off the measurement" in page.text_content("#drawer-details")
+    # the device's latency model in this job: nothing refused, one prediction of two within ±10 %
+    assert "0 rejected unbuilt · 50 % of 2 within ±10 %" in page.text_content("#summary")
     page.wait_for_function("(document.getElementById('curve-plot').data || []).length === 3")
     assert page.evaluate("document.getElementById('curve-plot').data[0].y.length") == 4  # one per epoch
     link = page.get_attribute("#mlflow-anchor", "href")
