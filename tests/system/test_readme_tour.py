@@ -30,6 +30,7 @@ SERVICE_COMMANDS = (
     "export",
     "cancel",
     "usage",
+    "devices",
     "team",
     "token",
 )

@@ -20,8 +20,9 @@ import pytest
 import torch
 
 from scaler import Detector, ScalingPoint, compound_scale
-from search_spaces import parse_job_spec
+from search_spaces import JobSpec
 from search_spaces.devices import TargetDevice
+from tests.workers.search.trial_reports import tiny_spec
 from workers.latency import measure_latency
 from workers.runtimes import runner
 
@@ -131,30 +132,16 @@ def test_a_search_s_latencies_come_from_the_device_s_node_not_the_training_one(
     from workers.devices import DeviceUnavailableError
     from workers.search.run import run_search
 
-    document = {
-        "name": "on-device",
-        "dataset": str(synth_dataset),
-        "space": {
-            "architecture": {
-                "family": ["large"],
-                "input_size": [64],
-                "stages": [5],
-                "depth_multiple": {"low": 0.33, "high": 0.33},
-                "width_multiple": {"low": 0.125, "high": 0.125},
-                "activation": ["leaky"],
-            },
-            "hyperparameters": {
-                "base": {"lr0": 0.004, "warmup_epochs": 0.5, "mosaic": 0.0},
-                "anchors": False,
-            },
-        },
-        "objectives": {"latency": {"device": DEVICE.name, "rounds": 1}},
-        "budget": {"max_trials": 1, "epochs_per_trial": 1, "cpus_per_trial": 1},
-        "training": {"batch_size": 8, "nominal_batch": 8, "optimizer": "adam"},
-        "searcher": "random",
-        "scheduler": "fifo",
-    }
-    spec = parse_job_spec(document)
+    def job(device: str) -> JobSpec:
+        return tiny_spec(
+            synth_dataset,
+            objectives={"latency": {"device": device}},
+            budget={"max_trials": 1, "epochs_per_trial": 1, "cpus_per_trial": 1},
+            searcher="random",
+            scheduler="fifo",
+        )
+
+    spec = job(DEVICE.name)
     result = run_search(spec, tmp_path / "search", target_device=DEVICE, export_front=False)
     (trial,) = result.trials
     assert trial.status == "completed", trial.error
@@ -163,7 +150,7 @@ def test_a_search_s_latencies_come_from_the_device_s_node_not_the_training_one(
     assert (stats.threads, stats.runtime) == (2, "onnxruntime")  # the device's, not the trial's one thread
     assert trial.latency_ms == pytest.approx(stats.estimate_ms)
 
-    nowhere = parse_job_spec({**document, "objectives": {"latency": {"device": "nowhere"}}})
+    nowhere = job("nowhere")
     with pytest.raises(DeviceUnavailableError, match="device:nowhere"):
         run_search(
             nowhere,

@@ -13,7 +13,8 @@ created once a search has timed enough networks) and is stored for the next sear
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -22,7 +23,7 @@ from scaler import Detector, NetworkSpec
 from scaler.builder import build_modules, route_layers
 from scaler.latency_features import latency_features
 from search_spaces import Constraints, JobSpec
-from workers.failures import InfeasibleCandidateError
+from workers.failures import CandidateError, InfeasibleCandidateError
 from workers.latency_model import (
     MIN_SAMPLES,
     LatencyModel,
@@ -37,6 +38,7 @@ from workers.search.outcome import PREDICTOR_REJECTED as REJECTED
 from workers.search.outcome import SearchTrial
 from workers.trial import LatencyTarget, build_network
 
+LOG = logging.getLogger(__name__)
 CONFIG_KEY = "latency_model"  # where a trial's Tune config carries the model
 
 
@@ -90,19 +92,35 @@ def learn_from_search(
     spec: JobSpec,
     trials: Sequence[SearchTrial],
     target: LatencyTarget,
-    num_classes: int,
+    num_classes: Callable[[], int],
 ) -> LatencyModel | None:
     """The setting's model refitted with the stable measurements of ``trials`` (created when there
-    was none and enough networks were timed), stored; None when there was nothing to learn."""
+    was none and enough networks were timed), stored; None when there was nothing to learn, or
+    when the dataset (``num_classes``: read only when there is something to learn) cannot be read
+    any more: the search's result does not depend on it."""
     from workers.search.run import trial_config_of
 
+    timed = [
+        trial
+        for trial in trials
+        if trial.latency_stats is not None
+        and trial.latency_stats.stable
+        and not trial.latency_stats.cached
+        and not trial.latency_stats.include_nms
+    ]
+    if not timed:
+        return None
+    try:
+        classes = num_classes()
+    except (CandidateError, OSError, ValueError) as error:
+        LOG.warning("the latency model does not learn from this search: %s", error)
+        return None
     samples = []
-    for trial in trials:
+    for trial in timed:
         stats = trial.latency_stats
-        if stats is None or not stats.stable or stats.cached or stats.include_nms:
-            continue
+        assert stats is not None
         config = trial_config_of(spec, trial)
-        features = network_features(build_network(config, num_classes), config.image_size, target.batch)
+        features = network_features(build_network(config, classes), config.image_size, target.batch)
         samples.append(LatencySample(features, stats.estimate_ms, trial.trial_id))
     if not samples:
         return None

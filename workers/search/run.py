@@ -177,12 +177,10 @@ def run_search(
         trials = remeasure_unstable(spec, trials, shared, recorder)
     stop_cache(shared["latency_cache"])
     if not stopper.asked_to_stop:  # the device's latency model learns from what this search timed
-        num_classes = open_dataset(
-            spec.dataset,
-            DataRoots.of(None if data_roots is None else [str(root) for root in data_roots]),
-            decode=False,
-        ).num_classes
-        learn_from_search(spec, trials, target, num_classes)
+        roots = DataRoots.of(None if data_roots is None else [str(root) for root in data_roots])
+        learn_from_search(
+            spec, trials, target, lambda: open_dataset(spec.dataset, roots, decode=False).num_classes
+        )
     front, volume, history, reference = summarise(trials, spec.objectives)
     result = SearchResult(
         trials=tuple(trials),
