@@ -18,6 +18,15 @@ trains it for a child's epochs and prints the AP per epoch. Children: the parent
 - ``low-lr-ramp``: both.
 
 Uses the search benchmark's dataset (``bench/search_efficiency.py`` writes it).
+
+With ``--from WEIGHTS`` no parent is trained: every candidate (``--candidates``) starts from
+weights trained on *other* data (``bench/search_efficiency.py``'s pretraining: the space's largest
+network on the three-class demo dataset, as a released checkpoint is trained on COCO) with the
+reference's fine-tuning file under the recipe, and fine-tunes a child's epochs under the two
+schedules a job may pick (``training.fine_tune``): ``transfer`` (the recipe's lr0 and warm-up, as
+the reference fine-tunes) and ``low-lr`` (``continue``: lr0 × lrf, no warm-up)::
+
+    python bench/inherit_probe.py --from runs/bench-pretrained/largest-3class.pt --variants transfer low-lr
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from pathlib import Path
 from candidates import CANDIDATES, candidate_config, emit
 
 from workers.data.open import open_dataset
+from workers.training.hyp import FINE_TUNE_CHANGES
 from workers.training.inherit import save_weights
 from workers.training.trainer import Trainer
 from workers.trial import TrialConfig, run_trial, train_config_of
@@ -39,6 +49,7 @@ VARIANTS: dict[str, dict] = {
     "ramp": {"warmup_epochs": 1.0, "warmup_bias_lr": 0.0},
     "low-lr": {"warmup_epochs": 0.0, "lr_scale": "lrf"},
     "low-lr-ramp": {"warmup_epochs": 1.0, "warmup_bias_lr": 0.0, "lr_scale": "lrf"},
+    "transfer": {},  # the recipe as it is: its lr0 and its warm-up
 }
 
 
@@ -73,7 +84,14 @@ def main() -> None:
     parser.add_argument("--parents", type=int, nargs="+", default=[2, 0])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--from", dest="pretrained", type=Path, default=None, help="weights trained elsewhere"
+    )
+    parser.add_argument("--candidates", type=int, nargs="+", default=list(range(len(CANDIDATES))))
     args = parser.parse_args()
+    if args.pretrained is not None:
+        transfer(args)
+        return
     with tempfile.TemporaryDirectory(prefix="inherit-probe-") as scratch:
         for index in args.parents:
             parent = CANDIDATES[index]
@@ -95,6 +113,23 @@ def main() -> None:
                     row |= {"variant": name, "start_ap": round(before, 4), "error": outcome.error}
                     row["ap"] = [round(epoch["metrics"]["ap"], 4) for epoch in outcome.history]
                     emit(row, args.out)
+
+
+def transfer(args: argparse.Namespace) -> None:
+    """Every candidate fine-tuned from ``args.pretrained`` under each variant (``--from``)."""
+    for index in args.candidates:
+        candidate = CANDIDATES[index]
+        for name in args.variants:
+            config = child_config(args.data, candidate, args.child_epochs, args.pretrained, VARIANTS[name])
+            config = dataclasses.replace(config, hyp=config.hyp.replace(**FINE_TUNE_CHANGES))
+            before = start_ap(config)
+            outcome = run_trial(config)
+            row = {"role": "transfer", "candidate": list(candidate), "variant": name, "error": outcome.error}
+            row |= {
+                "start_ap": round(before, 4),
+                "ap": [round(e["metrics"]["ap"], 4) for e in outcome.history],
+            }
+            emit(row, args.out)
 
 
 if __name__ == "__main__":

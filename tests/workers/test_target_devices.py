@@ -26,6 +26,8 @@ from tests.workers.search.trial_reports import tiny_spec
 from workers.latency import measure_latency
 from workers.runtimes import runner
 
+# a Ray cluster of its own processes: with the other multi-process system tests, one at a time
+pytestmark = pytest.mark.xdist_group("system")
 RAY = str(Path(sys.executable).with_name("ray"))
 DEVICE = TargetDevice(name="test-box", kind="cpu", runtime="onnxruntime", threads=2)
 
