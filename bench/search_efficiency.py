@@ -303,7 +303,7 @@ def main() -> None:
                 "latency_threads": spec.objectives.latency.threads,
                 "latency_rounds": spec.objectives.latency.rounds,
                 "supernet_epochs": spec.supernet.epochs if spec.supernet else None,
-                "fine_tune": spec.training.fine_tune_schedule() if spec.training.initial_weights else None,
+                "fine_tune": spec.training.fine_tune if spec.training.initial_weights else None,
                 "curve": curves[method],
                 "trials_run": trials_run(result),
             }

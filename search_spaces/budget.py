@@ -12,11 +12,11 @@ from search_spaces.names import NAME_PATTERN, PATH_MAX_LENGTH
 JOB_WEIGHTS_PREFIX = "job:"
 
 # How a candidate that starts from ``training.initial_weights`` trains (``TrainingSettings.fine_tune``):
-# ``transfer``: the reference's hyp.finetune.yaml as written — lr0 and the usual warm-up — for weights
-# trained on other data; ``continue``: where a trained network's schedule ends (lr0 × lrf, no
-# warm-up) — for weights trained on this dataset; ``auto``: continue for an earlier job's weights
-# (``job:…``), transfer for a file
-FineTuneSchedule = Literal["auto", "transfer", "continue"]
+# ``continue`` (the default): where a trained network's schedule ends (lr0 × lrf, no warm-up);
+# ``transfer``: the reference's hyp.finetune.yaml as written — lr0 and the usual warm-up — meant for
+# the reference's long fine-tunes. Measured on a search's short trials, continue fine-tunes weights
+# from another dataset better too (docs/benchmarks.md, "Transfer or continue")
+FineTuneSchedule = Literal["continue", "transfer"]
 
 
 class Budget(BaseModel):
@@ -68,7 +68,7 @@ class TrainingSettings(BaseModel):
         default=None, min_length=1, max_length=PATH_MAX_LENGTH, pattern=NAME_PATTERN
     )
 
-    fine_tune: FineTuneSchedule = "auto"
+    fine_tune: FineTuneSchedule = "continue"
 
     @field_validator("initial_weights")
     @classmethod
@@ -76,13 +76,6 @@ class TrainingSettings(BaseModel):
         if value is not None:
             parse_weights_reference(value)
         return value
-
-    def fine_tune_schedule(self) -> Literal["transfer", "continue"]:
-        """The schedule ``fine_tune`` names, ``auto`` resolved by what the initial weights are."""
-        if self.fine_tune != "auto":
-            return self.fine_tune
-        named_job = self.initial_weights is not None and parse_weights_reference(self.initial_weights)
-        return "continue" if named_job else "transfer"
 
 
 class SupernetSettings(BaseModel):

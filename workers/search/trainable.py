@@ -195,7 +195,7 @@ def search_trial(config: dict[str, Any]) -> None:
             if supernet.get("role") == "train":
                 trial = dataclasses.replace(trial, epochs=int(supernet["epochs"]))
                 configure = _supernet_training(spec, flatten(config), supernet)
-            trial = starting_weights(trial, weights.get("path"), spec.training.fine_tune_schedule())
+            trial = starting_weights(trial, weights.get("path"), spec.training.fine_tune)
         _search_trial(
             spec,
             trial,
