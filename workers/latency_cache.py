@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 CACHE_PREFIX = "scaler-latency-cache-"
 # the handles of the caches this process started: Ray ends an actor nobody holds a handle of, its
 # name notwithstanding, so the search's driver holds its cache's until ``stop_cache``
-_HELD: dict[str, Any] = {}
+_HELD: dict[str, tuple[str, Any]] = {}  # name → (the Ray job that started it, its handle)
 
 
 def _network_document(network: NetworkSpec) -> list[dict[str, Any]]:
@@ -155,14 +155,22 @@ def start_cache(out_dir: str | Path, known: Mapping[str, LatencyStats] | None = 
     import ray
 
     name = cache_name(out_dir)
+    job = ray.get_runtime_context().get_job_id()
+    for stale in [held for held, (started_by, _) in _HELD.items() if started_by != job]:
+        del _HELD[stale]  # handles of an earlier Ray session of this process (a search that raised)
     values = {key: cache_entry(stats).to_dict() for key, stats in (known or {}).items() if stats.stable}
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    # beside the search's driver (soft: anywhere when that node cannot take it): not on a node
+    # that only holds a target device, whose processes serve its measurements
+    beside_driver = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=True)
     actor = (
         ray.remote(num_cpus=0)(LatencyCache)
-        .options(name=name, get_if_exists=True, max_concurrency=1)
+        .options(name=name, get_if_exists=True, max_concurrency=1, scheduling_strategy=beside_driver)
         .remote(values)
     )
     ray.get(actor.preload.remote(values))  # an actor found again keeps its entries and takes these
-    _HELD[name] = actor
+    _HELD[name] = (job, actor)
     return name
 
 
@@ -170,7 +178,8 @@ def stop_cache(name: str) -> None:
     """End the search's cache actor (its entries live on in the trials' records)."""
     import ray
 
-    actor = _HELD.pop(name, None) or _find(name)
+    held = _HELD.pop(name, None)
+    actor = held[1] if held is not None else _find(name)
     if actor is not None:
         ray.kill(actor)
 
