@@ -29,6 +29,22 @@ from workers.runtimes import runner
 # a Ray cluster of its own processes: with the other multi-process system tests, one at a time
 pytestmark = pytest.mark.xdist_group("system")
 RAY = str(Path(sys.executable).with_name("ray"))
+ROOT = Path(__file__).resolve().parents[2]
+# a search's driver: run_search on the cluster at argv[4]; prints its one trial as JSON
+SEARCH = """
+import json, sys
+from pathlib import Path
+from search_spaces import parse_job_spec
+from search_spaces.devices import TargetDevice
+from workers.search.run import run_search
+spec = parse_job_spec(json.loads(Path(sys.argv[1]).read_text()))
+device = TargetDevice(**json.loads(sys.argv[2]))
+result = run_search(spec, sys.argv[3], target_device=device, export_front=False, ray_address=sys.argv[4])
+(trial,) = result.trials
+stats = trial.latency_stats.to_dict() if trial.latency_stats else None
+record = {"status": str(trial.status), "error": trial.error, "latency_ms": trial.latency_ms}
+print(json.dumps({**record, "stats": stats}))
+"""
 DEVICE = TargetDevice(name="test-box", kind="cpu", runtime="onnxruntime", threads=2)
 
 
@@ -74,11 +90,11 @@ def _processes_holding(text: str) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def two_nodes() -> Iterator[str]:
+def two_nodes() -> Iterator[tuple[str, str]]:
     """A head that trains (2 CPUs) and a second node without CPUs that holds ``test-box``, both
     started with ``ray start`` in a temp dir of their own (stopped by killing what runs in it, not
     ``ray stop``, which would stop every Ray on the machine); the test process is the driver.
-    Yields the second node's id."""
+    Yields the second node's id and the head's address."""
     import ray
 
     if ray.is_initialized():
@@ -101,7 +117,7 @@ def two_nodes() -> Iterator[str]:
         ray.init(address=address, log_to_driver=False)
         nodes = [node for node in ray.nodes() if node["Alive"] and DEVICE.resource in node["Resources"]]
         assert len(nodes) == 1
-        yield nodes[0]["NodeID"]
+        yield nodes[0]["NodeID"], address
     finally:
         ray.shutdown()
         for pid in _processes_holding(temp_dir):
@@ -111,7 +127,7 @@ def two_nodes() -> Iterator[str]:
 
 
 @pytest.mark.slow
-def test_a_measurement_runs_on_the_node_that_holds_the_device(two_nodes: str) -> None:
+def test_a_measurement_runs_on_the_node_that_holds_the_device(two_nodes: tuple[str, str]) -> None:
     import ray
 
     from workers.devices import DeviceUnavailableError, measure_on_device, require_carrier
@@ -119,7 +135,7 @@ def test_a_measurement_runs_on_the_node_that_holds_the_device(two_nodes: str) ->
     model = tiny_model()
     stats = measure_on_device(DEVICE, model.spec, 64, runs=30, rounds=1)
     driver = ray.get_runtime_context().get_node_id()
-    assert stats.node_id == two_nodes and stats.node_id != driver
+    assert stats.node_id == two_nodes[0] and stats.node_id != driver
     assert (stats.target, stats.runtime, stats.threads, stats.batch) == ("test-box", "onnxruntime", 2, 1)
     require_carrier(DEVICE)
     elsewhere = TargetDevice(name="nowhere", kind="cpu")
@@ -143,14 +159,31 @@ def test_a_search_s_latencies_come_from_the_device_s_node_not_the_training_one(
             scheduler="fifo",
         )
 
+    # the search's driver is a process of its own, as the service's runner is
     spec = job(DEVICE.name)
-    result = run_search(spec, tmp_path / "search", target_device=DEVICE, export_front=False)
-    (trial,) = result.trials
-    assert trial.status == "completed", trial.error
-    stats = trial.latency_stats
-    assert stats is not None and stats.node_id == two_nodes and stats.target == DEVICE.name
-    assert (stats.threads, stats.runtime) == (2, "onnxruntime")  # the device's, not the trial's one thread
-    assert trial.latency_ms == pytest.approx(stats.estimate_ms)
+    (tmp_path / "spec.json").write_text(spec.model_dump_json())
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(ROOT)}
+    arguments = [
+        str(tmp_path / "spec.json"),
+        DEVICE.model_dump_json(),
+        str(tmp_path / "search"),
+        two_nodes[1],
+    ]
+    driver = subprocess.run(
+        [sys.executable, "-c", SEARCH, *arguments],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert driver.returncode == 0, driver.stderr[-3000:]
+    trial = json.loads(driver.stdout.strip().splitlines()[-1])
+    assert trial["status"] == "completed", trial["error"]
+    stats = trial["stats"]
+    assert stats is not None and stats["node_id"] == two_nodes[0] and stats["target"] == DEVICE.name
+    assert (stats["threads"], stats["runtime"]) == (2, "onnxruntime")  # the device's, not the trial's
+    assert trial["latency_ms"] == pytest.approx(stats["estimate_ms"])
 
     nowhere = job("nowhere")
     with pytest.raises(DeviceUnavailableError, match="device:nowhere"):
