@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from workers.trial import LatencyTarget
 
 CACHE_PREFIX = "scaler-latency-cache-"
+RETRIES = 3  # a call to the cache while Ray restarts it (its node was lost) is retried this often
+LOG = logging.getLogger(__name__)
 # the handles of the caches this process started: Ray ends an actor nobody holds a handle of, its
 # name notwithstanding, so the search's driver holds its cache's until ``stop_cache``
 _HELD: dict[str, tuple[str, Any]] = {}  # name → (the Ray job that started it, its handle)
@@ -164,9 +167,18 @@ def start_cache(out_dir: str | Path, known: Mapping[str, LatencyStats] | None = 
     # beside the search's driver (soft: anywhere when that node cannot take it): not on a node
     # that only holds a target device, whose processes serve its measurements
     beside_driver = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=True)
+    # a lost node takes the actor with it: Ray starts it again elsewhere with the preloaded
+    # entries (those timed since are gone: only time is lost), and calls made meanwhile are retried
     actor = (
         ray.remote(num_cpus=0)(LatencyCache)
-        .options(name=name, get_if_exists=True, max_concurrency=1, scheduling_strategy=beside_driver)
+        .options(
+            name=name,
+            get_if_exists=True,
+            max_concurrency=1,
+            scheduling_strategy=beside_driver,
+            max_restarts=-1,
+            max_task_retries=RETRIES,
+        )
         .remote(values)
     )
     ray.get(actor.preload.remote(values))  # an actor found again keeps its entries and takes these
@@ -195,14 +207,24 @@ def _find(name: str) -> Any:
 
 def through_cache(name: str, key: str, measure: Callable[[], LatencyStats]) -> LatencyStats:
     """The measurement under ``key`` from the cache named ``name`` (marked ``cached``), else
-    ``measure()``'s, keyed, stored in the cache when stable."""
+    ``measure()``'s, keyed, stored in the cache when stable. A cache out of reach costs a
+    measurement, never the trial."""
     import ray
 
+    from ray.exceptions import RayActorError
+
     actor = _find(name)
-    found = ray.get(actor.get.remote(key)) if actor is not None else None
+    try:
+        found = ray.get(actor.get.remote(key)) if actor is not None else None
+    except RayActorError as error:  # the cache is out of reach (its node lost for good): time it
+        LOG.warning("latency cache %s unreachable, measuring without it: %s", name, error)
+        actor, found = None, None
     if found is not None:
         return dataclasses.replace(LatencyStats.from_dict(found), key=key, cached=True, remeasured=0)
     stats = dataclasses.replace(measure(), key=key, cached=False)
     if actor is not None and stats.stable:
-        ray.get(actor.put.remote(key, cache_entry(stats).to_dict()))
+        try:
+            ray.get(actor.put.remote(key, cache_entry(stats).to_dict()))
+        except RayActorError as error:  # the measurement stands; only its reuse is lost
+            LOG.warning("latency cache %s unreachable, %s not kept: %s", name, key, error)
     return stats

@@ -119,6 +119,19 @@ def test_a_search_preloads_known_measurements_and_a_stale_cache_name_measures(lo
     assert not gone.cached and gone.key == key
 
 
+def test_a_cache_whose_process_dies_comes_back_with_its_preloaded_entries(local_ray, tmp_path):
+    """As when its node is lost mid-search: the trials go on asking it, and never fail for it."""
+    import ray
+
+    name = start_cache(tmp_path, {"known": _stats(1.01)})
+    try:
+        ray.kill(ray.get_actor(name), no_restart=False)  # its process ends; Ray starts it again
+        assert through_cache(name, "known", lambda: _stats(1.0)).cached
+        assert not through_cache(name, "new", lambda: _stats(1.0)).cached
+    finally:
+        stop_cache(name)
+
+
 @pytest.mark.parametrize("spread", [1.0, 2.0])
 def test_only_a_keyed_stable_first_hand_measurement_is_stored(spread):
     stats = dataclasses.replace(_stats(spread), key="k")
