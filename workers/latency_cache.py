@@ -210,7 +210,6 @@ def through_cache(name: str, key: str, measure: Callable[[], LatencyStats]) -> L
     ``measure()``'s, keyed, stored in the cache when stable. A cache out of reach costs a
     measurement, never the trial."""
     import ray
-
     from ray.exceptions import RayActorError
 
     actor = _find(name)
