@@ -53,8 +53,10 @@ class JobOut(BaseModel):
 
 class LatencyPredictorOut(BaseModel):
     """The device's latency model in this job (``workers.search.predictor.predictor_summary``):
-    candidates it rejected unbuilt, and its predictions against the measurements of the others."""
+    sampled points it screened out before they became trials, candidates it rejected unbuilt, and
+    its predictions against the measurements of the others."""
 
+    screened: int  # sampled points predicted too slow, told to the searcher and never trained
     rejected: int
     compared: int
     within: float | None  # share of the compared predictions within ±10 % of the measurement

@@ -37,9 +37,10 @@ if TYPE_CHECKING:
         LatencyStats,
         TrialStatus,
     )
-    from workers.search.outcome import SearchTrial, predictor_summary, summarise
+    from workers.search.outcome import SearchTrial, predictor_summary, screened_count, summarise
+    from workers.search.points import trial_config_of
     from workers.search.resources import resolve_resources
-    from workers.search.run import ensure_ray, run_search, trial_config_of
+    from workers.search.run import ensure_ray, run_search
     from workers.training.hyp import Hyperparameters, HypError
     from workers.trial import LatencyTarget, TrialConfig, run_trial
 
@@ -64,6 +65,7 @@ HOME_MODULES: dict[str, str] = {
     "LatencyStats": "workers.results",
     "summarise": "workers.search.outcome",
     "predictor_summary": "workers.search.outcome",
+    "screened_count": "workers.search.outcome",
     "cache_entry": "workers.latency_cache",
     "cache_scope": "workers.latency_cache",
     "scope_of": "workers.latency_cache",
@@ -88,7 +90,7 @@ HOME_MODULES: dict[str, str] = {
     "local_resources": "workers.devices",
     "resolve_resources": "workers.search.resources",
     "run_search": "workers.search.run",
-    "trial_config_of": "workers.search.run",
+    "trial_config_of": "workers.search.points",
 }
 
 __all__ = [
@@ -125,6 +127,7 @@ __all__ = [
     "run_search",
     "run_trial",
     "scope_of",
+    "screened_count",
     "space_networks",
     "storable",
     "summarise",

@@ -18,11 +18,12 @@ from api.errors import MAX_OFFSET, FieldError, error_responses
 from api.job_states import RESUMABLE_STATES, JobState
 from api.openapi import component_ref
 from api.routing import SessionReleasingRoute
+from api.runner import job_folder
 from api.schemas import Created, JobList, JobOut, JobStatus, LatencyPredictorOut
 from api.settings import Settings
 from api.validation import validated_spec
 from search_spaces import JobSpec
-from workers.api import SearchTrial, predictor_summary
+from workers.api import SearchTrial, predictor_summary, screened_count
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=SessionReleasingRoute)
 OWNED_JOB_RESPONSES = error_responses(404)
@@ -117,13 +118,14 @@ def best_aps(session: SessionDep, job_ids: list[str]) -> dict[str, float]:
 
 
 @router.get("/{job_id}", response_model=JobStatus, responses=OWNED_JOB_RESPONSES)
-def get_job(job_id: str, session: SessionDep, team: TeamDep) -> JobStatus:
+def get_job(job_id: str, session: SessionDep, team: TeamDep, settings: SettingsDep) -> JobStatus:
     job = owned_job(session, team, job_id)
     out = JobOut.model_validate(job).model_copy(update={"best_ap": best_aps(session, [job.id]).get(job.id)})
     spec = JobSpec.model_validate(job.spec)
     budget = spec.budget.max_trial_epochs or spec.budget.max_trials * spec.budget.epochs_per_trial
     progress = job.trials_finished / job.trials_total if job.trials_total else 0.0
-    predictor = LatencyPredictorOut(**predictor_summary(_predicted_trials(session, job.id)))
+    screened = screened_count(job_folder(settings, job.id))
+    predictor = LatencyPredictorOut(**predictor_summary(_predicted_trials(session, job.id), screened))
     return JobStatus(**out.model_dump(), progress=progress, budget_epochs=budget, latency_predictor=predictor)
 
 

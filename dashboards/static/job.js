@@ -34,15 +34,17 @@
     );
   }
 
-  // the device's latency model in this job: candidates it refused unbuilt, its accuracy so far
+  // the device's latency model in this job: points it screened out before they became trials,
+  // candidates it refused unbuilt, its accuracy so far
   function predictorUsed(predictor) {
-    return predictor && (predictor.rejected > 0 || predictor.compared > 0);
+    return predictor && (predictor.screened > 0 || predictor.rejected > 0 || predictor.compared > 0);
   }
 
   function predictorText(predictor) {
     const accuracy = predictor.compared
       ? `${number(predictor.within * 100, 0)} % of ${predictor.compared} within ±10 %` : "nothing measured yet";
-    return `${predictor.rejected} rejected unbuilt · ${accuracy}`;
+    const screened = predictor.screened ? `${predictor.screened} screened out untrained · ` : "";
+    return `${screened}${predictor.rejected} rejected unbuilt · ${accuracy}`;
   }
 
   function mlflowUrl(runId) {

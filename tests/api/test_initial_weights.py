@@ -80,7 +80,7 @@ def zipped(folder: Path, archive: Path) -> Path:
 
 def trained_checkpoint(spec: JobSpec, trial: SearchTrial, path: Path) -> Path:
     """A training checkpoint of the network ``trial`` of ``spec`` builds, with recognisable weights."""
-    from workers.search.run import trial_config_of
+    from workers.search.points import trial_config_of
     from workers.trial import build_network
 
     model = Detector(build_network(trial_config_of(spec, trial), 3))

@@ -18,7 +18,7 @@ from api.runner import DatabaseWriter
 from search_spaces import JobSpec, load_job_spec
 from search_spaces.mutation import sample_point
 from tests.api.conftest import Server, make_settings, start_server
-from workers.search.outcome import SearchTrial
+from workers.search.outcome import SCREENED_FILE, SearchTrial
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -78,6 +78,10 @@ def jobs(tmp_path_factory: pytest.TempPathFactory, synth_dataset: Path) -> Itera
     factory = make_session_factory(engine)
     finished = _job(factory, spec, "done")
     writer = DatabaseWriter(factory, finished, spec)
+    # the search screened out 12 sampled points with the device's latency model before training
+    folder = data_dir / "jobs" / finished
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / SCREENED_FILE).write_text('{"point": {}}\n' * 12)
     rng = np.random.default_rng(3)
     for index in range(6):
         ap, latency_ms = float(rng.uniform(0.05, 0.4)), float(rng.uniform(5, 40))

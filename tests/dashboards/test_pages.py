@@ -77,7 +77,7 @@ def test_job_page_draws_every_trial_marks_the_front_and_the_infeasible(page, job
 
 def test_the_drawer_shows_curves_links_mlflow_and_exports_a_loadable_zip(page, jobs, tmp_path):
     from workers.export import load_export
-    from workers.search.run import trial_config_of
+    from workers.search.points import trial_config_of
     from workers.trial import build_network
 
     page.goto(f"{jobs.server.url}/dashboard/jobs/{jobs.finished}")
@@ -92,8 +92,11 @@ def test_the_drawer_shows_curves_links_mlflow_and_exports_a_loadable_zip(page, j
     assert "inherited share81.3 % of its parameter values" in page.text_content("#drawer-details")
     assert "latency predicted" in page.text_content("#drawer-details")
     assert "5.0 % off the measurement" in page.text_content("#drawer-details")
-    # the device's latency model in this job: nothing refused, one prediction of two within ±10 %
-    assert "0 rejected unbuilt · 50 % of 2 within ±10 %" in page.text_content("#summary")
+    # the device's latency model in this job: 12 sampled points screened out before training,
+    # no trial refused, one prediction of two within ±10 %
+    assert "12 screened out untrained · 0 rejected unbuilt · 50 % of 2 within ±10 %" in page.text_content(
+        "#summary"
+    )
     page.wait_for_function("(document.getElementById('curve-plot').data || []).length === 3")
     assert page.evaluate("document.getElementById('curve-plot').data[0].y.length") == 4  # one per epoch
     link = page.get_attribute("#mlflow-anchor", "href")

@@ -6,6 +6,7 @@ import dataclasses
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from search_spaces import Objectives, Point
@@ -195,11 +196,23 @@ def summarise(
 # begins so; a job shows the share of predictions within ±10 % of the measurement
 PREDICTOR_REJECTED = "predicted latency"
 PREDICTOR_TOLERANCE = 0.10
+SCREENED_FILE = "screened.jsonl"  # a search's points screened out by the latency model
 
 
-def predictor_summary(trials: Sequence[SearchTrial]) -> dict[str, Any]:
-    """What a job shows of its latency model: candidates it rejected unbuilt, and how close its
-    predictions came to the measurements of the others."""
+def screened_count(search_dir: str | Path) -> int:
+    """How many sampled points the search in ``search_dir`` screened out with the latency model
+    before they became trials (``workers.search.screening``; 0: none, or no such search)."""
+    try:
+        with (Path(search_dir) / SCREENED_FILE).open() as lines:
+            return sum(1 for line in lines if line.strip())
+    except OSError:
+        return 0
+
+
+def predictor_summary(trials: Sequence[SearchTrial], screened: int = 0) -> dict[str, Any]:
+    """What a job shows of its latency model: sampled points it screened out before they became
+    trials (``screened``), trials it rejected unbuilt, and how close its predictions came to the
+    measurements of the others."""
     rejected = sum(
         1
         for trial in trials
@@ -211,6 +224,7 @@ def predictor_summary(trials: Sequence[SearchTrial]) -> dict[str, Any]:
         if trial.latency_predicted_ms and trial.latency_ms
     ]
     return {
+        "screened": screened,
         "rejected": rejected,
         "compared": len(errors),
         "within": sum(error <= PREDICTOR_TOLERANCE for error in errors) / len(errors) if errors else None,

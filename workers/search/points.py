@@ -3,12 +3,17 @@ point as {"arch": {…}, "hyp": {…}} next to the job; a trial's TrialConfig is
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from search_spaces import JobSpec, Point, scaling_values
 from search_spaces.devices import TargetDevice, preset_devices
 from workers.training.hyp import FINE_TUNE_CHANGES, Hyperparameters
 from workers.trial import LatencyTarget, TrialConfig
+
+if TYPE_CHECKING:
+    from workers.search.outcome import SearchTrial
 
 GROUPS = ("arch", "hyp")
 
@@ -91,3 +96,12 @@ def latency_target(spec: JobSpec, target_device: dict[str, Any] | None = None) -
         runtime=device.runtime if device else "torch",
         target_device=values,
     )
+
+
+def trial_config_of(spec: JobSpec, trial: SearchTrial) -> TrialConfig:
+    """The TrialConfig a finished trial trained (its fitted anchors included)."""
+    config = trial_config(spec, trial.point)
+    if trial.anchors:
+        anchors = tuple(tuple(level) for level in json.loads(trial.anchors))
+        config = replace(config, point={**(config.point or {}), "anchors": anchors})
+    return config

@@ -98,7 +98,7 @@ def learn_from_search(
     was none and enough networks were timed), stored; None when there was nothing to learn, or
     when the dataset (``num_classes``: read only when there is something to learn) cannot be read
     any more: the search's result does not depend on it."""
-    from workers.search.run import trial_config_of
+    from workers.search.points import trial_config_of
 
     timed = [
         trial

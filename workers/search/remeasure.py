@@ -94,9 +94,8 @@ def _remeasure(
 
     from scaler import Detector
     from workers.data.open import open_dataset
-    from workers.search.points import latency_target
+    from workers.search.points import latency_target, trial_config_of
     from workers.search.resources import trial_threads
-    from workers.search.run import trial_config_of
     from workers.trial import build_network
 
     spec = JobSpec.model_validate(spec_values)

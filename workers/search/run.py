@@ -23,7 +23,7 @@ from workers.latency_cache import start_cache, stop_cache
 from workers.results import LatencyStats
 from workers.search.mlflow_logger import MlflowLogger
 from workers.search.outcome import SearchResult, SearchTrial, summarise
-from workers.search.points import latency_target, nest, trial_config
+from workers.search.points import latency_target, nest, trial_config_of
 from workers.search.predictor import CONFIG_KEY as PREDICTOR_KEY
 from workers.search.predictor import learn_from_search, predictor_config
 from workers.search.recorder import History, TrialRecorder, logged_histories, record
@@ -31,6 +31,7 @@ from workers.search.remeasure import remeasure_unstable
 from workers.search.resources import resolve_resources
 from workers.search.rungs import keep_rungs
 from workers.search.schedulers import make_scheduler
+from workers.search.screening import make_screen
 from workers.search.searchers import make_searcher
 from workers.search.stopper import SearchStopper
 from workers.search.supernet import SUPERNET, extreme_point, slicing_role, supernet_weights, training_role
@@ -127,6 +128,11 @@ def run_search(
     }
     target = latency_target(spec, shared["target_device"])
     shared[PREDICTOR_KEY] = predictor_config(target)  # the device's latency model, when it has one
+    roots = DataRoots.of(None if data_roots is None else [str(root) for root in data_roots])
+
+    def classes() -> int:
+        return open_dataset(spec.dataset, roots, decode=False).num_classes
+
     supernet_trials: list[SearchTrial] = []
     if spec.supernet is not None:
         supernet_trials = _supernet(spec, out_dir, shared, recorder)
@@ -149,7 +155,13 @@ def run_search(
             _trainable(spec),
             param_space=shared,
             tune_config=tune.TuneConfig(
-                search_alg=make_searcher(spec, list(initial_points), weights_dir=out_dir / "weights"),
+                search_alg=make_searcher(
+                    spec,
+                    list(initial_points),
+                    weights_dir=out_dir / "weights",
+                    screen=make_screen(spec, shared[PREDICTOR_KEY], target, classes, shared["target_device"]),
+                    search_dir=out_dir,
+                ),
                 scheduler=scheduler,
                 num_samples=spec.budget.max_trials,
                 time_budget_s=spec.budget.max_wall_minutes * 60 if spec.budget.max_wall_minutes else None,
@@ -177,10 +189,7 @@ def run_search(
         trials = remeasure_unstable(spec, trials, shared, recorder)
     stop_cache(shared["latency_cache"])
     if not stopper.asked_to_stop:  # the device's latency model learns from what this search timed
-        roots = DataRoots.of(None if data_roots is None else [str(root) for root in data_roots])
-        learn_from_search(
-            spec, trials, target, lambda: open_dataset(spec.dataset, roots, decode=False).num_classes
-        )
+        learn_from_search(spec, trials, target, classes)
     front, volume, history, reference = summarise(trials, spec.objectives)
     result = SearchResult(
         trials=tuple(trials),
@@ -355,14 +364,3 @@ def export_front_trials(
             onnx=onnx,
         )
     return folder
-
-
-def trial_config_of(spec: JobSpec, trial: SearchTrial) -> Any:
-    """The TrialConfig a finished trial trained (its fitted anchors included)."""
-    import json
-
-    config = trial_config(spec, trial.point)
-    if trial.anchors:
-        anchors = tuple(tuple(level) for level in json.loads(trial.anchors))
-        config = replace(config, point={**(config.point or {}), "anchors": anchors})
-    return config

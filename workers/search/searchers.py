@@ -16,6 +16,7 @@ from ray.tune.search.optuna import OptunaSearch
 from search_spaces import JobSpec, Parameter, Point
 from workers.results import FAILED_STATUSES, TrialReport, TrialStatus
 from workers.search.evolve import EvolveSearcher
+from workers.search.screening import Screen, ScreeningSearcher
 from workers.search.tune_adapter import optuna_study, optuna_trial, take_optuna_trial
 
 MIN_POPULATION, MAX_POPULATION = 4, 50
@@ -206,11 +207,19 @@ SEARCHER_FACTORIES: dict[str, Callable[..., Searcher]] = {
 
 
 def make_searcher(
-    spec: JobSpec, initial: list[Point] | None = None, weights_dir: Path | None = None
+    spec: JobSpec,
+    initial: list[Point] | None = None,
+    weights_dir: Path | None = None,
+    screen: Screen | None = None,
+    search_dir: Path | None = None,
 ) -> Searcher:
     """The job's searcher, limited to the budget's concurrent trials. ``initial``: points to
     evaluate first (e.g. the best of earlier jobs). ``weights_dir``: where trials save the weights
-    that ``evolve``'s children inherit (``evolution.inherit_weights``; shared by all nodes)."""
+    that ``evolve``'s children inherit (``evolution.inherit_weights``; shared by all nodes).
+    ``screen``: the latency model's verdict on a point before it becomes a trial (``screening``;
+    what it screened out is written in ``search_dir``)."""
     extra = {"weights_dir": weights_dir} if spec.searcher == "evolve" else {}
     searcher = SEARCHER_FACTORIES[spec.searcher](spec, list(initial or []), **extra)
+    if screen is not None:
+        searcher = ScreeningSearcher(searcher, screen, search_dir or Path("."))
     return ConcurrencyLimiter(searcher, max_concurrent=spec.budget.max_concurrent_trials)

@@ -12,8 +12,9 @@ import pytest
 from scaler.latency_features import FEATURES
 from tests.workers.search.trial_reports import tiny_spec
 from workers.latency_model import LatencyModel, load_model, model_path, setting_of
-from workers.search.outcome import PREDICTOR_REJECTED, predictor_summary
+from workers.search.outcome import PREDICTOR_REJECTED, predictor_summary, screened_count
 from workers.search.points import latency_target
+from workers.search.screening import SCREENS
 
 
 def constant_model(setting: str, milliseconds: float) -> LatencyModel:
@@ -48,6 +49,8 @@ def test_a_search_refuses_predicted_too_slow_candidates_unbuilt_and_learns_from_
         assert trial.status == "infeasible" and trial.error.startswith(PREDICTOR_REJECTED)
         assert trial.latency_predicted_ms == 500.0 and trial.latency_ms is None and trial.epochs == 0
     assert predictor_summary(refused.trials)["rejected"] == 3
+    # each trial's point was the last of many screened out untrained (``screening.SCREENS``)
+    assert screened_count(tmp_path / "refused") == 3 * (SCREENS - 1)
 
     constant_model(setting, 1.0).save(model_path(setting))  # now every network "takes 1 ms"
     measured = run_search(spec, tmp_path / "measured", export_front=False)

@@ -104,7 +104,8 @@ def test_a_whole_search_on_ray_tune_with_mlflow_and_export(local_ray, synth_data
     from mlflow.tracking import MlflowClient
 
     from workers.export import load_export
-    from workers.search.run import run_search, trial_config_of
+    from workers.search.points import trial_config_of
+    from workers.search.run import run_search
     from workers.training.hyp import Hyperparameters
     from workers.trial import build_network
 
