@@ -3,10 +3,85 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from workers.training.hyp import Hyperparameters
+
+# The reference's scratch recipe (SGD, nominal batch 64, lr0 0.01, a 3-epoch warm-up, full mosaic)
+# is made for 300-epoch runs: over a few dozen epochs it barely starts to learn (docs/benchmarks.md:
+# AP50 0.049 after 12 epochs where the short-budget recipe reached 0.515; 200 COCO photos, 20
+# epochs: AP 0.012 against a short-recipe search's 0.188). So ``--recipe auto`` trains runs
+# shorter than this with the short-budget recipe, and longer ones with the reference's.
+SHORT_RUN_EPOCHS = 100
+AUTO, SHORT, REFERENCE = "auto", "short", "reference"
+RECIPES = (AUTO, SHORT, REFERENCE)
+# the preset part that holds the short-budget recipe (the tiny-cpu presets include it)
+SHORT_RECIPE_PART = "_short-cpu-recipe"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a run trains: ``name`` (short or reference), why it was chosen, its optimizer, batch,
+    nominal batch (gradients accumulate to it) and its hyperparameters' changes to the reference's
+    scratch ones."""
+
+    name: str
+    reason: str
+    optimizer: str
+    batch_size: int
+    nominal_batch: int
+    changes: dict[str, float]
+
+
+def choose_recipe(requested: str, epochs: int) -> tuple[str, str]:
+    """The recipe's name for ``--recipe requested`` and a run of ``epochs``, and why."""
+    if requested != AUTO:
+        return requested, f"--recipe {requested}"
+    if epochs < SHORT_RUN_EPOCHS:
+        return SHORT, f"epochs {epochs} < {SHORT_RUN_EPOCHS}"
+    return REFERENCE, f"epochs {epochs} ≥ {SHORT_RUN_EPOCHS}"
+
+
+def load_recipe(requested: str, epochs: int) -> Recipe:
+    """The short recipe as its preset part writes it; the reference's as a trial's defaults are
+    (``TrialConfig``: SGD, nominal batch 64; ``Hyperparameters``: the scratch values)."""
+    name, reason = choose_recipe(requested, epochs)
+    if name == SHORT:
+        from search_spaces import preset_document
+
+        document = preset_document(SHORT_RECIPE_PART)
+        training = document["training"]
+        changes = dict(document["space"]["hyperparameters"]["base"])
+    else:
+        from workers.trial import TrialConfig
+
+        training = {item.name: item.default for item in fields(TrialConfig)}
+        changes = {}
+    return Recipe(
+        name=name,
+        reason=reason,
+        optimizer=training["optimizer"],
+        batch_size=training["batch_size"],
+        nominal_batch=training["nominal_batch"],
+        changes=changes,
+    )
+
+
+def _known_optimizer(context: click.Context, parameter: click.Parameter, value: str | None) -> str | None:
+    """``--optimizer``, checked against the trainer's optimizers when given (imported only then:
+    the trainer's module imports torch)."""
+    if value is None:
+        return None
+    from workers.training.optim import OPTIMIZERS
+
+    if value not in OPTIMIZERS:
+        raise click.BadParameter(f"{value!r} is not one of {', '.join(OPTIMIZERS)}")
+    return value
 
 
 @click.command()
@@ -18,9 +93,32 @@ import click
 @click.option("--data", type=click.Path(path_type=Path), required=True, help="Dataset folder or data yaml.")
 @click.option("--img", "image_size", type=int, default=256, show_default=True, help="Training and test size.")
 @click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--batch", "batch_size", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option(
-    "--hyp", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Hyperparameter yaml."
+    "--batch",
+    "batch_size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Images per batch [default: the recipe's].",
+)
+@click.option(
+    "--recipe",
+    "recipe_name",
+    type=click.Choice(RECIPES),
+    default=AUTO,
+    show_default=True,
+    help="Training recipe: short (the tiny-cpu presets' short-budget one), reference (the reference's "
+    f"scratch one, made for 300 epochs); auto: short under {SHORT_RUN_EPOCHS} epochs.",
+)
+@click.option(
+    "--optimizer",
+    callback=_known_optimizer,
+    metavar="NAME",
+    help="Override the recipe's optimizer: sgd or adam.",
+)
+@click.option(
+    "--hyp",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Hyperparameter yaml: its keys over the recipe's.",
 )
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option(
@@ -39,7 +137,9 @@ def train(
     data: Path,
     image_size: int,
     epochs: int,
-    batch_size: int,
+    batch_size: int | None,
+    recipe_name: str,
+    optimizer: str | None,
     hyp: Path | None,
     device: str,
     workers: int,
@@ -51,13 +151,26 @@ def train(
     """Train one network on a dataset, evaluate COCO AP each epoch, measure its latency."""
     from tqdm import tqdm
 
-    from workers.api import Hyperparameters, HypError, LatencyTarget, TrialConfig, run_trial
+    from workers.api import HypError, LatencyTarget, TrialConfig, run_trial
 
+    recipe = load_recipe(recipe_name, epochs)
     try:
-        hyperparameters = Hyperparameters.from_yaml(hyp) if hyp else Hyperparameters()
+        hyperparameters = _hyperparameters(recipe, hyp)
     except HypError as error:
         click.echo(f"error: {error}", err=True)
         raise SystemExit(2) from error
+    batch_size = batch_size or recipe.batch_size
+    chosen_optimizer = optimizer or recipe.optimizer
+    recipe_document = {
+        "name": recipe.name,
+        "reason": recipe.reason,
+        "optimizer": chosen_optimizer,
+        "batch_size": batch_size,
+        "nominal_batch": recipe.nominal_batch,
+        "hyperparameters": hyperparameters.to_dict(),
+    }
+    if not as_json:
+        click.echo(_recipe_line(recipe_document, optimizer is not None, hyp))
     config = TrialConfig(
         data=str(data),
         model=model_name,
@@ -67,6 +180,8 @@ def train(
         epochs=epochs,
         batch_size=batch_size,
         hyp=hyperparameters,
+        nominal_batch=recipe.nominal_batch,
+        optimizer=chosen_optimizer,
         device=device,
         workers=workers,
         seed=seed,
@@ -97,7 +212,7 @@ def train(
     result = run_trial(config, on_epoch=on_epoch, on_batch=on_batch)
     if "bar" in bar:
         bar.pop("bar").close()
-    document = _summary(result)
+    document = {**_summary(result), "recipe": recipe_document}
     if as_json:
         click.echo(json.dumps(document))
     elif result.status == "completed":
@@ -111,6 +226,35 @@ def train(
     if result.status != "completed":
         click.echo(f"error: {result.error}", err=True)
         raise SystemExit(1)
+
+
+def _hyperparameters(recipe: Recipe, hyp: Path | None) -> Hyperparameters:
+    """The recipe's hyperparameters, with the keys a ``--hyp`` file writes over them."""
+    import yaml
+
+    from workers.training.hyp import RENAMED, Hyperparameters
+
+    if hyp is None:
+        return Hyperparameters.from_mapping(recipe.changes)
+    from_file = Hyperparameters.from_yaml(hyp)  # checked: a readable mapping of known names
+    written = {RENAMED.get(key, key) for key in yaml.safe_load(hyp.read_text())}
+    return from_file.replace(**{key: value for key, value in recipe.changes.items() if key not in written})
+
+
+def _recipe_line(recipe: dict[str, Any], optimizer_given: bool, hyp: Path | None) -> str:
+    """E.g. 'recipe: short (epochs 20 < 100): adam, batch 8 (nominal 8), lr0 0.004, warmup_epochs
+    0.5, …; the rest the reference's scratch hyperparameters'."""
+    from workers.training.hyp import Hyperparameters
+
+    values, scratch = recipe["hyperparameters"], Hyperparameters().to_dict()
+    changed = ["lr0", *(key for key, value in values.items() if key != "lr0" and value != scratch[key])]
+    optimizer = f"{recipe['optimizer']} (--optimizer)" if optimizer_given else recipe["optimizer"]
+    over = f", {hyp} over it" if hyp else ""
+    return (
+        f"recipe: {recipe['name']} ({recipe['reason']}{over}): {optimizer}, batch {recipe['batch_size']} "
+        f"(nominal {recipe['nominal_batch']}), {', '.join(f'{key} {values[key]:g}' for key in changed)}; "
+        "the rest the reference's scratch hyperparameters"
+    )
 
 
 def _summary(result: Any) -> dict[str, Any]:
