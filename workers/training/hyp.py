@@ -10,6 +10,8 @@ from typing import Any
 import yaml
 
 RENAMED = {"giou": "box"}  # older ScaledYOLOv4 hyp files call the box gain 'giou'
+# an exported hyp file names the trial's optimizer beside the numbers (the reference's --adam flag)
+OPTIMIZER_KEY = "optimizer"
 
 
 # data/hyp.finetune.yaml of the reference (spec §5.1): the scratch values but for these two; the
@@ -76,9 +78,32 @@ class Hyperparameters:
     def to_dict(self) -> dict[str, float]:
         return dataclasses.asdict(self)
 
+    def to_hyp_file(self, optimizer: str) -> dict[str, float | str]:
+        """An exported hyp file: every key, each older name beside the key it became (yolov4-large's
+        train.py reads ``giou``, yolov4-csp's ``box``: both hold the one gain), and ``optimizer``
+        last; ``from_mapping`` reads it back."""
+        older_names = {key: older for older, key in RENAMED.items()}
+        values: dict[str, float | str] = {}
+        for key, value in self.to_dict().items():
+            values[key] = value
+            if key in older_names:
+                values[older_names[key]] = value
+        values[OPTIMIZER_KEY] = _known_optimizer(optimizer)
+        return values
+
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> Hyperparameters:
+        """The hyperparameters of a hyp file's mapping: older names are read as the keys they became
+        (a file holding both must give them one value), and an ``optimizer`` key (an export's hyp
+        file names one) is checked and left to the caller (``TrialConfig.optimizer``)."""
         known = {item.name for item in fields(cls)}
+        if OPTIMIZER_KEY in values:
+            _known_optimizer(values[OPTIMIZER_KEY])
+            values = {key: value for key, value in values.items() if key != OPTIMIZER_KEY}
+        for older, key in RENAMED.items():
+            if older in values and key in values and values[older] != values[key]:
+                message = f"is the older name of {key} but the file gives them two values"
+                raise HypError(older, f"{message}: {values[older]!r} and {values[key]!r}")
         renamed = {RENAMED.get(key, key): value for key, value in values.items()}
         unknown = sorted(set(renamed) - known)
         if unknown:
@@ -94,3 +119,11 @@ class Hyperparameters:
         if not isinstance(values, dict):
             raise HypError("hyp", f"{path} must be a mapping of hyperparameter names to numbers")
         return cls.from_mapping(values)
+
+
+def _known_optimizer(value: Any) -> str:
+    from workers.training.optim import OPTIMIZERS  # that module imports this one
+
+    if value not in OPTIMIZERS:
+        raise HypError(OPTIMIZER_KEY, f"must be one of {', '.join(OPTIMIZERS)}, got {value!r}")
+    return str(value)

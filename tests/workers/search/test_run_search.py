@@ -185,9 +185,11 @@ def test_a_whole_search_on_ray_tune_with_mlflow_and_export(local_ray, synth_data
     assert network.layers == expected.layers and network.detect.anchors == expected.detect.anchors
     assert sum(p.numel() for p in model.parameters()) == best.params
     assert json.loads((folder / "metrics.json").read_text())["trained"] is True
-    # every hyperparameter the trial trained with, the searched learning rate among them
+    # every hyperparameter the trial trained with, the searched learning rate among them, and its optimizer
     exported_hyp = yaml.safe_load((folder / "hyp.yaml").read_text())
-    assert list(exported_hyp) == list(Hyperparameters().to_dict())
+    trained_with = trial_config_of(spec, best)
+    assert exported_hyp == trained_with.hyp.to_hyp_file(trained_with.optimizer)
+    assert Hyperparameters.from_mapping(exported_hyp) == trained_with.hyp
     assert exported_hyp["lr0"] == pytest.approx(best.point["hyp/lr0"])
     trained = torch.load(best.checkpoint, map_location="cpu", weights_only=True)["ema"]  # the EMA weights
     exported = model.state_dict()
