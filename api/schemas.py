@@ -27,6 +27,20 @@ class Created(BaseModel):
     id: str
 
 
+class ExtendIn(BaseModel):
+    """More budget for a finished job (``POST /v1/jobs/{id}/extend``): its search goes on with the
+    same searcher, scheduler and weights."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trials: int = Field(ge=1, description="trials to add to budget.max_trials")
+    trial_epochs: int | None = Field(
+        default=None,
+        ge=1,
+        description="trial-epochs to add to budget.max_trial_epochs (when the job has one)",
+    )
+
+
 class JobOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from search_spaces import preset_document
+from search_spaces import SHORT_RECIPE_PART, preset_document
 from workers.training.hyp import Hyperparameters
 
-RECIPE = "_short-cpu-recipe"
+RECIPE = SHORT_RECIPE_PART
 
 
 def recipe_hyperparameters() -> dict[str, float]:

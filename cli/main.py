@@ -12,7 +12,7 @@ from cli.device_commands import devices
 from cli.latency_commands import latency
 from cli.model_commands import model
 from cli.search_command import search
-from cli.service_commands import cancel, db, export, jobs, scheduler, serve, submit, usage, watch
+from cli.service_commands import cancel, db, export, extend, jobs, scheduler, serve, submit, usage, watch
 from cli.train_command import train
 
 
@@ -27,7 +27,22 @@ cli.add_command(data)
 cli.add_command(train)
 cli.add_command(search)
 cli.add_command(latency)
-for command in (serve, scheduler, db, submit, jobs, usage, watch, export, cancel, demo, team, token, devices):
+for command in (
+    serve,
+    scheduler,
+    db,
+    submit,
+    jobs,
+    usage,
+    watch,
+    export,
+    cancel,
+    extend,
+    demo,
+    team,
+    token,
+    devices,
+):
     cli.add_command(command)
 
 

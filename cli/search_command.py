@@ -59,7 +59,11 @@ class Progress:
 @click.option("--searcher", help="Override the searcher (evolve, nsga2, tpe, random).")
 @click.option("--scheduler", help="Override the scheduler (fifo, asha, moasha).")
 @click.option("--tracking-uri", help="MLflow tracking URI (default: a SQLite store under --out).")
-@click.option("--resume", is_flag=True, help="Continue an interrupted search in --out.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the search in --out: an interrupted one, or a finished one given a larger --max-trials.",
+)
 @click.option(
     "--initial-weights",
     type=click.Path(exists=True, path_type=Path),

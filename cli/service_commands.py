@@ -260,3 +260,25 @@ def cancel(job_id: str, url: str, token: str | None) -> None:
     """Cancel a queued or running job."""
     job = ApiClient(url, token).json("POST", f"/v1/jobs/{job_id}/cancel")
     click.echo(f"{job_id}: {'cancelling' if job['cancel_requested'] else job['status']}")
+
+
+@click.command()
+@click.argument("job_id")
+@click.option(
+    "--trials", type=click.IntRange(min=1), required=True, help="Trials to add to the job's budget."
+)
+@click.option(
+    "--trial-epochs",
+    type=click.IntRange(min=1),
+    help="Trial-epochs to add to budget.max_trial_epochs (a job whose budget has one).",
+)
+@url_option
+@token_option
+def extend(job_id: str, trials: int, trial_epochs: int | None, url: str, token: str | None) -> None:
+    """Give a finished job more budget: its search goes on with the same searcher, scheduler and
+    weights (`scaler watch JOB` follows it)."""
+    body: dict[str, int] = {"trials": trials}
+    if trial_epochs is not None:
+        body["trial_epochs"] = trial_epochs
+    job = ApiClient(url, token).json("POST", f"/v1/jobs/{job_id}/extend", json=body)
+    click.echo(f"{job_id}: {job['status']}, budget {job['trials_total']} trials")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from workers.training.hyp import Hyperparameters
+    from workers.api import Hyperparameters
 
 # The reference's scratch recipe (SGD, nominal batch 64, lr0 0.01, a 3-epoch warm-up, full mosaic)
 # is made for 300-epoch runs: over a few dozen epochs it barely starts to learn (docs/benchmarks.md:
@@ -21,7 +21,6 @@ SHORT_RUN_EPOCHS = 100
 AUTO, SHORT, REFERENCE = "auto", "short", "reference"
 RECIPES = (AUTO, SHORT, REFERENCE)
 # the preset part that holds the short-budget recipe (the tiny-cpu presets include it)
-SHORT_RECIPE_PART = "_short-cpu-recipe"
 
 
 @dataclass(frozen=True)
@@ -52,13 +51,13 @@ def load_recipe(requested: str, epochs: int) -> Recipe:
     (``TrialConfig``: SGD, nominal batch 64; ``Hyperparameters``: the scratch values)."""
     name, reason = choose_recipe(requested, epochs)
     if name == SHORT:
-        from search_spaces import preset_document
+        from search_spaces import SHORT_RECIPE_PART, preset_document
 
         document = preset_document(SHORT_RECIPE_PART)
         training = document["training"]
         changes = dict(document["space"]["hyperparameters"]["base"])
     else:
-        from workers.trial import TrialConfig
+        from workers.api import TrialConfig
 
         training = {item.name: item.default for item in fields(TrialConfig)}
         changes = {}
@@ -77,7 +76,7 @@ def _known_optimizer(context: click.Context, parameter: click.Parameter, value: 
     the trainer's module imports torch)."""
     if value is None:
         return None
-    from workers.training.optim import OPTIMIZERS
+    from workers.api import OPTIMIZERS
 
     if value not in OPTIMIZERS:
         raise click.BadParameter(f"{value!r} is not one of {', '.join(OPTIMIZERS)}")
@@ -232,7 +231,7 @@ def _hyperparameters(recipe: Recipe, hyp: Path | None) -> Hyperparameters:
     """The recipe's hyperparameters, with the keys a ``--hyp`` file writes over them."""
     import yaml
 
-    from workers.training.hyp import RENAMED, Hyperparameters
+    from workers.api import RENAMED, Hyperparameters
 
     if hyp is None:
         return Hyperparameters.from_mapping(recipe.changes)
@@ -244,7 +243,7 @@ def _hyperparameters(recipe: Recipe, hyp: Path | None) -> Hyperparameters:
 def _recipe_line(recipe: dict[str, Any], optimizer_given: bool, hyp: Path | None) -> str:
     """E.g. 'recipe: short (epochs 20 < 100): adam, batch 8 (nominal 8), lr0 0.004, warmup_epochs
     0.5, …; the rest the reference's scratch hyperparameters'."""
-    from workers.training.hyp import Hyperparameters
+    from workers.api import Hyperparameters
 
     values, scratch = recipe["hyperparameters"], Hyperparameters().to_dict()
     changed = ["lr0", *(key for key, value in values.items() if key != "lr0" and value != scratch[key])]

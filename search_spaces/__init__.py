@@ -13,6 +13,7 @@ from search_spaces.budget import (
 )
 from search_spaces.job import SCHEDULERS, SEARCHERS, JobSpec
 from search_spaces.loading import (
+    SHORT_RECIPE_PART,
     SpecLoadError,
     load_job_spec,
     parse_job_spec,
@@ -32,6 +33,7 @@ __all__ = [
     "PATH_MAX_LENGTH",
     "SCHEDULERS",
     "SEARCHERS",
+    "SHORT_RECIPE_PART",
     "ArchitectureSpace",
     "Budget",
     "Constraints",

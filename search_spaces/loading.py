@@ -19,6 +19,8 @@ PRESET_PACKAGE = "search_spaces.presets"
 # job spec of its own: it is not listed among the presets
 PART_PREFIX = "_"
 INCLUDE_KEY = "include"
+# the short-budget CPU recipe (Adam at batch 8, …) the tiny presets include, `scaler train` and bench use
+SHORT_RECIPE_PART = "_short-cpu-recipe"
 FIELD_PREFIX = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+|\[\d+\])*): ")
 
 

@@ -14,6 +14,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from workers.data.boxes import label_size_sample
     from workers.data.dataset import Dataset, DatasetError
     from workers.data.open import open_dataset
     from workers.data.roots import ALLOW_HINT, DataRoots, OutsideRootsError
@@ -41,7 +42,8 @@ if TYPE_CHECKING:
     from workers.search.points import trial_config_of
     from workers.search.resources import resolve_resources
     from workers.search.run import ensure_ray, run_search
-    from workers.training.hyp import Hyperparameters, HypError
+    from workers.training.hyp import RENAMED, Hyperparameters, HypError
+    from workers.training.optim import OPTIMIZERS
     from workers.trial import LatencyTarget, TrialConfig, run_trial
 
 HOME_MODULES: dict[str, str] = {
@@ -52,11 +54,14 @@ HOME_MODULES: dict[str, str] = {
     "DatasetError": "workers.data.dataset",
     "OutsideRootsError": "workers.data.roots",
     "SynthConfig": "workers.data.synth",
+    "label_size_sample": "workers.data.boxes",
     "open_dataset": "workers.data.open",
     "write_synth_dataset": "workers.data.synth",
     # records and settings: cheap
     "Hyperparameters": "workers.training.hyp",
     "HypError": "workers.training.hyp",
+    "RENAMED": "workers.training.hyp",
+    "OPTIMIZERS": "workers.training.optim",
     "SearchTrial": "workers.search.outcome",
     "TrialStatus": "workers.results",
     "UNSTABLE_SPREAD": "workers.results",
@@ -97,6 +102,8 @@ __all__ = [
     "ALLOW_HINT",
     "FAILED_STATUSES",
     "MEASURED_STATUSES",
+    "OPTIMIZERS",
+    "RENAMED",
     "UNSTABLE_SPREAD",
     "DataRoots",
     "Dataset",
@@ -117,6 +124,7 @@ __all__ = [
     "ensure_ray",
     "export_trial",
     "fit",
+    "label_size_sample",
     "load_model",
     "local_resources",
     "local_target",

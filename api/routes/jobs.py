@@ -11,17 +11,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import Caller
-from api.body import read_body
+from api.body import parse_model_body, read_body
 from api.db.models import Job, TrialRecord, utcnow
 from api.deps import SessionDep, SettingsDep, TeamDep
 from api.errors import MAX_OFFSET, FieldError, error_responses
-from api.job_states import RESUMABLE_STATES, JobState
+from api.job_states import FINISHED_STATES, RESUMABLE_STATES, JobState
 from api.openapi import component_ref
 from api.routing import SessionReleasingRoute
 from api.runner import job_folder
-from api.schemas import Created, JobList, JobOut, JobStatus, LatencyPredictorOut
+from api.schemas import Created, ExtendIn, JobList, JobOut, JobStatus, LatencyPredictorOut
 from api.settings import Settings
-from api.validation import validated_spec
+from api.validation import check_limits, validated_spec
 from search_spaces import JobSpec
 from workers.api import SearchTrial, predictor_summary, screened_count
 
@@ -176,3 +176,48 @@ def resume_job(job_id: str, session: SessionDep, team: TeamDep) -> JobOut:
     job.finished_at = None
     session.commit()
     return JobOut.model_validate(job)
+
+
+@router.post(
+    "/{job_id}/extend",
+    response_model=JobOut,
+    responses=error_responses(400, 404, 409, 413, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": component_ref(ExtendIn)}},
+        }
+    },
+)
+async def extend_job(job_id: str, request: Request, team: TeamDep, settings: SettingsDep) -> JobOut:
+    """Give a finished job more budget: its search goes on from its saved state — the same
+    searcher (what it learned), scheduler and weights — and trains the added trials. A job can be
+    extended any number of times; a failed or cancelled one also resumes what it left unfinished."""
+    extension = parse_model_body(await read_body(request, settings.max_spec_bytes), ExtendIn)
+    factory = request.app.state.session_factory
+    return await run_in_threadpool(_extend, factory, team, job_id, extension, settings)
+
+
+def _extend(
+    factory: sessionmaker[Session], team: Caller, job_id: str, extension: ExtendIn, settings: Settings
+) -> JobOut:
+    with factory() as session:
+        job = owned_job(session, team, job_id)
+        if job.status not in FINISHED_STATES:
+            raise FieldError("status", f"only a finished job is extended; this one is {job.status}", 409)
+        spec = JobSpec.model_validate(job.spec)
+        budget = {"max_trials": spec.budget.max_trials + extension.trials}
+        if extension.trial_epochs is not None:
+            if spec.budget.max_trial_epochs is None:
+                raise FieldError(
+                    "trial_epochs", "the job's budget counts trials only (no budget.max_trial_epochs)"
+                )
+            budget["max_trial_epochs"] = spec.budget.max_trial_epochs + extension.trial_epochs
+        extended = spec.with_changes(budget={**spec.budget.model_dump(), **budget})
+        check_limits(extended, settings)
+        job.spec = extended.model_dump(mode="json")
+        job.trials_total = extended.budget.max_trials
+        job.status, job.error, job.cancel_requested, job.resume_requested = JobState.QUEUED, None, False, True
+        job.finished_at = None
+        session.commit()
+        return JobOut.model_validate(job)

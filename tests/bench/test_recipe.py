@@ -8,7 +8,7 @@ from types import ModuleType
 
 import pytest
 
-from search_spaces import load_job_spec, preset_document
+from search_spaces import SHORT_RECIPE_PART, load_job_spec, preset_document
 from workers.training.hyp import Hyperparameters
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
@@ -22,7 +22,7 @@ def _bench_module(monkeypatch: pytest.MonkeyPatch, name: str) -> ModuleType:
 
 def test_the_bench_recipe_is_the_preset_file_s(monkeypatch):
     recipe = _bench_module(monkeypatch, "recipe")
-    document = preset_document("_short-cpu-recipe")
+    document = preset_document(SHORT_RECIPE_PART)
     base = document["space"]["hyperparameters"]["base"]
     assert recipe.recipe_hyperparameters() == base
     assert recipe.recipe_training() == document["training"]

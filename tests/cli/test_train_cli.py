@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cli.train_command import REFERENCE, SHORT, SHORT_RECIPE_PART, SHORT_RUN_EPOCHS, choose_recipe
-from search_spaces import preset_document
+from cli.train_command import REFERENCE, SHORT, SHORT_RUN_EPOCHS, choose_recipe
+from search_spaces import SHORT_RECIPE_PART, preset_document
 from tests.cli.test_model_cli import run
 from workers.training.checkpoint import load_checkpoint
 from workers.training.hyp import Hyperparameters

@@ -11,10 +11,17 @@ from typing import Any
 
 import pytest
 
-from search_spaces import SpecLoadError, load_job_spec, parse_job_spec, preset_document, preset_names
+from search_spaces import (
+    SHORT_RECIPE_PART,
+    SpecLoadError,
+    load_job_spec,
+    parse_job_spec,
+    preset_document,
+    preset_names,
+)
 from search_spaces.budget import TrainingSettings
 
-RECIPE = "_short-cpu-recipe"
+RECIPE = SHORT_RECIPE_PART
 # sha256 (first 16 hex digits) of each preset's document as sorted JSON, taken from the preset files
 # before the short CPU recipe moved into _short-cpu-recipe.yaml: resolving the include gives the
 # very mappings the files held, so every preset parses to the same JobSpec as before. A preset

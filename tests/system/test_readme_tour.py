@@ -29,6 +29,7 @@ SERVICE_COMMANDS = (
     "watch",
     "export",
     "cancel",
+    "extend",
     "usage",
     "devices",
     "team",
@@ -131,7 +132,9 @@ def test_the_tour_runs_as_written(tmp_path):
                 assert (tmp_path / command.split("-o", 1)[1].strip()).stat().st_size > 0
             if line.startswith("scaler usage"):
                 assert "CPU-hours" in output
+            if line.startswith("scaler extend"):
+                assert "queued" in output, output
         jobs = json.loads(run("scaler jobs --json", tmp_path, env))
         assert any(job["id"] == job_id and job["status"] == "done" for job in jobs["items"])
-    for step in ("submit", "jobs", "watch", "export", "cancel", "usage"):
+    for step in ("submit", "jobs", "watch", "export", "extend", "cancel", "usage"):
         assert any(line.startswith(f"scaler {step}") for line in ran), (step, ran)

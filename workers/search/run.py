@@ -36,7 +36,12 @@ from workers.search.searchers import make_searcher
 from workers.search.stopper import SearchStopper
 from workers.search.supernet import SUPERNET, extreme_point, slicing_role, supernet_weights, training_role
 from workers.search.trainable import search_trial
-from workers.search.tune_adapter import reattach_run_config, restored_scheduler
+from workers.search.tune_adapter import (
+    ExtensibleSearchGenerator,
+    extend_restored_search,
+    reattach_run_config,
+    restored_scheduler,
+)
 
 EXPERIMENT = "search"
 FINALIZE = "finalize"  # the Tune run that trains the front's networks once more
@@ -118,7 +123,7 @@ def run_search(
             callback.on_search_start(logger.parent_run_id, logger.experiment_id)
     recorder = TrialRecorder([logger, *callbacks], histories=histories if resume else None)
     restored: Any = ()
-    stopper = SearchStopper(spec.budget.max_trial_epochs, stop_requested)
+    stopper = SearchStopper(spec.budget.max_trial_epochs, stop_requested, key=str(out_dir))
     shared = {
         "job": spec.model_dump(mode="json"),
         "data_roots": None if data_roots is None else [str(root) for root in data_roots],
@@ -147,6 +152,7 @@ def run_search(
         stopper.spent += _epochs_spent(restored)  # the trial-epoch budget carries on
         recorder.seed(logged_histories(restored))
         reattach_run_config(tuner, [recorder], stopper)  # the restored run config has no live ones
+        extend_restored_search(tuner, spec.budget.max_trials, restored)  # a larger budget: more trials
         keep_rungs(restored_scheduler(tuner), out_dir, resume=True)  # restored with empty rungs
     else:
         scheduler = make_scheduler(spec)
@@ -155,12 +161,16 @@ def run_search(
             _trainable(spec),
             param_space=shared,
             tune_config=tune.TuneConfig(
-                search_alg=make_searcher(
-                    spec,
-                    list(initial_points),
-                    weights_dir=out_dir / "weights",
-                    screen=make_screen(spec, shared[PREDICTOR_KEY], target, classes, shared["target_device"]),
-                    search_dir=out_dir,
+                search_alg=ExtensibleSearchGenerator(
+                    make_searcher(
+                        spec,
+                        list(initial_points),
+                        weights_dir=out_dir / "weights",
+                        screen=make_screen(
+                            spec, shared[PREDICTOR_KEY], target, classes, shared["target_device"]
+                        ),
+                        search_dir=out_dir,
+                    )
                 ),
                 scheduler=scheduler,
                 num_samples=spec.budget.max_trials,

@@ -47,22 +47,43 @@ def interrupt_tune_run() -> bool:
     return True
 
 
+# per search folder, the stopper of the run this process drives (``SearchStopper.__reduce__``)
+_LIVE: dict[str, SearchStopper] = {}
+
+
+def _live_stopper(key: str | None, max_trial_epochs: int | None) -> SearchStopper:
+    """What a pickled stopper becomes when Tune restores its experiment: the live stopper of the
+    same search, else one with the pickled budget and no request to poll."""
+    return (_LIVE.get(key) if key is not None else None) or SearchStopper(max_trial_epochs)
+
+
 class SearchStopper(Stopper):
-    """``interrupt``: how a request interrupts the run (True once asked; False when it cannot)."""
+    """``interrupt``: how a request interrupts the run (True once asked; False when it cannot).
+    ``key`` (the search's folder): Tune pickles its controller's stopper into the experiment state
+    and puts that copy back when the search is restored, in place of the one the resumed run was
+    given; a keyed stopper unpickles as the live stopper of its search instead (the resumed run's,
+    with its budget — raised when a job was extended — and its request to poll)."""
 
     def __init__(
         self,
         max_trial_epochs: int | None = None,
         requested: Callable[[], bool] | None = None,
         interrupt: Callable[[], bool] = interrupt_tune_run,
+        key: str | None = None,
     ) -> None:
         self.max_trial_epochs = max_trial_epochs
         self.requested = requested
         self.interrupt = interrupt
+        self.key = key
         self.spent = 0
         self._checked_at = 0.0
         self._stop = False
         self._interrupted = False
+        if key is not None:
+            _LIVE[key] = self
+
+    def __reduce__(self) -> tuple[Any, tuple[str | None, int | None]]:
+        return (_live_stopper, (self.key, self.max_trial_epochs))
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
         if TrialReport.from_metrics(result).status is TrialStatus.RUNNING:

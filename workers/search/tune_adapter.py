@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from ray.tune.search import ConcurrencyLimiter, Searcher, SearchGenerator
 
 if TYPE_CHECKING:
     import optuna
-    from ray.tune import Callback, Tuner
+    from ray.tune import Callback, ResultGrid, Tuner
     from ray.tune.impl.tuner_internal import TunerInternal
     from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
     from ray.tune.search.optuna import OptunaSearch
@@ -56,6 +58,60 @@ def restored_scheduler(tuner: Tuner) -> TrialScheduler:
     search began (its rung records as they were then: Tune saves no scheduler state). Relies on
     Ray 2.60.0's ``Tuner._local_tuner`` and ``TunerInternal._tune_config``."""
     return _local_tuner(tuner)._tune_config.scheduler
+
+
+# SearchGenerator (Ray 2.60.0: ``SearchGenerator._total_samples`` is how many trials it creates,
+# ``_finished`` whether its searcher said FINISHED; both come back from the experiment's state in
+# ``set_state`` when a search is restored, so a restored search would keep its old count)
+
+
+class ExtensibleSearchGenerator(SearchGenerator):
+    """Ray's ``SearchGenerator`` whose trial count a restored search may raise (``total_at_least``,
+    set by ``extend_restored_search``): a finished job given more budget goes on with the same
+    searcher, scheduler and weights instead of stopping at the count it started with, and a search
+    its trial-epoch budget stopped (Tune then marks the generator finished) goes on when that budget
+    was raised."""
+
+    def __init__(self, searcher: Searcher) -> None:
+        super().__init__(searcher)
+        self.total_at_least = 0
+        self.ended: set[str] = set()  # the restored trials that ended (TERMINATED)
+
+    def set_state(self, state: dict) -> None:
+        """Called last when Tune restores the search (after its wrappers' and base's states)."""
+        super().set_state(state)
+        if not self.total_at_least:
+            return
+        # restored to go on: the stopper (trial-epoch budget) decides again
+        self._total_samples = max(self._total_samples, self.total_at_least)
+        self._finished = False
+        # trials the budget's stop ended were never completed to ``ConcurrencyLimiter``
+        # (``stop_all`` stops them without ``on_trial_complete``): still counted live, they
+        # would hold every slot of the limiter and no new trial would start
+        searcher: Any = self.searcher
+        while searcher is not None:
+            if isinstance(searcher, ConcurrencyLimiter):
+                stale = searcher.live_trials & self.ended
+                searcher.live_trials -= stale
+                searcher.num_unfinished_live_trials -= len(stale)
+            searcher = getattr(searcher, "searcher", None)
+
+
+def extend_restored_search(tuner: Tuner, total_trials: int, restored: ResultGrid) -> None:
+    """Let restored ``tuner`` (its results so far: ``restored``) create trials up to
+    ``total_trials`` in all (never fewer than it had) and go on where its trial-epoch budget
+    stopped it. Relies on Ray 2.60.0's ``ResultGrid._experiment_analysis.trials`` (the restored
+    ``Trial`` objects, with their status). ``RuntimeError`` for a search saved before its
+    generator could be extended."""
+    from ray.tune.experiment import Trial
+
+    search = _local_tuner(tuner)._tune_config.search_alg
+    if not isinstance(search, ExtensibleSearchGenerator):
+        raise RuntimeError("this search was saved by an older Scaler: its trial budget cannot be raised")
+    search.total_at_least = total_trials
+    search.ended = {
+        trial.trial_id for trial in restored._experiment_analysis.trials if trial.status == Trial.TERMINATED
+    }
 
 
 # OptunaSearch (Ray 2.60.0: ``OptunaSearch._ot_study`` is the ``optuna.Study`` it asks and tells;
