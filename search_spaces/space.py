@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from search_spaces.hyp_meta import HYP_DEFAULTS, HYP_META
+from search_spaces.hyp_meta import AUGMENTATION_KEYS, HYP_DEFAULTS, HYP_META
 from search_spaces.parameters import Parameter, Point
 
 # Kept in step with scaler.scaling.point by a test (search_spaces does not import the scaler).
@@ -135,12 +135,15 @@ class HypAxis(BaseModel):
 
 class HyperparameterSpace(BaseModel):
     """``base``: fixed values (over the training defaults); ``search``: the keys to search, as a
-    list or a mapping to meta overrides; ``anchors``: fit anchors to the data before each trial."""
+    list or a mapping to meta overrides; ``augmentation``: search every augmentation strength too
+    (``AUGMENTATION_KEYS``, with the meta table's limits; a strength also listed in ``search``
+    keeps that entry's overrides); ``anchors``: fit anchors to the data before each trial."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     base: dict[str, float] = Field(default_factory=dict)
     search: dict[str, HypAxis] = Field(default_factory=dict)
+    augmentation: bool = False
     anchors: bool = True
 
     @field_validator("search", mode="before")
@@ -164,23 +167,46 @@ class HyperparameterSpace(BaseModel):
     def _limits(self) -> HyperparameterSpace:
         for parameter in self.parameters():
             assert parameter.low is not None and parameter.high is not None
+            key = parameter.name[4:]
             if parameter.low > parameter.high:
-                raise ValueError(f"search.{parameter.name[4:]}: lower is above upper")
+                raise ValueError(f"search.{key}: lower is above upper")
             if parameter.log and parameter.low <= 0:
-                raise ValueError(f"search.{parameter.name[4:]}: a log axis needs lower > 0")
-            if not parameter.low <= float(self.value(parameter.name[4:])) <= parameter.high:
+                raise ValueError(f"search.{key}: a log axis needs lower > 0")
+            if not parameter.low <= float(self.value(key)) <= parameter.high:
+                searched_by = (
+                    "search limits" if key in self.search else "meta table's limits (augmentation: true)"
+                )
                 raise ValueError(
-                    f"base.{parameter.name[4:]}: {self.value(parameter.name[4:])} is outside the "
-                    f"search limits [{parameter.low}, {parameter.high}]"
+                    f"base.{key}: {self.value(key)} is outside the {searched_by} "
+                    f"[{parameter.low}, {parameter.high}]"
                 )
         return self
 
     def value(self, key: str) -> float:
         return self.base.get(key, HYP_DEFAULTS[key])
 
+    def searched(self) -> dict[str, HypAxis]:
+        """Every key searched with its overrides: ``search``, then (``augmentation``) each
+        augmentation strength it does not list, with none."""
+        if not self.augmentation:
+            return dict(self.search)
+        return {**self.search, **{key: HypAxis() for key in AUGMENTATION_KEYS if key not in self.search}}
+
+    def gain(self, key: str, axis: HypAxis) -> float:
+        """The mutation gain of ``key``: its override, else the meta table's. Under ``augmentation``
+        a strength the reference freezes (gain 0: perspective, fliplr) evolves at the gain the table
+        gives the strengths it does evolve: a job that asks for augmentation asks for all of it.
+        An explicit ``gain: 0`` in ``search`` still freezes one."""
+        if axis.gain is not None:
+            return axis.gain
+        gain = HYP_META[key].gain
+        if self.augmentation and key in AUGMENTATION_KEYS and gain == 0:
+            return max(HYP_META[strength].gain for strength in AUGMENTATION_KEYS)
+        return gain
+
     def parameters(self) -> list[Parameter]:
         result = []
-        for key, axis in self.search.items():
+        for key, axis in self.searched().items():
             meta = HYP_META[key]
             low = meta.lower if axis.lower is None else axis.lower
             high = meta.upper if axis.upper is None else axis.upper
@@ -192,7 +218,7 @@ class HyperparameterSpace(BaseModel):
                     low=low,
                     high=high,
                     log=axis.log,
-                    gain=meta.gain if axis.gain is None else axis.gain,
+                    gain=self.gain(key, axis),
                     default=self.value(key),
                 )
             )

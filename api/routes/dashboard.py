@@ -8,6 +8,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 import dashboards
+from search_spaces.hyp_meta import AUGMENTATION_KEYS
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 NO_CACHE = {"Cache-Control": "no-cache"}
@@ -31,6 +32,13 @@ def job_page(job_id: str) -> FileResponse:
 @router.get("/compare")
 def compare_page() -> FileResponse:
     return FileResponse(dashboards.page("compare"), headers=NO_CACHE)
+
+
+@router.get("/augmentation.json")
+def augmentation_keys() -> dict[str, list[str]]:
+    """The augmentation strengths (``AUGMENTATION_KEYS``): the job page plots each one a job
+    searched across its trials (static/strengths.js)."""
+    return {"keys": list(AUGMENTATION_KEYS)}
 
 
 @router.get("/vendor/plotly.min.js")

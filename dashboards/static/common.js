@@ -41,7 +41,7 @@ const Scaler = (() => {
     else banner.style.display = "none";
   }
 
-  let pendingStart = null;
+  const pendingStarts = [];  // every script's main (the job page has two) waits for the token
   function showLogin() {
     if (document.getElementById("login")) return;
     const overlay = el("div", { id: "login" }, [
@@ -58,7 +58,7 @@ const Scaler = (() => {
       if (!value) return;
       localStorage.setItem(TOKEN_KEY, value);
       overlay.remove();
-      if (pendingStart) { const run = pendingStart; pendingStart = null; run(); }
+      for (const run of pendingStarts.splice(0)) run();
     });
     document.body.appendChild(overlay);
   }
@@ -66,7 +66,7 @@ const Scaler = (() => {
   function start(main) {
     takeTokenFromHash();
     if (token()) main();
-    else { pendingStart = main; showLogin(); }
+    else { pendingStarts.push(main); showLogin(); }
   }
 
   // Runs `tick` now and every `ms` after it settles; errors show in the banner, polling goes on.

@@ -30,6 +30,7 @@ DOCUMENT_DIGESTS = {
     "hyp-evolve": "af0590ab7806d211",
     "p5-p7-large": "2cb7448d6a589cf2",
     "tiny-cpu": "2595903d689b7259",
+    "tiny-cpu-augment": "ba0ba13d8de2ca27",  # added with the preset (tiny-cpu + augmentation)
     "tiny-cpu-inherit": "bb2e16f50425f91a",
     "tiny-cpu-supernet": "2e74ca86e72192dd",
 }
