@@ -35,7 +35,8 @@ def every_field_set() -> SearchTrial:
         trial_id="t1", status=TrialStatus.COMPLETED, point={"arch/width_multiple": 0.5}, epochs=3,
         ap=0.3, ap50=0.5, fitness=0.32, latency_ms=10.0, latency_nms_ms=11.0, latency_spread=1.02,
         latency_stats=latency_stats(), params=1000, gflops=1.5, image_size=96, anchors="[[1, 2]]",
-        error="none", checkpoint="/runs/t1/trainer.pt", finished_at=1.0, seconds=60.0,
+        anchor_recall_before=0.7, anchor_recall_after=0.99, error="none", checkpoint="/runs/t1/trainer.pt",
+        finished_at=1.0, seconds=60.0,
         mlflow_run_id="run", history=({"epoch": 0.0, "ap": 0.1},), inherited_from="t0",
         initialised_from="trial:t0", inherited_share=0.8, latency_predicted_ms=10.5,
     )  # fmt: skip
@@ -97,7 +98,8 @@ def test_a_report_survives_tunes_flat_metrics():
     report = TrialReport(
         status=TrialStatus.RUNNING, epoch=2, ap=0.3, ap50=0.5, ap75=0.2, fitness=0.32,
         latency_ms=10.0, latency_nms_ms=11.0, latency=latency_stats(), params=1000, gflops=1.5,
-        image_size=96, anchors=((10.0, 13.0, 16.0, 30.0),), threads=2, inherited_from="t0",
+        image_size=96, anchors=((10.0, 13.0, 16.0, 30.0),), anchor_recall_before=0.7,
+        anchor_recall_after=0.99, threads=2, inherited_from="t0",
         initialised_from="trial:t0", inherited_share=0.8, error=None, constraint_violation=None,
         losses={"total": 1.5, "box": 0.5}, val_losses={"total": 1.7}, images_per_second=30.0,
         train_seconds=12.0, resumed=True, latency_predicted_ms=10.5,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.cluster.vq import kmeans
 
+from workers.data.boxes import label_sizes
 from workers.data.dataset import DatasetSplit
 from workers.failures import BadDataError
 
@@ -25,18 +26,6 @@ class AnchorFit:
     fitness_before: float
     fitness_after: float
     changed: bool
-
-
-def label_sizes(split: DatasetSplit, img_size: int) -> np.ndarray:
-    """(n, 2) label widths and heights in pixels once each image is letterboxed to ``img_size``."""
-    sizes = []
-    for record in split.records:
-        if len(record.boxes) == 0:
-            continue
-        scale = img_size / max(record.width, record.height)
-        wh = (record.boxes[:, 2:4] - record.boxes[:, 0:2]) * scale
-        sizes.append(wh)
-    return np.concatenate(sizes).astype(np.float64) if sizes else np.zeros((0, 2))
 
 
 def _best_ratio(sizes: np.ndarray, anchors: np.ndarray) -> np.ndarray:

@@ -171,6 +171,11 @@ class TrialReport:
     gflops: float | None = None
     image_size: int | None = None
     anchors: tuple[tuple[float, ...], ...] | None = None  # fitted to the data; None: the network's own
+    # the anchor fit's best possible recall (share of labels an anchor can match) of the network's
+    # own anchors and of the anchors it trained with (the fitted ones, or its own when none beat
+    # them); None: no fit ran (``space.hyperparameters.anchors`` off)
+    anchor_recall_before: float | None = None
+    anchor_recall_after: float | None = None
     threads: int | None = None  # torch threads the trial trained with
     inherited_from: str | None = None  # an evolve parent's trial id
     initialised_from: str | None = None  # initial weights, "supernet" or "trial:<parent>"
@@ -210,6 +215,8 @@ class TrialReport:
             "params": self.params,
             "gflops": self.gflops,
             "image_size": self.image_size,
+            "anchor_recall_before": self.anchor_recall_before,
+            "anchor_recall_after": self.anchor_recall_after,
             "threads": self.threads,
             "inherited_from": self.inherited_from,
             "initialised_from": self.initialised_from,
@@ -278,6 +285,8 @@ class TrialReport:
             gflops=_number(metrics.get("gflops")),
             image_size=_integer(metrics.get("image_size")),
             anchors=tuple(tuple(float(v) for v in level) for level in anchors) if anchors else None,
+            anchor_recall_before=_number(metrics.get("anchor_recall_before")),
+            anchor_recall_after=_number(metrics.get("anchor_recall_after")),
             threads=_integer(metrics.get("threads")),
             inherited_from=_text(metrics.get("inherited_from")),
             initialised_from=_text(metrics.get("initialised_from")),

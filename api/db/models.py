@@ -157,6 +157,9 @@ class TrialRecord(Base):
     gflops: Mapped[float | None] = mapped_column(Float, nullable=True)
     image_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
     anchors: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the anchor fit's best possible recall before and after; NULL: no fit ran
+    anchor_recall_before: Mapped[float | None] = mapped_column(Float, nullable=True)
+    anchor_recall_after: Mapped[float | None] = mapped_column(Float, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     checkpoint: Mapped[str | None] = mapped_column(Text, nullable=True)
     history: Mapped[list[Any]] = mapped_column(JSON, default=list)

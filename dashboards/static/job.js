@@ -9,6 +9,7 @@
     job: null, info: null, pareto: null, paretoEtag: null,
     table: { sort: "-ap", status: "", offset: 0, total: 0, etag: null, key: null },
     drawerTrial: null,
+    boxes: new Map(),  // the dataset's box sizes by input size (GET /boxes): fetched once each
   };
   const $ = (id) => document.getElementById(id);
 
@@ -162,6 +163,9 @@
       ...(trial.initialised_from ? [["initialised from", trial.initialised_from]] : []),
       ...(trial.inherited_share != null ? [["inherited share", `${number(trial.inherited_share * 100, 1)} % of its parameter values`]] : []),
       ["wall time", `${number(trial.seconds, 1)} s (${number(trial.device_hours, 4)} device-hours)`], ["anchors", trial.anchors || "preset"],
+      // the anchor fit's best possible recall: the share of the dataset's boxes an anchor can match
+      ...(trial.anchor_recall_before != null ? [["anchor recall", `${percent(trial.anchor_recall_before)} of boxes with the network's own anchors`
+        + ` → ${percent(trial.anchor_recall_after)} with ${trial.anchors ? "the fitted ones" : "them (the fit did not beat them)"}`]] : []),
       ...(trial.error ? [["reason", trial.error]] : []),
       ...Object.entries(trial.point).sort().map(([key, value]) => [key, typeof value === "number" ? +value.toPrecision(5) : JSON.stringify(value)])];
     $("drawer-details").replaceChildren(...rows.flatMap(([key, value]) => [el("dt", {}, [key]), el("dd", {}, [String(value)])]));
@@ -176,6 +180,33 @@
         ? [{ name: "val loss", x: epochs, y: history.map((r) => r.val_loss_total), mode: "lines", yaxis: "y2", line: { dash: "dash" } }] : []),
     ], { margin: { l: 48, r: 48, t: 8, b: 40 }, legend: { orientation: "h", y: -0.25 }, xaxis: { title: { text: "epoch" } },
       yaxis: { title: { text: "AP" }, rangemode: "tozero" }, yaxis2: { title: { text: "loss" }, overlaying: "y", side: "right" } }, Figures.CONFIG);
+    await drawAnchors(trial);
+  }
+
+  const percent = (share) => `${number(share * 100, 1)} %`;
+
+  // the dataset's boxes (width × height in pixels at the trial's input size, a sample of at most
+  // 2000) and the trial's fitted anchors over them; hidden for a trial without an input size
+  async function drawAnchors(trial) {
+    const plot = $("anchor-plot");
+    if (trial.image_size == null) { plot.hidden = true; return; }
+    if (!state.boxes.has(trial.image_size)) {
+      const { data } = await api(`/v1/jobs/${jobId}/boxes?image_size=${trial.image_size}&limit=2000`);
+      state.boxes.set(trial.image_size, data);
+    }
+    const boxes = state.boxes.get(trial.image_size);
+    const pairs = (trial.anchors ? JSON.parse(trial.anchors) : []).flatMap((level, index) =>
+      Array.from({ length: level.length / 2 }, (_, k) => ({ w: level[2 * k], h: level[2 * k + 1], level: index })));
+    plot.hidden = false;
+    const shown = boxes.total > boxes.widths.length ? `${boxes.widths.length} of ${boxes.total}` : `${boxes.total}`;
+    Plotly.react("anchor-plot", [
+      { name: `boxes (${shown})`, x: boxes.widths, y: boxes.heights, mode: "markers", type: "scatter",
+        marker: { size: 4, color: "#adb5bd", opacity: 0.6 }, hoverinfo: "x+y" },
+      ...(pairs.length ? [{ name: "fitted anchors", x: pairs.map((a) => a.w), y: pairs.map((a) => a.h), mode: "markers", type: "scatter",
+        text: pairs.map((a) => `level ${a.level + 1}`), marker: { size: 11, symbol: "x", color: "#e8590c" } }] : []),
+    ], { margin: { l: 56, r: 16, t: 28, b: 40 }, legend: { orientation: "h", y: -0.25 },
+      title: { text: pairs.length ? `anchors fitted at ${trial.image_size} px` : `the network's own anchors (none fitted) · ${trial.image_size} px`, font: { size: 13 } },
+      xaxis: { title: { text: "box width (px)" }, type: "log" }, yaxis: { title: { text: "box height (px)" }, type: "log" } }, Figures.CONFIG);
   }
 
   function wire() {

@@ -21,6 +21,11 @@ from tests.api.conftest import Server, make_settings, start_server
 from workers.search.outcome import SCREENED_FILE, SearchTrial
 
 CHROMIUM = Path("/usr/bin/chromium")
+# per level, w,h pairs in input pixels, as a trial records the anchors fitted to the data
+FITTED_ANCHORS = (
+    "[[2.7, 2.7, 3.8, 3.5, 4.9, 4.9, 7.0, 7.0], [9.5, 11.4, 13.4, 12.0, 14.1, 15.8, 15.9, 20.7],"
+    " [21.1, 21.4, 26.6, 21.8, 20.6, 31.4, 29.0, 34.2]]"
+)
 
 
 @dataclass
@@ -91,6 +96,8 @@ def jobs(tmp_path_factory: pytest.TempPathFactory, synth_dataset: Path) -> Itera
         # the device's latency model predicted f1 within 5 % and f2 50 % too slow
         off = {1: 1.05, 2: 1.5}.get(index)
         predicted = {"latency_predicted_ms": latency_ms * off} if off else {}
+        fitted = {"anchors": FITTED_ANCHORS, "anchor_recall_before": 0.71, "anchor_recall_after": 0.99}
+        anchored = fitted if index == 3 else {}  # f3's anchors were fitted to the data
         writer.on_trial_complete(
             _trial(
                 spec,
@@ -102,6 +109,7 @@ def jobs(tmp_path_factory: pytest.TempPathFactory, synth_dataset: Path) -> Itera
                 inherited_from=parent,
                 **started,
                 **predicted,
+                **anchored,
             )
         )
     writer.on_trial_complete(

@@ -124,6 +124,42 @@ def test_the_drawer_shows_curves_links_mlflow_and_exports_a_loadable_zip(page, j
     assert page.problems == []
 
 
+ANCHOR_PLOT = """() => (document.getElementById('anchor-plot').data || [])
+  .map(t => ({name: t.name, x: t.x, y: t.y}))"""
+
+
+def test_the_drawer_draws_the_fitted_anchors_over_the_datasets_boxes(page, jobs):
+    from tests.dashboards.conftest import FITTED_ANCHORS
+
+    page.goto(f"{jobs.server.url}/dashboard/jobs/{jobs.finished}")
+    page.click("tr[data-trial='f3']")
+    page.wait_for_function("(document.getElementById('anchor-plot').data || []).length === 2")
+    assert page.is_visible("#anchor-plot")
+    details = page.text_content("#drawer-details")
+    recall = "anchor recall71.0 % of boxes with the network's own anchors → 99.0 % with the fitted ones"
+    assert recall in details
+    boxes, anchors = page.evaluate(ANCHOR_PLOT)
+    headers = {"Authorization": "Bearer team-a-token"}
+    job = f"{jobs.server.url}/v1/jobs/{jobs.finished}"
+    trial = httpx.get(f"{job}/trials/f3", headers=headers).json()
+    query = {"image_size": trial["image_size"], "limit": 2000}
+    served = httpx.get(f"{job}/boxes", params=query, headers=headers).json()
+    # every box of the dataset at the trial's input size, and each fitted anchor as a w,h point
+    assert boxes["name"] == f"boxes ({served['total']})" and len(boxes["x"]) == served["total"] > 0
+    assert (boxes["x"], boxes["y"]) == (served["widths"], served["heights"])
+    levels = json.loads(FITTED_ANCHORS)
+    assert anchors["name"] == "fitted anchors"
+    assert anchors["x"] == [w for level in levels for w in level[0::2]]
+    assert anchors["y"] == [h for level in levels for h in level[1::2]]
+    # a trial whose anchors were not fitted: its boxes alone, said so
+    page.click("tr[data-trial='f2']")
+    page.wait_for_function("document.getElementById('drawer-title').textContent.includes('f2')")
+    page.wait_for_function("(document.getElementById('anchor-plot').data || []).length === 1")
+    assert "none fitted" in page.evaluate("document.getElementById('anchor-plot').layout.title.text")
+    assert "anchor recall" not in page.text_content("#drawer-details")
+    assert page.problems == []
+
+
 def test_a_newly_finished_trial_appears_without_reload(page, jobs):
     page.goto(f"{jobs.server.url}/dashboard/jobs/{jobs.running}")
     page.wait_for_selector("tr[data-trial='r0']")

@@ -1,6 +1,7 @@
 """MLflow: one parent run per search, one nested run per trial, through MlflowClient with explicit
 run ids (no global active run), so concurrent trials never mix. Params: the trial's point (scaling
-and hyperparameters) and anchors; metrics per epoch (step = epoch); at its end every field of its
+and hyperparameters) and fitted anchors, and the anchor fit whole as ``anchors.json`` (anchors,
+best possible recall before and after); metrics per epoch (step = epoch); at its end every field of its
 record (``SearchTrial.mlflow_fields``: ``final_*`` metrics and ``scaler.*`` tags, the latency
 measurement's device, runtime, precision, batch, threads, p95 and rounds among them). The parent
 gets the front as CSV, a Pareto plot and the best configs (``finish``)."""
@@ -28,6 +29,7 @@ TERMINAL: dict[TrialStatus, str] = {
     TrialStatus.FAILED: "FAILED",
     TrialStatus.ERRORED: "FAILED",
 }
+ANCHORS_ARTIFACT = "anchors.json"  # a trial's anchor fit (``anchor_fit``), when one ran
 
 
 class MlflowLogger:
@@ -104,6 +106,8 @@ class MlflowLogger:
         self._log_record(run_id, trial)
         if trial.anchors:  # the fitted anchors are a setting of the network: a parameter too
             self._log_params(run_id, {"anchors": trial.anchors})
+        if trial.anchor_recall_before is not None:  # the fit, whole: anchors and recall before and after
+            self.client.log_text(run_id, json.dumps(anchor_fit(trial), indent=2), ANCHORS_ARTIFACT)
         self.client.set_terminated(run_id, TERMINAL.get(trial.status, "FINISHED"))
 
     def on_trial_remeasured(self, trial: SearchTrial) -> None:
@@ -140,6 +144,18 @@ class MlflowLogger:
             pareto_plot(list(result.trials), front, spec, plot)
             self.client.log_artifact(run_id, str(plot), "pareto")
         self.client.set_terminated(run_id, "FINISHED")
+
+
+def anchor_fit(trial: SearchTrial) -> dict[str, Any]:
+    """The trial's anchor fit as its run's ``anchors.json`` holds it: the anchors it trained with
+    (per level, w,h pairs in input pixels; null: the network's own, which the fit did not beat) and
+    their best possible recall before and after the fit."""
+    return {
+        "anchors": json.loads(trial.anchors) if trial.anchors else None,
+        "image_size": trial.image_size,
+        "recall_before": trial.anchor_recall_before,
+        "recall_after": trial.anchor_recall_after,
+    }
 
 
 def _spec_params(spec: JobSpec) -> dict[str, Any]:

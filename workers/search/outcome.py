@@ -39,7 +39,10 @@ class SearchTrial:
     params: int | None = None
     gflops: float | None = None
     image_size: int | None = None
-    anchors: str | None = None
+    anchors: str | None = None  # fitted to the data, JSON per level; None: the network's own
+    # the anchor fit's best possible recall before and after (``TrialReport``); None: no fit ran
+    anchor_recall_before: float | None = None
+    anchor_recall_after: float | None = None
     error: str | None = None
     checkpoint: str | None = None
     finished_at: float | None = None  # unix time of the last report

@@ -100,6 +100,8 @@ def record(
         gflops=report.gflops,
         image_size=report.image_size,
         anchors=json.dumps([list(level) for level in report.anchors]) if report.anchors else None,
+        anchor_recall_before=report.anchor_recall_before,
+        anchor_recall_after=report.anchor_recall_after,
         error=error or report.error,
         checkpoint=checkpoint_reference(persisted)
         or (str(result["checkpoint_path"]) if result.get("checkpoint_path") else None),

@@ -47,6 +47,10 @@ class Candidate:
     latency_with_nms: LatencyStats | None = None  # timed when the objective includes NMS
     violation: float = 0.0  # how far over its constraints (``constraint_violation``)
     predicted_ms: float | None = None  # the device's latency model's prediction (``predictor``)
+    # the anchor fit's best possible recall of the network's own anchors and of those it trains with
+    # (``workers.anchors.AnchorFit``); None: no fit ran
+    anchor_recall_before: float | None = None
+    anchor_recall_after: float | None = None
 
     def check_feasible(self) -> None:
         """Raises ``InfeasibleCandidateError`` when the candidate breaks a constraint."""
@@ -78,6 +82,7 @@ def prepare(spec: JobSpec, config: TrialConfig, predictor: dict[str, Any] | None
     prediction = predict(predictor, network, config.latency, config.image_size)
     reject_if_too_slow(prediction, spec.objectives.constraints)
     fitted = False
+    recall_before = recall_after = None
     if spec.space.hyperparameters.anchors:
         anchor_t = config.hyp.anchor_t
         fit = evolve_anchors(
@@ -87,6 +92,7 @@ def prepare(spec: JobSpec, config: TrialConfig, predictor: dict[str, Any] | None
             config = dataclasses.replace(config, point={**(config.point or {}), "anchors": fit.anchors})
             network = build_network(config, dataset.num_classes)
             fitted = True
+        recall_before, recall_after = fit.bpr_before, fit.bpr_after
     model = Detector(network)
     params = count_parameters(model)
     gflops, _ = count_flops(model, config.image_size)
@@ -102,7 +108,19 @@ def prepare(spec: JobSpec, config: TrialConfig, predictor: dict[str, Any] | None
     violations = constraints.violations(objective_ms, params, gflops)
     violation = constraint_violation(constraints, objective_ms, params, gflops)
     predicted = prediction.predicted_ms if prediction else None
-    return Candidate(config, latency, params, gflops, violations, fitted, with_nms, violation, predicted)
+    return Candidate(
+        config,
+        latency,
+        params,
+        gflops,
+        violations,
+        anchors_fitted=fitted,
+        latency_with_nms=with_nms,
+        violation=violation,
+        predicted_ms=predicted,
+        anchor_recall_before=recall_before,
+        anchor_recall_after=recall_after,
+    )
 
 
 def fine_tuning(config: TrialConfig, weights: str, epochs: int) -> TrialConfig:
@@ -273,6 +291,8 @@ def _search_trial(
         latency_nms_ms=candidate.latency_with_nms.estimate_ms if candidate.latency_with_nms else None,
         image_size=candidate.config.image_size,
         anchors=tuple(tuple(level) for level in anchors) if anchors else None,
+        anchor_recall_before=candidate.anchor_recall_before,
+        anchor_recall_after=candidate.anchor_recall_after,
         threads=torch.get_num_threads(),
         inherited_from=initialised[len("trial:") :]
         if initialised and initialised.startswith("trial:")
