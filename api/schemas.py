@@ -9,6 +9,7 @@ from typing import Annotated, Any, get_type_hints
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from api.job_states import JobState
+from search_spaces.budget import MAX_TRIAL_EPOCHS, MAX_TRIALS
 from search_spaces.devices import TargetDevice
 from search_spaces.job import NAME_MAX_LENGTH, NAME_PATTERN
 from workers.api import SearchTrial
@@ -33,10 +34,11 @@ class ExtendIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    trials: int = Field(ge=1, description="trials to add to budget.max_trials")
+    trials: int = Field(ge=1, le=MAX_TRIALS, description="trials to add to budget.max_trials")
     trial_epochs: int | None = Field(
         default=None,
         ge=1,
+        le=MAX_TRIAL_EPOCHS,
         description="trial-epochs to add to budget.max_trial_epochs (when the job has one)",
     )
 

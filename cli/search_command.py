@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,26 +12,39 @@ import click
 
 
 class Progress:
-    """Prints one line per finished trial: counts, the current front and hypervolume."""
+    """A line per finished trial (its status, AP, latency, the tallies, front and hypervolume) and
+    the search's progress under them (``cli.progress``: bars on a terminal, a line per change
+    otherwise), updated at every epoch."""
 
     def __init__(self, spec: Any, quiet: bool) -> None:
+        from cli.progress import ProgressPrinter
+
         self.spec = spec
         self.quiet = quiet
         self.finished: dict[str, Any] = {}
         self.running: set[str] = set()
+        self.epochs: dict[str, int] = {}  # trial id → the epochs it has trained
+        self.front = 0
+        self.volume = 0.0
+        self.started = time.monotonic()
+        self.printer = ProgressPrinter()
 
     def on_trial_result(self, trial: Any) -> None:
         self.running.add(trial.trial_id)
+        self.epochs[trial.trial_id] = trial.epochs
+        self._show()
 
     def on_trial_complete(self, trial: Any) -> None:
         from workers.api import TrialStatus, summarise
 
         self.running.discard(trial.trial_id)
         self.finished[trial.trial_id] = trial
+        self.epochs[trial.trial_id] = trial.epochs
         if self.quiet:
             return
         trials = list(self.finished.values())
         front, volume, _, _ = summarise(trials, self.spec.objectives)
+        self.front, self.volume = len(front), volume
         counts = {status: sum(t.status == status for t in trials) for status in TrialStatus}
         counts[TrialStatus.RUNNING] = len(self.running)
         tally = " ".join(
@@ -41,11 +55,33 @@ class Progress:
         latency = _latency_cell(trial) + " ms" if trial.latency_ms is not None else "-"
         # the reason's last line: an errored trial's is a traceback, whose last line names the error
         detail = f" ({trial.error.strip().splitlines()[-1]})" if trial.error and trial.error.strip() else ""
-        click.echo(
+        self.printer.message(
             f"[{len(trials)}/{self.spec.budget.max_trials}] trial {trial.trial_id}: {trial.status}{detail} "
-            f"AP {trial.ap:.4f} latency {latency} | {tally} | front {len(front)} hypervolume {volume:.5f}",
-            err=True,
+            f"AP {trial.ap:.4f} latency {latency} | {tally} | front {len(front)} hypervolume {volume:.5f}"
         )
+        self._show()
+
+    def _show(self) -> None:
+        from cli.progress import ProgressState
+
+        if self.quiet:
+            return
+        budget = self.spec.budget
+        self.printer.show(
+            ProgressState(
+                status="running",
+                trials=len(self.finished),
+                trials_total=budget.max_trials,
+                epochs=sum(self.epochs.values()),
+                epochs_total=budget.max_trial_epochs or budget.max_trials * budget.epochs_per_trial,
+                elapsed_s=time.monotonic() - self.started,
+                front=self.front,
+                hypervolume=self.volume,
+            )
+        )
+
+    def close(self) -> None:
+        self.printer.close()
 
 
 @click.command()
@@ -121,7 +157,10 @@ def search(
     from workers.api import run_search
 
     progress = Progress(spec, quiet=False)
-    result = run_search(spec, out, callbacks=[progress], tracking_uri=tracking_uri, resume=resume)
+    try:
+        result = run_search(spec, out, callbacks=[progress], tracking_uri=tracking_uri, resume=resume)
+    finally:
+        progress.close()
     if as_json:
         click.echo(json.dumps(_document(result), default=str))
         return

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ import click
 
 from api.job_states import FINISHED_STATES, JobState
 from cli.client import ApiClient, token_option, url_option
+from cli.progress import ProgressPrinter, ProgressState
 
 
 @click.command()
@@ -197,21 +199,43 @@ def started_from(initialised_from: str | None, inherited_share: float | None) ->
 
 
 def follow(client: ApiClient, job_id: str, interval: float = 2.0, quiet: bool = False) -> dict[str, Any]:
-    """Poll a job until it ends, printing a progress line whenever it changes; the final status."""
-    last = None
-    while True:
-        job = client.json("GET", f"/v1/jobs/{job_id}")
-        line = (
-            f"{job['status']:9} trials {job['trials_finished']}/{job['trials_total']} "
-            f"epochs {job['epochs_used']}/{job['budget_epochs']} front {len(job['front'])} "
-            f"hypervolume {job['hypervolume'] or 0:.5f}"
+    """Poll a job until it ends, showing its progress (``cli.progress``: bars on a terminal, a line
+    per change otherwise); the final status."""
+    printer = None if quiet else ProgressPrinter()
+    try:
+        while True:
+            job = client.json("GET", f"/v1/jobs/{job_id}")
+            if printer is not None:
+                printer.show(job_progress(job))
+            if job["status"] in FINISHED_STATES:
+                return job
+            time.sleep(interval)
+    finally:
+        if printer is not None:
+            printer.close()
+
+
+def job_progress(job: dict[str, Any]) -> ProgressState:
+    """A job's status as the API serves it, as progress (elapsed: since it started running)."""
+    started = job.get("started_at")
+    elapsed = 0.0
+    if started:
+        until = (
+            dt.datetime.fromisoformat(job["finished_at"])
+            if job.get("finished_at")
+            else dt.datetime.now(dt.UTC)
         )
-        if line != last and not quiet:
-            click.echo(line, err=True)
-            last = line
-        if job["status"] in FINISHED_STATES:
-            return job
-        time.sleep(interval)
+        elapsed = max((until - dt.datetime.fromisoformat(started)).total_seconds(), 0.0)
+    return ProgressState(
+        status=job["status"],
+        trials=job["trials_finished"],
+        trials_total=job["trials_total"],
+        epochs=job["epochs_used"],
+        epochs_total=job["budget_epochs"],
+        elapsed_s=elapsed,
+        front=len(job["front"]),
+        hypervolume=job["hypervolume"],
+    )
 
 
 @click.command()

@@ -17,20 +17,36 @@ JOB_WEIGHTS_PREFIX = "job:"
 # the reference's long fine-tunes. Measured on a search's short trials, continue fine-tunes weights
 # from another dataset better too (docs/benchmarks.md, "Transfer or continue")
 FineTuneSchedule = Literal["continue", "transfer"]
+# a trial trains on one GPU or a share of one (a fraction: several trials share a GPU, each on it);
+# training one network over several GPUs (data-parallel) is not built, so more is refused
+MAX_GPUS_PER_TRIAL = 1
+MAX_TRIALS = 100_000  # a job's trial budget, extensions included
+MAX_TRIAL_EPOCHS = 100_000_000  # a job's trial-epoch budget, extensions included
 
 
 class Budget(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    max_trials: int = Field(default=20, ge=1, le=100_000)
+    max_trials: int = Field(default=20, ge=1, le=MAX_TRIALS)
     epochs_per_trial: int = Field(default=10, ge=1, le=10_000)
     max_wall_minutes: float | None = Field(default=None, gt=0)
-    max_trial_epochs: int | None = Field(default=None, ge=1)  # total epochs over all trials
+    max_trial_epochs: int | None = Field(default=None, ge=1, le=MAX_TRIAL_EPOCHS)  # over all trials
     max_concurrent_trials: int = Field(default=1, ge=1, le=1024)
-    gpus_per_trial: float = Field(default=0, ge=0, le=16)
+    gpus_per_trial: float = Field(default=0, ge=0, le=MAX_GPUS_PER_TRIAL)
     # None: the cluster's CPUs shared among the concurrent trials (workers.search.resources)
     cpus_per_trial: float | None = Field(default=None, gt=0, le=256)
     max_failures_per_trial: int = Field(default=2, ge=0, le=100)  # retries after a crash
+
+    @field_validator("gpus_per_trial", mode="before")
+    @classmethod
+    def _one_gpu_or_a_share(cls, value: object) -> object:
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > MAX_GPUS_PER_TRIAL:
+            raise ValueError(
+                f"{value:g}: a trial trains on one GPU or a share of one (0 < gpus_per_trial ≤ 1); "
+                "training one network over several GPUs is not supported: run trials side by side "
+                "instead (max_concurrent_trials)"
+            )
+        return value
 
 
 def parse_weights_reference(value: str) -> tuple[str, str | None] | None:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -213,7 +214,17 @@ def _extend(
                     "trial_epochs", "the job's budget counts trials only (no budget.max_trial_epochs)"
                 )
             budget["max_trial_epochs"] = spec.budget.max_trial_epochs + extension.trial_epochs
-        extended = spec.with_changes(budget={**spec.budget.model_dump(), **budget})
+        try:
+            extended = spec.with_changes(budget={**spec.budget.model_dump(), **budget})
+        except ValidationError as error:  # the sums past the budget's bounds
+            field = (
+                "trial_epochs"
+                if "max_trial_epochs" in budget and "max_trial_epochs" in str(error)
+                else "trials"
+            )
+            raise FieldError(
+                field, f"the extended budget is out of bounds: {error.errors()[0]['msg']}"
+            ) from None
         check_limits(extended, settings)
         job.spec = extended.model_dump(mode="json")
         job.trials_total = extended.budget.max_trials

@@ -6,11 +6,13 @@ requests are refused naming the field, and lose nothing."""
 from __future__ import annotations
 
 import os
+import pty
 import subprocess
 import sys
 
 import pytest
 
+from cli.progress import FULL
 from tests.api.conftest import TOKEN
 from tests.api.test_job_lifecycle import _dataset, _job, _scheduled_server, _wait
 
@@ -36,6 +38,7 @@ def test_a_finished_job_extended_twice_keeps_its_trials_and_trains_the_added_one
             ({"trials": 1, "trial_epochs": 3}, "trial_epochs"),  # a budget of trials only
             ({"trials": 1, "extra": 1}, "extra"),
             ({"trials": 10_000}, "budget.max_trials"),  # over the server's limit
+            ({"trials": 10**30}, "trials"),  # past any budget
         ):
             refused = client.post(f"/v1/jobs/{job_id}/extend", json=body)
             assert refused.status_code == 422 and refused.json()["detail"]["field"] == field, refused.text
@@ -57,3 +60,34 @@ def test_a_finished_job_extended_twice_keeps_its_trials_and_trains_the_added_one
         assert said.returncode == 0 and "budget 4 trials" in said.stdout, said.stderr
         job = _wait(server, job_id, lambda job: _finished(job) and job["trials_finished"] == 4, timeout=400)
         assert job["status"] == "done" and client.get(f"/v1/jobs/{job_id}/trials").json()["total"] == 4
+
+        # scaler watch: bars on a terminal, plain lines in a pipe (issue 26: progress at a glance)
+        watch = [sys.executable, "-m", "cli", "watch", job_id]
+        on_terminal = _on_a_terminal(watch, environment)
+        assert "\r" in on_terminal and FULL in on_terminal and "trials" in on_terminal, on_terminal
+        piped = subprocess.run(watch, env=environment, capture_output=True, text=True, timeout=60)
+        assert piped.returncode == 0 and "\r" not in piped.stderr and FULL not in piped.stderr
+        assert "done      trials 4/4 epochs 4/4" in piped.stderr, piped.stderr
+
+
+def _on_a_terminal(command: list[str], environment: dict[str, str]) -> str:
+    """What ``command`` writes when its output is a terminal (a pseudo-terminal)."""
+    leader, follower = pty.openpty()
+    try:
+        finished = subprocess.run(
+            command, env=environment, stdin=follower, stdout=follower, stderr=follower, timeout=60
+        )
+    finally:
+        os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the terminal's other end is closed and everything was read
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert finished.returncode == 0
+    return b"".join(chunks).decode(errors="replace")

@@ -73,6 +73,7 @@ def test_the_three_presets_load_with_their_spaces():
         ),
         ({"objectives": {"latency": {"precision": "fp16"}}}, "objectives.latency.precision", "CUDA"),
         ({"objectives": {"latency": {"device": "cuda"}}}, "budget.gpus_per_trial", "whole GPU"),
+        ({"budget": {"gpus_per_trial": 2}}, "budget.gpus_per_trial", "several GPUs is not supported"),
         ({"colour": "red"}, "colour", "Extra inputs"),
         (
             {"searcher": "nsga2", "evolution": {"inherit_weights": True}},
@@ -252,3 +253,13 @@ def test_bad_supernet_and_finalize_settings_name_the_field(document, field, word
         parse_job_spec(document)
     assert caught.value.field == field
     assert words in caught.value.message
+
+
+def test_a_share_of_a_gpu_trains_on_the_gpu():
+    """A fractional ``gpus_per_trial`` (trials sharing a GPU) trains on it, as it is billed; no GPU
+    per trial trains on the CPU."""
+    from workers.search.points import trial_config
+
+    for share, device in ((0.25, "cuda"), (1, "cuda"), (0, "cpu")):
+        spec = parse_job_spec({"budget": {"gpus_per_trial": share}})
+        assert trial_config(spec, spec.space.default_point()).device == device, share

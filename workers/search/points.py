@@ -57,7 +57,8 @@ def trial_config(
         restarts=tuple(scheduling.rungs(epochs)) if halving else (),
         batch_size=training.batch_size,
         hyp=Hyperparameters.from_mapping({**base, **spec.space.hyp_values(point)}),
-        device="cuda" if latency.on_gpu or spec.budget.gpus_per_trial >= 1 else "cpu",
+        # a share of a GPU trains on it (Ray's fractional GPU: CUDA_VISIBLE_DEVICES names it)
+        device="cuda" if latency.on_gpu or spec.budget.gpus_per_trial > 0 else "cpu",
         workers=training.workers,
         seed=spec.seed,
         out_dir=out_dir,

@@ -20,15 +20,15 @@ def _with_budget(spec: JobSpec, **budget: int) -> JobSpec:
     return parse_job_spec(document)
 
 
-@pytest.mark.parametrize("searcher", ["nsga2", "evolve"])
 def test_a_finished_search_given_more_trials_goes_on_with_its_searcher(
-    local_ray: None, synth_dataset: Path, tmp_path: Path, searcher: str
+    local_ray: None, synth_dataset: Path, tmp_path: Path
 ) -> None:
+    """NSGA-II here; ``evolve`` (the service's default) in tests/api/test_extend_job.py."""
     from workers.search.run import run_search
 
     spec = tiny_spec(
         synth_dataset,
-        searcher=searcher,
+        searcher="nsga2",
         scheduler="fifo",
         budget={"max_trials": 2, "epochs_per_trial": 1, "max_concurrent_trials": 1},
     )
