@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from search_spaces.hyp_meta import AUGMENTATION_KEYS, HYP_DEFAULTS, HYP_META
-from search_spaces.parameters import Parameter, Point
+from search_spaces.parameters import Parameter, Point, Value
 
 # Kept in step with scaler.scaling.point by a test (search_spaces does not import the scaler).
 FAMILIES = ("large", "csp", "tiny", "yolov4")
@@ -230,9 +230,41 @@ class SearchSpace(BaseModel):
 
     architecture: ArchitectureSpace = ArchitectureSpace()
     hyperparameters: HyperparameterSpace = HyperparameterSpace()
+    # user-written candidates the searcher evaluates first (before any point of its own): each
+    # names some parameters of this space by their flat names (``arch/input_size``, ``hyp/lr0``);
+    # the others take the space's defaults
+    initial_points: tuple[dict[str, Value], ...] = Field(default=(), max_length=1000)
+
+    @model_validator(mode="after")
+    def _initial_points_lie_in_the_space(self) -> SearchSpace:
+        parameters = {parameter.name: parameter for parameter in self.parameters()}
+        for index, point in enumerate(self.initial_points):
+            for name, value in point.items():
+                parameter = parameters.get(name)
+                if parameter is None:
+                    raise ValueError(
+                        f"initial_points[{index}]: {name!r} is not a parameter of this space "
+                        f"(one of {', '.join(parameters)})"
+                    )
+                if parameter.kind == "choice":
+                    if value not in parameter.choices:
+                        choices = list(parameter.choices)
+                        raise ValueError(f"initial_points[{index}]: {name} {value!r} is not one of {choices}")
+                elif isinstance(value, str) or not (parameter.low or 0) <= float(value) <= (
+                    parameter.high or 0
+                ):
+                    raise ValueError(
+                        f"initial_points[{index}]: {name} {value!r} is outside "
+                        f"[{parameter.low:g}, {parameter.high:g}]"
+                    )
+        return self
 
     def parameters(self) -> list[Parameter]:
         return [*self.architecture.parameters(), *self.hyperparameters.parameters()]
+
+    def initial_candidates(self) -> list[Point]:
+        """``initial_points`` as whole points: the space's defaults under the values each names."""
+        return [{**self.default_point(), **point} for point in self.initial_points]
 
     def default_point(self) -> Point:
         return {parameter.name: parameter.initial() for parameter in self.parameters()}

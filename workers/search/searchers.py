@@ -214,12 +214,15 @@ def make_searcher(
     search_dir: Path | None = None,
 ) -> Searcher:
     """The job's searcher, limited to the budget's concurrent trials. ``initial``: points to
-    evaluate first (e.g. the best of earlier jobs). ``weights_dir``: where trials save the weights
-    that ``evolve``'s children inherit (``evolution.inherit_weights``; shared by all nodes).
-    ``screen``: the latency model's verdict on a point before it becomes a trial (``screening``;
-    what it screened out is written in ``search_dir``)."""
+    evaluate first, after the job's own ``space.initial_points`` (e.g. the best of earlier jobs).
+    ``weights_dir``: where trials save the weights that ``evolve``'s children inherit
+    (``evolution.inherit_weights``; shared by all nodes). ``screen``: the latency model's verdict
+    on a point before it becomes a trial (``screening``; what it screened out is written in
+    ``search_dir``)."""
     extra = {"weights_dir": weights_dir} if spec.searcher == "evolve" else {}
-    searcher = SEARCHER_FACTORIES[spec.searcher](spec, list(initial or []), **extra)
+    # the job's own candidates (space.initial_points) first, then those handed in (a warm start)
+    first = [*spec.space.initial_candidates(), *(initial or [])]
+    searcher = SEARCHER_FACTORIES[spec.searcher](spec, first, **extra)
     if screen is not None:
         searcher = ScreeningSearcher(searcher, screen, search_dir or Path("."))
     return ConcurrencyLimiter(searcher, max_concurrent=spec.budget.max_concurrent_trials)
