@@ -12,8 +12,8 @@ import pytest
 from search_spaces import parse_job_spec
 from workers.data.open import open_dataset
 from workers.data.roots import DataRoots, OutsideRootsError
+from workers.search.candidate import prepare
 from workers.search.points import trial_config
-from workers.search.trainable import prepare
 from workers.trial import TrialConfig, run_trial
 
 

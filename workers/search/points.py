@@ -4,11 +4,14 @@ point as {"arch": {…}, "hyp": {…}} next to the job; a trial's TrialConfig is
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from search_spaces import JobSpec, Point, scaling_values
+from search_spaces import JobSpec, Point, parse_weights_reference, scaling_values
 from search_spaces.devices import TargetDevice, preset_devices
+from workers.data.roots import DataRoots
 from workers.training.hyp import FINE_TUNE_CHANGES, Hyperparameters
 from workers.trial import LatencyTarget, TrialConfig
 
@@ -106,3 +109,21 @@ def trial_config_of(spec: JobSpec, trial: SearchTrial) -> TrialConfig:
         anchors = tuple(tuple(level) for level in json.loads(trial.anchors))
         config = replace(config, point={**(config.point or {}), "anchors": anchors})
     return config
+
+
+def starting_point(
+    spec: JobSpec, initial_weights: str | Path | None, data_roots: Sequence[str | Path] | None
+) -> dict[str, str] | None:
+    """Where every trial's weights start (``training.initial_weights``): its path on this machine
+    and its label as the user gave it (what trials record as ``initialised_from``)."""
+    label = spec.training.initial_weights
+    if not label:
+        return None
+    if initial_weights is None:
+        if parse_weights_reference(label) is not None:
+            raise ValueError(
+                f"training.initial_weights: {label!r} names a job: only the service resolves those"
+            )
+        roots = DataRoots.of(None if data_roots is None else [str(root) for root in data_roots])
+        initial_weights = roots.check(Path(label).expanduser().resolve(), "training.initial_weights", label)
+    return {"path": str(Path(initial_weights).resolve()), "label": label}

@@ -14,16 +14,17 @@ from typing import Any
 import ray
 from ray import tune
 
-from search_spaces import JobSpec, Point, parse_weights_reference
+from search_spaces import JobSpec, Point
 from search_spaces.devices import TargetDevice
 from workers.data.open import open_dataset
 from workers.data.roots import DataRoots
 from workers.devices import local_resources, target_device_config
 from workers.latency_cache import start_cache, stop_cache
 from workers.results import LatencyStats
+from workers.search.front_export import export_front_trials
 from workers.search.mlflow_logger import MlflowLogger
 from workers.search.outcome import SearchResult, SearchTrial, summarise
-from workers.search.points import latency_target, nest, trial_config_of
+from workers.search.points import latency_target, nest, starting_point
 from workers.search.predictor import CONFIG_KEY as PREDICTOR_KEY
 from workers.search.predictor import learn_from_search, predictor_config
 from workers.search.recorder import History, TrialRecorder, logged_histories, record
@@ -293,24 +294,6 @@ def _supernet(
     return trials
 
 
-def starting_point(
-    spec: JobSpec, initial_weights: str | Path | None, data_roots: Sequence[str | Path] | None
-) -> dict[str, str] | None:
-    """Where every trial's weights start (``training.initial_weights``): its path on this machine
-    and its label as the user gave it (what trials record as ``initialised_from``)."""
-    label = spec.training.initial_weights
-    if not label:
-        return None
-    if initial_weights is None:
-        if parse_weights_reference(label) is not None:
-            raise ValueError(
-                f"training.initial_weights: {label!r} names a job: only the service resolves those"
-            )
-        roots = DataRoots.of(None if data_roots is None else [str(root) for root in data_roots])
-        initial_weights = roots.check(Path(label).expanduser().resolve(), "training.initial_weights", label)
-    return {"path": str(Path(initial_weights).resolve()), "label": label}
-
-
 def _epochs_spent(grid: Any) -> int:
     spent = 0
     for result in grid:
@@ -354,23 +337,3 @@ def _collect(grid: Any, recorder: TrialRecorder) -> list[SearchTrial]:
             )
         )
     return trials
-
-
-def export_front_trials(
-    spec: JobSpec, trials: Sequence[SearchTrial], front: Sequence[str], folder: Path, onnx: bool = True
-) -> Path:
-    """Export every trial of ``front`` to ``folder/<trial_id>``."""
-    from workers.export import export_trial
-
-    by_id = {trial.trial_id: trial for trial in trials}
-    folder.mkdir(parents=True, exist_ok=True)
-    for trial_id in front:
-        trial = by_id[trial_id]
-        export_trial(
-            trial_config_of(spec, trial),
-            folder / trial_id,
-            metrics={key: value for key, value in trial.to_dict().items() if key != "history"},
-            checkpoint=trial.checkpoint,
-            onnx=onnx,
-        )
-    return folder

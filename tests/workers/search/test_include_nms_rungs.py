@@ -35,8 +35,8 @@ def test_with_nms_latency_as_the_objective_moasha_still_cuts_a_dominated_trial(s
 def test_max_latency_bounds_the_with_nms_latency_when_that_is_the_objective(synth_dataset):
     """The constraint is on the latency being optimised (and the hypervolume's reference): with
     ``include_nms`` a candidate is judged by its network + NMS time."""
+    from workers.search.candidate import prepare
     from workers.search.points import trial_config
-    from workers.search.trainable import prepare
 
     spec = tiny_spec(
         synth_dataset, objectives={"latency": {"include_nms": True}, "constraints": {"max_latency_ms": 0.001}}

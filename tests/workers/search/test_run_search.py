@@ -88,8 +88,8 @@ def local_ray():
 
 
 def test_constraints_make_a_candidate_infeasible_before_training(synth_dataset):
+    from workers.search.candidate import prepare
     from workers.search.points import trial_config
-    from workers.search.trainable import prepare
 
     spec = parse_job_spec({**_spec(synth_dataset), "objectives": {"constraints": {"max_params": 1000}}})
     candidate = prepare(spec, trial_config(spec, spec.space.default_point()))
@@ -284,7 +284,7 @@ def test_every_candidate_starts_from_the_jobs_initial_weights(local_ray, synth_d
 
 def test_initial_weights_outside_the_data_roots_are_refused_before_the_search(synth_dataset, tmp_path):
     from workers.data.roots import OutsideRootsError
-    from workers.search.run import starting_point
+    from workers.search.points import starting_point
 
     spec = parse_job_spec(_spec(synth_dataset, training={"initial_weights": "/etc/passwd"}))
     with pytest.raises(OutsideRootsError):
