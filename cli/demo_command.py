@@ -82,8 +82,9 @@ def demo(data_dir: Path, preset: str, port: int | None, keep_serving: bool) -> N
         )
         with zipfile.ZipFile(archive) as bundle:
             point = json.loads(bundle.read("point.json"))
+            names = ", ".join(bundle.namelist())
         click.echo(f"best AP {best['ap']:.4f} at {best['latency_ms']:.2f} ms: {json.dumps(point)}")
-        click.echo(f"exported: {archive} (model.yaml, hyp.yaml, weights.pt, model.onnx, metrics.json)")
+        click.echo(f"exported: {archive} ({names})")
         click.echo(f"job status: {url}/v1/jobs/{job_id} (token {token})")
         click.echo(f"MLflow store: {settings.resolved_tracking_uri()}")
         if keep_serving:

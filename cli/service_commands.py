@@ -270,7 +270,7 @@ def watch(job_id: str, interval: float, as_json: bool, url: str, token: str | No
 @url_option
 @token_option
 def export(job_id: str, trial_id: str, out: Path, url: str, token: str | None) -> None:
-    """Download a trial's export zip (model.yaml, hyp.yaml, weights, ONNX, metrics)."""
+    """Download a trial's export zip (model.yaml, hyp.yaml, weights, ONNX, metrics, README.txt)."""
     response = ApiClient(url, token).request("GET", f"/v1/jobs/{job_id}/trials/{trial_id}/export")
     out.write_bytes(response.content)
     click.echo(str(out))

@@ -147,7 +147,7 @@ def _trial_row(session: SessionDep, job_id: str, trial_id: str) -> TrialRecord:
 def export(
     job_id: str, trial_id: str, session: SessionDep, team: TeamDep, background: BackgroundTasks
 ) -> FileResponse:
-    """A zip: model.yaml, hyp.yaml, point.json, metrics.json, weights.pt, model.onnx."""
+    """A zip: model.yaml, hyp.yaml, point.json, metrics.json, weights.pt, model.onnx, README.txt."""
     from workers.api import MissingCheckpointError, zip_export
 
     job = owned_job(session, team, job_id)
