@@ -58,7 +58,7 @@ def test_submit_json_and_yaml_then_read_list_and_filter(server, dataset):
         assert job["status"] == "queued" and job["name"] == "tiny" and job["progress"] == 0.0
         assert job["spec"]["dataset"] == dataset and job["budget_epochs"] == 2
         # no latency model has predicted anything for a queued job
-        nothing = {"rejected": 0, "compared": 0, "within": None, "median_error": None}
+        nothing = {"screened": 0, "rejected": 0, "compared": 0, "within": None, "median_error": None}
         assert job["latency_predictor"] == nothing
         listed = client.get("/v1/jobs", params={"status": "queued", "limit": 2}).json()
         assert listed["total"] >= 3 and len(listed["items"]) == 2

@@ -157,12 +157,17 @@ def test_a_network_is_timed_once_per_device_across_trials_and_jobs_and_an_unstab
     assert (
         first_small.latency_spread == remeasured.spread and first_small.latency_ms == remeasured.estimate_ms
     )
-    assert result.front[0] == first_small.trial_id
+    # the front is ordered by the figures it holds, the re-measured one included: the small network
+    # first whenever its re-measurement is the fastest (a busy machine may time it slower)
+    on_front = [trial for trial in result.trials if trial.trial_id in result.front]
+    assert result.front[0] == min(on_front, key=lambda trial: trial.latency_ms).trial_id
+    if first_small.latency_ms < min(first_large.latency_ms, second_large.latency_ms):
+        assert result.front[0] == first_small.trial_id
     with factory() as session:
         rows = {row.trial_id: row for row in session.scalars(select(TrialRecord)).all()}
         stored = {row.key: row for row in session.scalars(select(LatencyMeasurement)).all()}
         job = session.get(Job, job_id)
-        assert job is not None and job.front and job.front[0] == first_small.trial_id
+        assert job is not None and job.front and job.front[0] == result.front[0]
     # the runner's writer stored the new figures on the row, and each network's stable measurement
     assert trial_of(rows[first_small.trial_id]).latency_stats == remeasured
     assert rows[second_large.trial_id].latency_stats["cached"] is True

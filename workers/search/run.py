@@ -145,7 +145,11 @@ def run_search(
         stopper.spent += sum(trial.epochs for trial in supernet_trials)  # its epochs count
         shared["supernet"] = slicing_role(spec, out_dir)
     experiment_path = out_dir / "ray" / EXPERIMENT
-    if resume and tune.Tuner.can_restore(str(experiment_path)):
+    # a run killed before Tune first saved its state (tuner.pkl written, no experiment_state-*.json)
+    # has nothing to restore: Tuner.restore would hold no results. It starts over (the records of
+    # its trials are dropped: on_search_restored names none)
+    saved = any(experiment_path.glob("experiment_state-*.json"))
+    if resume and saved and tune.Tuner.can_restore(str(experiment_path)):
         tuner = tune.Tuner.restore(
             str(experiment_path), _trainable(spec), resume_unfinished=True, resume_errored=True
         )

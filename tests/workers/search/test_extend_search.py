@@ -71,3 +71,23 @@ def test_a_search_bounded_by_trial_epochs_goes_on_when_given_more(
     )
     assert sum(trial.epochs for trial in extended.trials) >= spent + 2
     assert len(extended.trials) > len(first.trials)
+
+
+def test_a_search_killed_before_tune_saved_its_state_starts_over_on_resume(
+    local_ray: None, synth_dataset: Path, tmp_path: Path
+) -> None:
+    """Killed between Tune's tuner.pkl and its first experiment state (a runner killed early):
+    nothing to restore, so the resumed search runs its budget from the start instead of failing."""
+    from workers.search.run import run_search
+
+    spec = tiny_spec(
+        synth_dataset,
+        searcher="random",
+        scheduler="fifo",
+        budget={"max_trials": 1, "epochs_per_trial": 1, "max_concurrent_trials": 1},
+    )
+    run_search(spec, tmp_path, export_front=False)
+    for state in (tmp_path / "ray" / "search").glob("experiment_state-*.json"):
+        state.unlink()  # as if killed before the first save
+    resumed = run_search(spec, tmp_path, resume=True, export_front=False)
+    assert len(resumed.trials) == 1 and resumed.trials[0].status == "completed"
