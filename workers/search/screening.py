@@ -24,11 +24,11 @@ from ray.tune.search import Searcher
 
 from search_spaces import JobSpec, Point, scaling_values
 from workers.failures import CandidateError
-from workers.latency_model import LatencyModel, Prediction
+from workers.latency_model import Prediction
 from workers.results import TrialReport, TrialStatus
 from workers.search.outcome import SCREENED_FILE
 from workers.search.points import flatten, trial_config
-from workers.search.predictor import PredictedTooSlowError, network_features, reject_if_too_slow
+from workers.search.predictor import PredictedTooSlowError, predict, reject_if_too_slow
 from workers.trial import LatencyTarget, build_network
 
 SCREENS = 50  # points one suggest may screen out before the next is trained anyway
@@ -60,8 +60,9 @@ class Screen:
             except (CandidateError, ValueError) as error:  # its trial records why it cannot be built
                 LOG.info("not screened (its network cannot be built): %s", error)
                 return None
-            features = network_features(network, config.image_size, self.target.batch)
-            prediction = self.predictions[key] = LatencyModel.from_dict(self.model).predict(features)
+            predicted = predict(self.model, network, self.target, config.image_size)
+            assert predicted is not None  # a screen always holds a model (make_screen)
+            prediction = self.predictions[key] = predicted
         try:
             reject_if_too_slow(prediction, self.spec.objectives.constraints)
         except PredictedTooSlowError as rejected:
