@@ -1,5 +1,5 @@
 """SQLAlchemy models: teams and their tokens, datasets, target devices and the latency measured on
-them, jobs and their trials."""
+them, jobs, their trials and their events."""
 
 from __future__ import annotations
 
@@ -176,3 +176,18 @@ class TrialRecord(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
     job: Mapped[Job] = relationship(back_populates="trials")
+
+
+class JobEvent(Base):
+    """One thing that happened to a job, as ``GET /v1/jobs/{id}/events`` streams it (``api.events``:
+    the kinds and their payloads). ``id``: the event's SSE id, increasing in the order the events
+    were written, which a client that reconnects sends back (``Last-Event-ID``) to get only later
+    ones; kept with the job, so a resume works across reconnects and server restarts."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
