@@ -75,3 +75,29 @@ def test_the_environment_replaces_the_rule_and_a_bad_value_is_named(tmp_path, mo
         monkeypatch.setenv("SCALER_CPUS_PER_TRIAL", bad)
         with pytest.raises(ValueError, match="SCALER_CPUS_PER_TRIAL"):
             resolve_resources(_spec(tmp_path))
+
+
+def _gpu_node(cpus: float, gpus: float) -> dict:
+    return {"Alive": True, "Resources": {"CPU": cpus, "GPU": gpus}}
+
+
+@pytest.mark.parametrize(
+    ("nodes", "budget", "sharing", "concurrent", "cpus"),
+    [
+        ([_node(16)], {"max_concurrent_trials": 4}, 1, 4, 4),  # alone: the whole machine
+        ([_node(16)], {"max_concurrent_trials": 4}, 2, 4, 2),  # two jobs: 8 CPUs each
+        ([_node(2)], {"max_concurrent_trials": 2}, 2, 1, 1),  # one CPU each: one trial at a time
+        ([_node(16)], {"max_concurrent_trials": 8, "cpus_per_trial": 3}, 2, 2, 3),  # 8 // 3
+        ([_node(16)], {"max_concurrent_trials": 1, "cpus_per_trial": 12}, 4, 1, 12),  # never below one
+        ([_gpu_node(32, 4)], {"max_concurrent_trials": 8, "gpus_per_trial": 1}, 2, 2, 8),  # 2 GPUs each
+        ([_gpu_node(32, 1)], {"max_concurrent_trials": 8, "gpus_per_trial": 0.25}, 2, 2, 8),
+    ],
+)
+def test_jobs_sharing_the_cluster_each_take_their_share(
+    tmp_path, monkeypatch, nodes, budget, sharing, concurrent, cpus
+):
+    from workers.search.resources import resolve_resources
+
+    monkeypatch.delenv("SCALER_CPUS_PER_TRIAL", raising=False)
+    resolved = resolve_resources(_spec(tmp_path, **budget), jobs_sharing=sharing, nodes=nodes).budget
+    assert (resolved.max_concurrent_trials, resolved.cpus_per_trial) == (concurrent, cpus)
