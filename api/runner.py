@@ -248,6 +248,7 @@ def failure_summary(trials: Sequence[SearchTrial]) -> str:
 
 def run_job(settings: Settings, job_id: str) -> str:
     """Run the job to its end; returns the final status."""
+    from api.fair_share import jobs_sharing_from_environment
     from workers.api import ensure_ray, local_resources, resolve_resources, run_search
 
     engine = make_engine(settings.resolved_database_url())
@@ -277,7 +278,9 @@ def run_job(settings: Settings, job_id: str) -> str:
     try:
         # a Ray started here for the job holds its CPU target device (this machine has one)
         ensure_ray(settings.ray_address, resources=local_resources(spec, device))
-        spec = resolve_resources(spec)  # device-hours count the CPUs a trial really holds
+        # its share of a cluster other jobs share (the scheduler says how many); device-hours
+        # count the CPUs a trial really holds
+        spec = resolve_resources(spec, jobs_sharing_from_environment())
         writer = DatabaseWriter(factory, job_id, spec)
         initial_weights = _initial_weights(factory, team_id, spec, folder)
         result = run_search(

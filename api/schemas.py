@@ -83,6 +83,7 @@ class JobStatus(JobOut):
     progress: float  # finished trials / trial budget
     budget_epochs: int
     latency_predictor: LatencyPredictorOut
+    waiting: str | None = None  # a queued job: why it has not started yet (api.fair_share)
 
 
 class JobList(BaseModel):

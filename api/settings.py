@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, StringConstraints, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# a team's name as the teams table holds it (what the per-team settings are keyed by)
+TeamName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# per team: a JSON object in the environment, read by ``_json_object`` (strict: 2, not "2" or 2.0)
+TeamJobLimits = Annotated[dict[TeamName, Annotated[int, Field(strict=True, ge=1)]], NoDecode]
+TeamPriorities = Annotated[dict[TeamName, Annotated[int, Field(strict=True)]], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -29,9 +36,36 @@ class Settings(BaseSettings):
     scheduler_poll_seconds: float = 1.0
     scheduler_stale_seconds: float = 60.0  # a running job whose heartbeat is older is taken over
     scheduler_max_jobs: int = Field(default=1, ge=1)  # jobs one scheduler runs at once
+    # fair share between teams (api/fair_share.py): the jobs a team may have running at once
+    # (None: no limit but the schedulers' slots), that limit for named teams, and the teams'
+    # priorities (default 0; higher is claimed first), by team name
+    team_max_jobs: int | None = Field(default=None, ge=1)
+    team_max_jobs_overrides: TeamJobLimits = Field(default_factory=dict)
+    team_priorities: TeamPriorities = Field(default_factory=dict)
     token_cache_seconds: float = 10.0  # a deleted token keeps working this long (per process)
     request_threads: int = Field(default=16, ge=1, le=256)  # per process; = database connections kept
     mlflow_ui_url: str | None = None  # e.g. http://mlflow:5000: dashboards link trials to their runs
+
+    @field_validator("team_max_jobs_overrides", "team_priorities", mode="before")
+    @classmethod
+    def _json_object(cls, value: Any) -> Any:
+        """The environment's text as a JSON object (``{"team": 2}``); a mapping passes as it is."""
+        if not isinstance(value, str):
+            return value
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ValueError(f'not JSON ({error.msg}): write an object such as {{"team-a": 2}}') from None
+        if not isinstance(parsed, dict):
+            raise ValueError('a JSON object of team names, such as {"team-a": 2}')
+        return parsed
+
+    def team_max_jobs_of(self, team: str) -> int | None:
+        """The jobs ``team`` may have running at once (None: no limit of its own)."""
+        return self.team_max_jobs_overrides.get(team, self.team_max_jobs)
+
+    def team_priority_of(self, team: str) -> int:
+        return self.team_priorities.get(team, 0)
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'scaler.db').resolve()}"
@@ -63,5 +97,20 @@ class Settings(BaseSettings):
         return roots if covered else [*roots, uploads]
 
 
+class InvalidSettingsError(ValueError):
+    """A ``SCALER_`` variable that does not hold what its setting needs: each one named."""
+
+
 def get_settings() -> Settings:
-    return Settings()
+    """The settings from the environment; ``InvalidSettingsError`` names every malformed variable."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = []
+        for item in error.errors(include_url=False):
+            field, *inside = item["loc"]
+            where = "".join(f"[{part!r}]" for part in inside if part != "[key]")
+            what = "the team name" if "[key]" in inside else f"got {item['input']!r}"
+            message = str(item["msg"]).removeprefix("Value error, ")
+            problems.append(f"SCALER_{str(field).upper()}{where}: {message} ({what})")
+        raise InvalidSettingsError("; ".join(problems)) from None

@@ -16,6 +16,7 @@ from api.body import parse_model_body, read_body
 from api.db.models import Job, TrialRecord, utcnow
 from api.deps import SessionDep, SettingsDep, TeamDep
 from api.errors import MAX_OFFSET, FieldError, error_responses
+from api.fair_share import waiting_reason
 from api.job_states import FINISHED_STATES, RESUMABLE_STATES, JobState
 from api.openapi import component_ref
 from api.routing import SessionReleasingRoute
@@ -127,7 +128,13 @@ def get_job(job_id: str, session: SessionDep, team: TeamDep, settings: SettingsD
     progress = job.trials_finished / job.trials_total if job.trials_total else 0.0
     screened = screened_count(job_folder(settings, job.id))
     predictor = LatencyPredictorOut(**predictor_summary(_predicted_trials(session, job.id), screened))
-    return JobStatus(**out.model_dump(), progress=progress, budget_epochs=budget, latency_predictor=predictor)
+    return JobStatus(
+        **out.model_dump(),
+        progress=progress,
+        budget_epochs=budget,
+        latency_predictor=predictor,
+        waiting=waiting_reason(session, settings, job),
+    )
 
 
 def _predicted_trials(session: Session, job_id: str) -> list[SearchTrial]:

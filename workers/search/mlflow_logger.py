@@ -41,8 +41,7 @@ class MlflowLogger:
         from mlflow.tracking import MlflowClient
 
         self.client = MlflowClient(tracking_uri=tracking_uri)
-        found = self.client.get_experiment_by_name(experiment)
-        self.experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+        self.experiment_id = self._experiment(experiment)
         if parent_run_id is None:
             parent = self.client.create_run(
                 self.experiment_id, run_name=spec.name, tags={"scaler.role": "search"}
@@ -53,6 +52,22 @@ class MlflowLogger:
         self.parent_run_id = parent_run_id
         self.runs: dict[str, str] = self._existing_children()
         self.logged_epochs: dict[str, int] = {}
+
+    def _experiment(self, name: str) -> str:
+        """The id of the experiment ``name``, created when missing; another search that creates it
+        at the same moment (jobs of one name running at once) is no failure."""
+        from mlflow.exceptions import MlflowException
+
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        try:
+            return self.client.create_experiment(name)
+        except MlflowException:
+            found = self.client.get_experiment_by_name(name)
+            if found is None:
+                raise
+            return found.experiment_id
 
     def _existing_children(self) -> dict[str, str]:
         """Trial runs already created (a resumed search reuses them)."""
