@@ -8,8 +8,9 @@ from pathlib import Path
 
 from recipe import recipe_hyperparameters, recipe_training
 
+from scaler import ScalingPoint
 from workers.results import TrialResult
-from workers.training.hyp import Hyperparameters
+from workers.training.hyp import FINE_TUNE_CHANGES, Hyperparameters
 from workers.trial import TrialConfig
 
 CANDIDATES = [  # input, depth, width, lr0, activation
@@ -25,20 +26,29 @@ CANDIDATES = [  # input, depth, width, lr0, activation
 
 
 def candidate_config(
-    data: Path, candidate: tuple, epochs: int, restarts: tuple[int, ...] = ()
+    data: Path, candidate: tuple, epochs: int, restarts: tuple[int, ...] = (), fine_tune: bool = False
 ) -> TrialConfig:
     """The trial the search benchmark would run for ``candidate`` (the short CPU recipe: batch 8,
-    Adam; one class)."""
+    Adam; one class); ``fine_tune``: started from trained weights, with the reference's fine-tuning
+    file under the recipe, as a job with initial weights layers it (``points.trial_config``)."""
     size, depth, width, lr0, activation = candidate
-    point = {"family": "large", "stages": 5, "depth_multiple": depth, "width_multiple": width}
+    point = ScalingPoint(
+        family="large",
+        stages=5,
+        depth_multiple=depth,
+        width_multiple=width,
+        activation=activation,
+        input_size=size,
+    )
+    base = FINE_TUNE_CHANGES if fine_tune else {}
     return TrialConfig(
         data=str(data),
-        point={**point, "activation": activation},
+        point=point,
         image_size=size,
         epochs=epochs,
         restarts=restarts,
         **recipe_training(),
-        hyp=Hyperparameters.from_mapping({**recipe_hyperparameters(), "lr0": lr0}),
+        hyp=Hyperparameters.from_mapping({**base, **recipe_hyperparameters(), "lr0": lr0}),
     )
 
 

@@ -39,7 +39,6 @@ from pathlib import Path
 from candidates import CANDIDATES, candidate_config, emit
 
 from workers.data.open import open_dataset
-from workers.training.hyp import FINE_TUNE_CHANGES
 from workers.training.inherit import save_weights
 from workers.training.trainer import Trainer
 from workers.trial import TrialConfig, run_trial, train_config_of
@@ -59,8 +58,10 @@ def mutated(candidate: tuple) -> tuple:
     return (other_size, round(depth * 0.85, 3), round(min(width * 1.15, 0.5), 3), lr0, activation)
 
 
-def child_config(data: Path, child: tuple, epochs: int, weights: Path, variant: dict) -> TrialConfig:
-    config = candidate_config(data, child, epochs)
+def child_config(
+    data: Path, child: tuple, epochs: int, weights: Path, variant: dict, fine_tune: bool = False
+) -> TrialConfig:
+    config = candidate_config(data, child, epochs, fine_tune=fine_tune)
     hyp = config.hyp.replace(**{k: v for k, v in variant.items() if k != "lr_scale"})
     if variant.get("lr_scale") == "lrf":
         hyp = hyp.replace(lr0=hyp.lr0 * hyp.lrf)
@@ -120,8 +121,9 @@ def transfer(args: argparse.Namespace) -> None:
     for index in args.candidates:
         candidate = CANDIDATES[index]
         for name in args.variants:
-            config = child_config(args.data, candidate, args.child_epochs, args.pretrained, VARIANTS[name])
-            config = dataclasses.replace(config, hyp=config.hyp.replace(**FINE_TUNE_CHANGES))
+            config = child_config(
+                args.data, candidate, args.child_epochs, args.pretrained, VARIANTS[name], fine_tune=True
+            )
             before = start_ap(config)
             outcome = run_trial(config)
             row = {"role": "transfer", "candidate": list(candidate), "variant": name, "error": outcome.error}

@@ -31,7 +31,7 @@ from search_spaces import Objectives, scaling_values
 from workers.latency import measure_latency
 from workers.results import MEASURED_STATUSES
 from workers.search.outcome import SearchTrial, summarise
-from workers.trial import TrialConfig, build_network
+from workers.trial import TrialConfig, build_network, scaling_point_of
 
 
 def network_key(point: dict[str, Any]) -> str:
@@ -48,7 +48,7 @@ def time_networks(keys: list[str], classes: int, threads: int, repeats: int) -> 
     for key in keys:
         values = json.loads(key)
         size = int(values.pop("input_size"))
-        config = TrialConfig(data="unused", point=values, image_size=size)
+        config = TrialConfig(data="unused", point=scaling_point_of(values, size), image_size=size)
         models.append((key, Detector(build_network(config, classes)), size))
     timed: dict[str, float] = {}
     machine = ""

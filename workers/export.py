@@ -57,6 +57,7 @@ def export_trial(
     when None; ``MissingCheckpointError`` when it cannot be read)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     dataset = open_dataset(config.data)
+    config = config.for_classes(dataset.num_classes)
     network = build_network(config, dataset.num_classes)
     model = Detector(network)
     if checkpoint is not None:
@@ -66,14 +67,17 @@ def export_trial(
     (out_dir / "model.yaml").write_text(dump_model_yaml(network))
     hyp_file = config.hyp.to_hyp_file(config.optimizer)
     (out_dir / "hyp.yaml").write_text(yaml.safe_dump(hyp_file, sort_keys=False))
-    point = {**(config.point or {}), "input_size": config.image_size, "num_classes": dataset.num_classes}
+    # the point's fields that hold a value (a preset's: the size and classes it was built for)
+    point = asdict(config.point) if config.point else {}
+    point = {**point, "input_size": config.image_size, "num_classes": dataset.num_classes}
+    point = {name: value for name, value in point.items() if value is not None}
     (out_dir / "point.json").write_text(json.dumps(point, indent=2, default=list))
     document = {
         **metrics,
         "image_size": config.image_size,
         "class_names": list(dataset.names),
         "trained": checkpoint is not None,
-        "trial_config": {**asdict(config), "latency": asdict(config.latency)},
+        "trial_config": config.to_dict(),
     }
     (out_dir / "metrics.json").write_text(json.dumps(document, indent=2, default=str))
     torch.save(model.state_dict(), out_dir / "weights.pt")
@@ -88,7 +92,7 @@ def describe_export(folder: Path) -> str:
     train it further and deploy it, with commands written from the export's own files."""
     point = json.loads((folder / "point.json").read_text())
     metrics = json.loads((folder / "metrics.json").read_text())
-    trial = metrics.get("trial_config") or {}
+    trial = _with_defaults(metrics.get("trial_config") or {})
     present = [name for name in FILES if (folder / name).is_file() or name == README]
     size, classes = point["input_size"], metrics.get("class_names") or []
     name = f"trial {metrics['trial_id']}" if metrics.get("trial_id") else "a trial"
@@ -105,8 +109,15 @@ def describe_export(folder: Path) -> str:
     return "\n\n".join(sections) + "\n"
 
 
+def _with_defaults(trial: dict[str, Any]) -> dict[str, Any]:
+    """A recorded trial configuration with the settings it does not name (an older export's)
+    at ``TrialConfig``'s and ``LatencyTarget``'s defaults, which live there alone."""
+    defaults = TrialConfig(data=DATASET_PLACEHOLDER).to_dict()
+    return {**defaults, **trial, "latency": {**defaults["latency"], **(trial.get("latency") or {})}}
+
+
 def _metric_lines(metrics: dict[str, Any], trial: dict[str, Any], size: int) -> list[str]:
-    epochs = metrics.get("epochs") or trial.get("epochs")
+    epochs = metrics.get("epochs") or trial["epochs"]
     if metrics.get("trained", True):
         accuracy = f"AP {metrics.get('ap', 0.0):.4f}"
         if metrics.get("ap50") is not None:
@@ -115,8 +126,8 @@ def _metric_lines(metrics: dict[str, Any], trial: dict[str, Any], size: int) -> 
     else:
         lines = ["untrained: the trial never trained, weights.pt holds the network's initial weights"]
     stats = metrics.get("latency_stats") or {}
-    target = trial.get("latency") or {}
-    device = stats.get("target") or stats.get("device") or target.get("device", "cpu")
+    target = trial["latency"]
+    device = stats.get("target") or stats.get("device") or target["device"]
     if stats.get("device_name"):
         device += f" ({stats['device_name']})"
     if metrics.get("latency_ms") is None:
@@ -125,9 +136,9 @@ def _metric_lines(metrics: dict[str, Any], trial: dict[str, Any], size: int) -> 
         latency = f"latency {metrics['latency_ms']:.2f} ms"
         if metrics.get("latency_nms_ms") is not None:
             latency += f" ({metrics['latency_nms_ms']:.2f} ms with NMS)"
-        batch = stats.get("batch") or target.get("batch", 1)
-        precision = stats.get("precision") or target.get("precision", "fp32")
-        runtime = stats.get("runtime") or target.get("runtime", "torch")
+        batch = stats.get("batch") or target["batch"]
+        precision = stats.get("precision") or target["precision"]
+        runtime = stats.get("runtime") or target["runtime"]
         lines.append(f"{latency} per batch of {batch} at {size}x{size}, {precision}, {runtime} on {device}")
     if metrics.get("params") is not None and metrics.get("gflops") is not None:
         lines.append(f"{metrics['params']:,} parameters, {metrics['gflops']:.2f} GFLOPs")
@@ -156,9 +167,9 @@ def _loading_section(size: int) -> str:
 
 
 def _training_section(trial: dict[str, Any], size: int) -> str:
-    epochs, batch = trial.get("epochs", 10), trial.get("batch_size", 16)
-    optimizer, device = trial.get("optimizer", "sgd"), trial.get("device", "cpu")
-    nominal_batch, data = trial.get("nominal_batch", 64), DATASET_PLACEHOLDER
+    epochs, batch = trial["epochs"], trial["batch_size"]
+    optimizer, device = trial["optimizer"], trial["device"]
+    nominal_batch, data = trial["nominal_batch"], DATASET_PLACEHOLDER
     retrain = (
         f"scaler train --model model.yaml --hyp hyp.yaml --img {size} --epochs {epochs} --batch {batch} "
         f"--optimizer {optimizer} --device {device} --data {data} --out runs/retrain"

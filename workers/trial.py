@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from scaler import Detector, NetworkSpec, ScalingPoint, compound_scale, count_parameters, resolve_network
+from scaler import (
+    Detector,
+    NetworkSpec,
+    ScalingPoint,
+    SpecError,
+    compound_scale,
+    count_parameters,
+    resolve_network,
+)
+from scaler.blocks import Anchors
 from scaler.profile import count_flops
 from workers.data.open import open_dataset
 from workers.data.roots import DataRoots
@@ -86,14 +95,19 @@ class LatencyTarget:
 
 @dataclass(frozen=True)
 class TrialConfig:
-    """``model`` is a preset name or model yaml; ``point`` (ScalingPoint fields) overrides it with
-    a compound-scaling point, as a search proposes. Classes and input size come from the data."""
+    """A trial's settings, typed, each default written once: here, in ``ScalingPoint``,
+    ``Hyperparameters`` and ``LatencyTarget``. ``model`` is a preset name or model yaml; ``point``
+    (a compound-scaling point, as a search proposes) replaces it, its ``input_size`` the trial's
+    ``image_size``. The network is built for the dataset's classes (``build_network``): a point's
+    ``num_classes`` is only a placeholder until the data is opened, and ``run_trial`` records the
+    data's. ``to_dict`` / ``from_dict`` round-trip it (Tune configs, records, exports);
+    ``from_dict`` also reads older records whose point holds only the values a search set."""
 
     data: str
     model: str = "yolov4-p5"
     depth_multiple: float | None = None
     width_multiple: float | None = None
-    point: dict[str, Any] | None = None
+    point: ScalingPoint | None = None
     image_size: int = 256
     epochs: int = 10
     restarts: tuple[int, ...] = ()  # epochs where the cosine learning rate starts a new cycle
@@ -110,38 +124,81 @@ class TrialConfig:
     init_weights: str | None = None  # a parent's weights to start from (weight inheritance)
     data_roots: tuple[str, ...] | None = None  # the service's data roots: every file read lies inside
 
+    def __post_init__(self) -> None:
+        if self.point is not None and self.point.input_size != self.image_size:
+            raise ValueError(
+                f"image_size: {self.image_size}, but the scaling point's input_size is "
+                f"{self.point.input_size}"
+            )
+
     @property
     def roots(self) -> DataRoots:
         return DataRoots.of(self.data_roots)
 
-    def scaling_point(self, num_classes: int) -> ScalingPoint | None:
-        """The trial's compound-scaling point for ``num_classes`` (None: ``model`` is a preset)."""
+    def for_classes(self, num_classes: int) -> TrialConfig:
+        """This trial with its point's class count the dataset's (what it trains)."""
+        if self.point is None or self.point.num_classes == num_classes:
+            return self
+        return dataclasses.replace(self, point=dataclasses.replace(self.point, num_classes=num_classes))
+
+    def with_anchors(self, anchors: Anchors) -> TrialConfig:
+        """This trial with its point's anchors ``anchors`` (fitted to the data)."""
         if self.point is None:
-            return None
-        return ScalingPoint(**{**self.point, "num_classes": num_classes, "input_size": self.image_size})
+            raise ValueError(f"anchors: {self.model} is a preset; only a scaling point's anchors are fitted")
+        return dataclasses.replace(self, point=dataclasses.replace(self.point, anchors=anchors))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrialConfig:
+    def from_dict(cls, values: Mapping[str, Any]) -> TrialConfig:
+        """The TrialConfig ``to_dict`` wrote (JSON's lists read back as tuples), or an older record's.
+        ``ValueError`` (``HypError``, ``SpecError``) naming the field that cannot be read."""
         known = {item.name for item in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"{unknown[0]}: unknown trial setting")
         latency = values.get("latency") or {}
         hyp = values.get("hyp") or {}
-        return cls(
+        point = values.get("point")
+        roots = values.get("data_roots")
+        settings = cls(
             **{
                 **values,
+                "point": None,
+                "restarts": tuple(values.get("restarts") or ()),
+                "data_roots": None if roots is None else tuple(roots),
                 "latency": latency if isinstance(latency, LatencyTarget) else LatencyTarget(**latency),
                 "hyp": hyp if isinstance(hyp, Hyperparameters) else Hyperparameters.from_mapping(hyp),
             }
         )
+        if point is None:
+            return settings
+        if not isinstance(point, ScalingPoint):
+            point = scaling_point_of(point, settings.image_size)
+        return dataclasses.replace(settings, point=point)
+
+
+def scaling_point_of(values: Mapping[str, Any], input_size: int) -> ScalingPoint:
+    """A scaling point from a mapping of its fields: a record's (every field, JSON's lists where it
+    had tuples) or only those a search set (the rest ``ScalingPoint``'s defaults, the input size
+    ``input_size`` unless given). ``SpecError`` naming an unknown or invalid field."""
+    known = {item.name for item in dataclasses.fields(ScalingPoint)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise SpecError(unknown[0], "unknown scaling-point field")
+    typed = {"input_size": input_size, **values}
+    for name in ("depth_exponents", "repeats"):
+        if isinstance(typed.get(name), list):
+            typed[name] = tuple(typed[name])
+    if isinstance(typed.get("anchors"), list | tuple):
+        typed["anchors"] = tuple(tuple(level) for level in typed["anchors"])
+    return ScalingPoint(**typed)
 
 
 def build_network(config: TrialConfig, num_classes: int) -> NetworkSpec:
-    point = config.scaling_point(num_classes)
+    """The trial's network for the dataset's ``num_classes``."""
+    point = config.for_classes(num_classes).point
     if point is not None:
         return compound_scale(point).to_network()
     return resolve_network(
@@ -191,6 +248,7 @@ def run_trial(
     params, gflops = 0, 0.0
     try:
         dataset = open_dataset(config.data, config.roots, decode=False)  # decoded before the search
+        config = config.for_classes(dataset.num_classes)  # what it trains, as its result records it
         train_config = train_config_of(config, dataset.num_classes)
         trainer = Trainer(train_config, dataset=dataset)
         if configure is not None:  # e.g. a supernet's sandwich training

@@ -13,6 +13,7 @@ from typing import Any
 
 from ray import tune
 
+from workers.failures import candidate_failure
 from workers.results import LatencyStats, TrialReport, TrialStatus
 from workers.training.trainer import EpochResult, Trainer
 from workers.trial import TrialConfig, run_trial
@@ -69,8 +70,16 @@ def report_epoch(trial_report: TrialReport, trainer: Trainer) -> None:
 
 
 def tune_trial(config: dict[str, Any]) -> None:
-    """The function trainable; ``config`` is a TrialConfig as a dict."""
-    trial = TrialConfig.from_dict(config)
+    """The function trainable; ``config`` is a TrialConfig as a dict (``to_dict``). A candidate
+    that cannot be set up (an invalid point or hyperparameter) errors the trial with the reason, as
+    one that fails while it trains does."""
+    try:
+        trial = TrialConfig.from_dict(config)
+    except Exception as error:
+        reason = candidate_failure(error)
+        if reason is None:
+            raise  # a bug, not the candidate
+        raise RuntimeError(reason) from error
     with restored_trainer_checkpoint() as resume_from:
 
         def on_epoch(result: EpochResult, trainer: Trainer, latency: LatencyStats) -> None:

@@ -178,3 +178,20 @@ def test_train_errors(tmp_path):
     assert recipe.returncode == 2 and "Invalid value for '--recipe': 'long' is not one of" in recipe.stderr
     broken = run("data", "check", str(tmp_path))
     assert broken.returncode == 2 and "no dataset.yaml" in broken.stderr
+
+
+def test_the_train_commands_defaults_are_a_trials():
+    """``scaler train`` without an option trains as a trial does by default (the option defaults
+    are shown in its help, so they are written there: this holds them to TrialConfig's)."""
+    from dataclasses import fields
+
+    from cli.train_command import train
+    from workers.trial import TrialConfig
+
+    options = {parameter.name: parameter.default for parameter in train.params}
+    trial = {item.name: item.default for item in fields(TrialConfig)}
+    shared = {"model_name": "model", "image_size": "image_size", "epochs": "epochs", "device": "device"}
+    shared |= {"workers": "workers", "seed": "seed"}
+    assert {option: options[option] for option in shared} == {
+        option: trial[name] for option, name in shared.items()
+    }

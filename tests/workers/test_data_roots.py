@@ -4,6 +4,7 @@ reason, and nothing outside is read."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def test_a_trial_with_the_service_roots_fails_with_the_reason(swapped):
     config = TrialConfig(
         data=str(dataset), depth_multiple=0.33, width_multiple=0.125, image_size=64, epochs=1
     )
-    result = run_trial(config.__class__(**{**config.to_dict(), "data_roots": (str(root),), "latency": {}}))
+    result = run_trial(dataclasses.replace(config, data_roots=(str(root),)))
     assert result.status == "failed"
     assert "outside the allowed data roots" in (result.error or "")
 
@@ -55,6 +56,4 @@ def test_a_search_candidate_rechecks_the_roots(swapped):
     spec = parse_job_spec({"dataset": str(dataset), "space": {"architecture": {"input_size": [64]}}})
     config = trial_config(spec, spec.space.default_point())
     with pytest.raises(OutsideRootsError):
-        prepare(
-            spec, TrialConfig(**{**config.to_dict(), "data_roots": (str(root),), "latency": config.latency})
-        )
+        prepare(spec, dataclasses.replace(config, data_roots=(str(root),)))

@@ -188,3 +188,21 @@ def test_the_readmes_training_command_and_fine_tuning_snippet_train_this_export(
     assert retrain.hyp == expected.hyp and retrain.init_weights is None
     assert fine_tune.hyp == expected.hyp.replace(lr0=expected.hyp.lr0 * expected.hyp.lrf, warmup_epochs=0.0)
     assert fine_tune.init_weights == "weights.pt" and read_weight_source(fine_tune.init_weights).spec
+
+
+def test_an_older_exports_readme_takes_the_settings_it_does_not_record_from_the_trial_defaults(tmp_path):
+    """An export whose metrics.json names none of the trial's settings (an older one) is described
+    with TrialConfig's and LatencyTarget's defaults, which are written there alone."""
+    from workers.export import describe_export
+    from workers.trial import LatencyTarget
+
+    (tmp_path / "point.json").write_text('{"input_size": 64, "num_classes": 1}')
+    (tmp_path / "metrics.json").write_text('{"trial_config": {"data": "d"}, "latency_ms": 5.0}')
+    readme = describe_export(tmp_path)
+    trial, target = TrialConfig(data="d"), LatencyTarget()
+    assert f"--epochs {trial.epochs} --batch {trial.batch_size} --optimizer {trial.optimizer}" in readme
+    assert f"The trial's training: {trial.epochs} epochs on {trial.device}, {trial.optimizer}" in readme
+    assert (
+        f"per batch of {target.batch} at 64x64, {target.precision}, {target.runtime} on {target.device}"
+        in readme
+    )

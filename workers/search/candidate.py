@@ -71,7 +71,7 @@ def prepare(spec: JobSpec, config: TrialConfig, predictor: dict[str, Any] | None
             dataset.train, config.image_size, network.detect.anchors, anchor_t, seed=config.seed
         )
         if fit.changed:
-            config = dataclasses.replace(config, point={**(config.point or {}), "anchors": fit.anchors})
+            config = config.with_anchors(fit.anchors)
             network = build_network(config, dataset.num_classes)
             fitted = True
         recall_before, recall_after = fit.bpr_before, fit.bpr_after

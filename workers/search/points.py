@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +12,7 @@ from search_spaces import JobSpec, Point, parse_weights_reference, scaling_value
 from search_spaces.devices import TargetDevice, preset_devices
 from workers.data.roots import DataRoots
 from workers.training.hyp import FINE_TUNE_CHANGES, Hyperparameters
-from workers.trial import LatencyTarget, TrialConfig
+from workers.trial import LatencyTarget, TrialConfig, scaling_point_of
 
 if TYPE_CHECKING:
     from workers.search.outcome import SearchTrial
@@ -40,8 +39,13 @@ def flatten(config: dict[str, Any]) -> Point:
 def trial_config(
     spec: JobSpec, point: Point, out_dir: str | None = None, target_device: dict[str, Any] | None = None
 ) -> TrialConfig:
-    """The TrialConfig of ``point`` under ``spec`` (the dataset is ``spec.dataset``);
-    ``target_device``: the registered device the job times on (``latency_target``)."""
+    """The TrialConfig of ``point`` under ``spec`` (the dataset is ``spec.dataset``), its values
+    finished here, where it is still known which the job and the search set: its ``ScalingPoint``
+    (the searched coordinates, the rest its defaults; the class count is the data's when the network
+    is built) and its ``Hyperparameters`` (reference defaults, then the fine-tuning file's changes
+    when the job starts from weights, then the job's base, then the searched values).
+    ``target_device``: the registered device the job times on (``latency_target``). ``SpecError``
+    or ``HypError`` when the point cannot make a network or train."""
     scaling = scaling_values(point)
     image_size = int(scaling.pop("input_size", spec.space.architecture.input_size[0]))
     latency = spec.objectives.latency
@@ -54,7 +58,7 @@ def trial_config(
     base = FINE_TUNE_CHANGES if training.initial_weights else {}
     return TrialConfig(
         data=spec.dataset,
-        point=scaling,
+        point=scaling_point_of(scaling, image_size),
         image_size=image_size,
         epochs=epochs,
         restarts=tuple(scheduling.rungs(epochs)) if halving else (),
@@ -106,8 +110,7 @@ def trial_config_of(spec: JobSpec, trial: SearchTrial) -> TrialConfig:
     """The TrialConfig a finished trial trained (its fitted anchors included)."""
     config = trial_config(spec, trial.point)
     if trial.anchors:
-        anchors = tuple(tuple(level) for level in json.loads(trial.anchors))
-        config = replace(config, point={**(config.point or {}), "anchors": anchors})
+        config = config.with_anchors(tuple(tuple(level) for level in json.loads(trial.anchors)))
     return config
 
 

@@ -190,7 +190,8 @@ def _search_trial(
     except Exception as error:
         report_failure(error)
         return
-    anchors = (candidate.config.point or {}).get("anchors")
+    point = candidate.config.point
+    anchors = point.anchors if point is not None else None
     common = TrialReport(
         status=TrialStatus.RUNNING,
         params=candidate.params,
