@@ -14,7 +14,19 @@ from api.db.migrate import upgrade
 from api.db.session import make_engine, make_session_factory
 from api.errors import install_handlers
 from api.openapi import install_openapi
-from api.routes import admin, boxes, dashboard, datasets, devices, health, jobs, presets, trials, usage
+from api.routes import (
+    admin,
+    boxes,
+    dashboard,
+    datasets,
+    devices,
+    events,
+    health,
+    jobs,
+    presets,
+    trials,
+    usage,
+)
 from api.settings import Settings, get_settings
 
 RELEASE_THREADS = 8  # threads that hand sessions' connections back to the pool (deps.get_session)
@@ -59,7 +71,7 @@ def create_app(
     app.state.settings = settings
     app.state.response_cache = ResponseCache()
     app.state.token_cache = TokenCache(settings.token_cache_seconds)
-    for module in (health, presets, jobs, trials, boxes, datasets, devices, usage, admin):
+    for module in (health, presets, jobs, events, trials, boxes, datasets, devices, usage, admin):
         app.include_router(module.router)
     dashboard.mount(app)
     install_handlers(app)

@@ -9,6 +9,7 @@ each trial's epoch history going on from the one in its row."""
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import traceback
@@ -22,10 +23,20 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.db.models import Job, LatencyMeasurement, TrialRecord, utcnow
 from api.db.session import make_engine, make_session_factory
 from api.devices import resolve_device
+from api.events import (
+    JobStarted,
+    TrialStarted,
+    add_event,
+    add_front_change,
+    end_job,
+    epoch_reported,
+    trial_ended,
+)
+from api.job_outcome import all_failed, failure_summary
 from api.job_states import JobState
 from api.settings import Settings, get_settings
 from search_spaces import JobSpec, Point
-from workers.api import FAILED_STATUSES, LatencyStats, SearchTrial, TrialStatus
+from workers.api import LatencyStats, SearchTrial, TrialStatus
 
 HEARTBEAT_SECONDS = 5.0
 
@@ -43,7 +54,9 @@ def job_folder(settings: Settings, job_id: str) -> Path:
 class DatabaseWriter:
     """A search callback: upserts each trial, and after each finished trial the job's progress,
     compute used, front and hypervolume; stores each new stable latency measurement a trial
-    carries (``latency_measurements``: what later jobs on the device reuse)."""
+    carries (``latency_measurements``: what later jobs on the device reuse). Adds the job's events
+    (``api.events``) in the same commits: a trial's start (the first report of it), each epoch it
+    reports, its end, and each change of the front."""
 
     def __init__(self, factory: sessionmaker[Session], job_id: str, spec: JobSpec) -> None:
         self.factory = factory
@@ -54,17 +67,25 @@ class DatabaseWriter:
         self.stored: set[str] = set()  # the measurements' keys stored (or found stored) already
 
     def _upsert(self, session: Session, trial: SearchTrial) -> None:
+        """Writes the trial's row, and tells what changed: the trial's start (a new row), a new
+        epoch of a running trial, its end (a running or new trial with another status)."""
         row = session.scalar(
             select(TrialRecord).where(
                 TrialRecord.job_id == self.job_id, TrialRecord.trial_id == trial.trial_id
             )
         )
+        before = None if row is None else (row.status, row.epochs)
         if row is None:
             row = TrialRecord(job_id=self.job_id, trial_id=trial.trial_id)
             session.add(row)
+            add_event(session, self.job_id, TrialStarted(trial_id=trial.trial_id))
         for field, value in trial.to_dict().items():  # a column per field of the record
             setattr(row, field, value)
         row.device_hours = trial.seconds * self.devices / 3600
+        if trial.status == TrialStatus.RUNNING and trial.epochs > (0 if before is None else before[1]):
+            add_event(session, self.job_id, epoch_reported(trial))
+        elif trial.status != TrialStatus.RUNNING and (before is None or before[0] == TrialStatus.RUNNING):
+            add_event(session, self.job_id, trial_ended(trial))  # once: not again when re-measured
 
     def on_search_start(self, mlflow_run_id: str, mlflow_experiment_id: str) -> None:
         with self.lock, self.factory() as session:
@@ -142,6 +163,8 @@ class DatabaseWriter:
             ).all()
             for row in rows:
                 row.status = final.get(row.trial_id, row.status)
+                if row.status != TrialStatus.RUNNING:
+                    add_event(session, self.job_id, trial_ended(row))
             self._update_job(session)
 
     def _update_job(self, session: Session) -> None:
@@ -158,6 +181,7 @@ class DatabaseWriter:
         job.device_hours = sum(row.device_hours or 0.0 for row in rows)
         job.trials_finished = len(finished)
         job.epochs_used = sum(row.epochs for row in rows)
+        add_front_change(session, job, front, volume)
         job.front, job.hypervolume, job.hypervolume_history = list(front), volume, list(history)
         job.heartbeat_at = utcnow()
         session.commit()
@@ -224,28 +248,6 @@ def _initial_weights(factory: sessionmaker[Session], team_id: int, spec: JobSpec
     return None if exported is None else str(exported)
 
 
-LISTED_REASONS = 3
-
-
-def all_failed(trials: Sequence[SearchTrial]) -> bool:
-    """Whether the search ran trials and every one of them failed (nothing was learned)."""
-    return bool(trials) and all(trial.status in FAILED_STATUSES for trial in trials)
-
-
-def failure_summary(trials: Sequence[SearchTrial]) -> str:
-    """The line "all N trials failed: …" with the first distinct reasons (first line of each) and
-    their counts."""
-    counts: dict[str, int] = {}
-    for trial in trials:
-        lines = [line.strip() for line in (trial.error or "no reason recorded").strip().splitlines()]
-        # a dataset error's first line only counts its problems: the first problem says what is wrong
-        reason = " ".join(lines[:2] if len(lines) > 1 and lines[1].startswith("- ") else lines[:1])[:300]
-        counts[reason] = counts.get(reason, 0) + 1
-    listed = "; ".join(f"{reason} (×{count})" for reason, count in list(counts.items())[:LISTED_REASONS])
-    more = len(counts) - LISTED_REASONS
-    return f"all {len(trials)} trials failed: {listed}" + (f"; and {more} other reasons" if more > 0 else "")
-
-
 def run_job(settings: Settings, job_id: str) -> str:
     """Run the job to its end; returns the final status."""
     from api.fair_share import jobs_sharing_from_environment
@@ -263,8 +265,10 @@ def run_job(settings: Settings, job_id: str) -> str:
         # device, or a device the service no longer knows, which the search then fails on)
         latency = spec.objectives.latency
         device = resolve_device(session, latency.device) if latency.registered else None
-    folder = job_folder(settings, job_id)
-    resume = (folder / "ray" / "search").is_dir()
+        folder = job_folder(settings, job_id)
+        resume = (folder / "ray" / "search").is_dir()
+        add_event(session, job_id, JobStarted(resumed=resume))
+        session.commit()
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(factory, job_id, stop), daemon=True)
     beat.start()
@@ -315,10 +319,16 @@ def run_job(settings: Settings, job_id: str) -> str:
         job.status, job.error, job.finished_at = status, error, utcnow()
         job.cancel_requested = False
         if result is not None:
+            add_front_change(session, job, result.front, result.hypervolume)
             job.front, job.hypervolume = list(result.front), result.hypervolume
             job.hypervolume_history = list(result.hypervolume_history)
             job.mlflow_run_id = result.mlflow_run_id
+        ended = end_job(session, job)
         session.commit()
+    if spec.notify is not None:
+        from api.webhook import notify_job_end, webhook_body
+
+        notify_job_end(factory, job_id, spec.notify.webhook, webhook_body(job_id, job.name, ended))
     engine.dispose()
     return status
 
@@ -326,6 +336,8 @@ def run_job(settings: Settings, job_id: str) -> str:
 def main() -> None:
     if len(sys.argv) != 2:
         raise SystemExit("usage: python -m api.runner JOB_ID")
+    logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("api").setLevel(logging.INFO)  # the webhook's attempts, in runner.log
     run_job(get_settings(), sys.argv[1])
 
 

@@ -15,6 +15,8 @@ from api.job_states import FINISHED_STATES, JobState
 from cli.client import ApiClient, token_option, url_option
 from cli.progress import ProgressPrinter, ProgressState
 
+EVENT_REFRESH_SECONDS = 0.5  # the job's status is read at most this often as its events come
+
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -199,17 +201,40 @@ def started_from(initialised_from: str | None, inherited_share: float | None) ->
 
 
 def follow(client: ApiClient, job_id: str, interval: float = 2.0, quiet: bool = False) -> dict[str, Any]:
-    """Poll a job until it ends, showing its progress (``cli.progress``: bars on a terminal, a line
-    per change otherwise); the final status."""
+    """Follow a job until it ends, showing its progress (``cli.progress``: bars on a terminal, a
+    line per change otherwise): its status is read again as its events come (``cli.job_events``),
+    or every ``interval`` seconds when the server does not stream them; the final status."""
+    import httpx
+
+    from cli.job_events import JOB_ENDED, StreamUnavailableError, job_events
+
     printer = None if quiet else ProgressPrinter()
+
+    def current() -> dict[str, Any]:
+        job = client.json("GET", f"/v1/jobs/{job_id}")
+        if printer is not None:
+            printer.show(job_progress(job))
+        return job
+
     try:
-        while True:
-            job = client.json("GET", f"/v1/jobs/{job_id}")
-            if printer is not None:
-                printer.show(job_progress(job))
-            if job["status"] in FINISHED_STATES:
-                return job
+        job = current()
+        try:
+            shown, behind = time.monotonic(), False
+            for event in [] if job["status"] in FINISHED_STATES else job_events(client.http, job_id):
+                # read again on its end, else at most every EVENT_REFRESH_SECONDS, and when all is
+                # quiet (a keep-alive: None) after events it skipped
+                ending = event is not None and event.kind == JOB_ENDED
+                behind = behind or event is not None
+                if ending or (
+                    behind and (event is None or time.monotonic() - shown >= EVENT_REFRESH_SECONDS)
+                ):
+                    job, shown, behind = current(), time.monotonic(), False
+        except (StreamUnavailableError, httpx.HTTPError, ValueError, KeyError):
+            pass  # no stream, or one that broke off or did not parse: polled instead, below
+        while job["status"] not in FINISHED_STATES:
             time.sleep(interval)
+            job = current()
+        return job
     finally:
         if printer is not None:
             printer.close()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from itertools import pairwise
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from search_spaces.budget import (
     Budget,
@@ -21,6 +22,28 @@ from search_spaces.space import SearchSpace
 
 SEARCHERS = ("evolve", "nsga2", "tpe", "random")
 SCHEDULERS = ("fifo", "asha", "moasha")
+WEBHOOK_MAX_LENGTH = 2000
+
+
+class NotifySettings(BaseModel):
+    """Who is told when the job ends: ``webhook``, an http(s) URL the service POSTs the job's end
+    to (its id, status, best trial, front size and hypervolume), retried a few times."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    webhook: str = Field(max_length=WEBHOOK_MAX_LENGTH, pattern=r"^https?://[^\s/?#]+([/?#]\S*)?$")
+
+    @field_validator("webhook")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number in range
+        except ValueError as error:
+            raise ValueError(f"not a valid URL: {error}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname or not value.isprintable():
+            raise ValueError("an http:// or https:// URL with a host, without control characters")
+        return value
 
 
 class JobSpec(BaseModel):
@@ -40,6 +63,7 @@ class JobSpec(BaseModel):
     warm_start_from: tuple[str, ...] = ()
     supernet: SupernetSettings | None = None
     finalize: FinalizeSettings | None = None
+    notify: NotifySettings | None = None
 
     @model_validator(mode="after")
     def _names(self) -> JobSpec:

@@ -16,6 +16,7 @@ from api.body import parse_model_body, read_body
 from api.db.models import Job, TrialRecord, utcnow
 from api.deps import SessionDep, SettingsDep, TeamDep
 from api.errors import MAX_OFFSET, FieldError, error_responses
+from api.events import end_job
 from api.fair_share import waiting_reason
 from api.job_states import FINISHED_STATES, RESUMABLE_STATES, JobState
 from api.openapi import component_ref
@@ -166,6 +167,7 @@ def cancel_job(job_id: str, session: SessionDep, team: TeamDep) -> JobOut:
     job = owned_job(session, team, job_id)
     if job.status == JobState.QUEUED:
         job.status, job.finished_at = JobState.CANCELLED, utcnow()
+        end_job(session, job)  # no runner will: its job_ended event, in the same commit
     elif job.status == JobState.RUNNING:
         job.cancel_requested = True  # the runner stops its search and marks the job cancelled
     else:
