@@ -14,7 +14,7 @@ from api.auth import create_token
 from api.db.migrate import upgrade
 from api.db.models import Job, Team, utcnow
 from api.db.session import make_engine, make_session_factory
-from api.fair_share import jobs_sharing, read_queue, waiting_reason
+from api.fair_share import jobs_sharing, jobs_sharing_from_environment, read_queue, waiting_reason
 from api.scheduler import JobScheduler
 from api.settings import InvalidSettingsError, Settings, get_settings
 
@@ -218,3 +218,14 @@ def test_team_settings_from_the_environment(monkeypatch):
     settings = get_settings()
     assert [settings.team_max_jobs_of(team) for team in ("alpha", "beta")] == [1, 3]
     assert [settings.team_priority_of(team) for team in ("urgent", "batch", "beta")] == [10, -1, 0]
+
+
+def test_a_runner_reads_the_jobs_sharing_the_cluster_strictly(monkeypatch):
+    monkeypatch.delenv("SCALER_JOBS_SHARING", raising=False)
+    assert jobs_sharing_from_environment() == 1  # started by hand: the cluster is its own
+    monkeypatch.setenv("SCALER_JOBS_SHARING", "3")
+    assert jobs_sharing_from_environment() == 3
+    for bad in ("0", "-1", "1.5", "two"):
+        monkeypatch.setenv("SCALER_JOBS_SHARING", bad)
+        with pytest.raises(ValueError, match="SCALER_JOBS_SHARING"):
+            jobs_sharing_from_environment()
