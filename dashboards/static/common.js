@@ -15,8 +15,8 @@ const Scaler = (() => {
 
   const token = () => localStorage.getItem(TOKEN_KEY);
 
-  async function api(path, { etag = null, raw = false } = {}) {
-    const headers = { Authorization: `Bearer ${token()}` };
+  async function api(path, { etag = null, raw = false, headers: extra = {} } = {}) {
+    const headers = { ...extra, Authorization: `Bearer ${token()}` };
     if (etag) headers["If-None-Match"] = etag;
     const response = await fetch(path, { headers, cache: "no-store" });
     if (response.status === 401) {
@@ -69,16 +69,18 @@ const Scaler = (() => {
     else { pendingStarts.push(main); showLogin(); }
   }
 
-  // Runs `tick` now and every `ms` after it settles; errors show in the banner, polling goes on.
+  // Runs `tick` now and every `ms` after it settles; errors show in the banner, polling goes on
+  // until the function it returns is called.
   function poll(tick, ms) {
     let timer = null;
+    let stopped = false;
     const run = async () => {
       try { await tick(); showError(null); }
       catch (error) { if (!(error instanceof AuthError)) showError(error); }
-      timer = setTimeout(run, ms);
+      if (!stopped) timer = setTimeout(run, ms);
     };
     run();
-    return () => clearTimeout(timer);
+    return () => { stopped = true; clearTimeout(timer); };
   }
 
   function el(tag, attributes = {}, children = []) {

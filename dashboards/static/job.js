@@ -1,6 +1,7 @@
 "use strict";
 // The job page: live Pareto scatter, hypervolume, parallel coordinates, trial table and drawer.
-// Polls /pareto every 2 s with If-None-Match: an unchanged job costs a bodiless 304.
+// Refreshed as the job's events come (events.js: its live stream); while no stream can be had, by
+// polling /pareto every 2 s with If-None-Match (an unchanged job costs a bodiless 304).
 (() => {
   const { api, el, number, millions, badge, deviceUnit, measured, progressBar } = Scaler;
   const jobId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
@@ -209,6 +210,36 @@
       xaxis: { title: { text: "box width (px)" }, type: "log" }, yaxis: { title: { text: "box height (px)" }, type: "log" } }, Figures.CONFIG);
   }
 
+  // one refresh at a time; events that come during one ask for one more after it
+  const refreshing = { now: false, again: false };
+  async function refreshSoon() {
+    if (refreshing.now) { refreshing.again = true; return; }
+    refreshing.now = true;
+    try { await refresh(); Scaler.showError(null); }
+    catch (error) { if (!(error instanceof Scaler.AuthError)) Scaler.showError(error); }
+    refreshing.now = false;
+    if (refreshing.again) { refreshing.again = false; refreshSoon(); }
+  }
+
+  // #live says how the page hears of changes ("live": the event stream; "polling": it failed), and
+  // counts the events it had (data-events, data-last-event-id)
+  function followLive() {
+    const live = $("live");
+    let stopPolling = null;
+    const onEvent = (event) => {
+      live.dataset.events = String(Number(live.dataset.events || 0) + 1);
+      live.dataset.lastEventId = String(event.id);
+      refreshSoon();
+    };
+    const onState = (mode) => {
+      live.dataset.mode = mode;
+      live.textContent = mode === "live" ? "● live" : "polling";
+      if (mode === "live" && stopPolling) { stopPolling(); stopPolling = null; refreshSoon(); }
+      if (mode === "down" && !stopPolling) stopPolling = Scaler.poll(refresh, 2000);
+    };
+    JobEvents.follow(jobId, onEvent, onState);
+  }
+
   function wire() {
     $("log-x").addEventListener("change", renderPlots);
     $("colour-by").addEventListener("change", renderPlots);
@@ -237,6 +268,7 @@
     state.info = (await api("/v1/info")).data;
     Plotly.newPlot("pareto-plot", [], {}, Figures.CONFIG);
     wire();
-    Scaler.poll(refresh, 2000);
+    refreshSoon();
+    followLive();
   });
 })();
