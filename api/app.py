@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -71,6 +72,7 @@ def create_app(
     app.state.settings = settings
     app.state.response_cache = ResponseCache()
     app.state.token_cache = TokenCache(settings.token_cache_seconds)
+    app.state.stopping = threading.Event()  # set as the server starts to stop (api.serving.serve)
     for module in (health, presets, jobs, events, trials, boxes, datasets, devices, usage, admin):
         app.include_router(module.router)
     dashboard.mount(app)

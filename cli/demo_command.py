@@ -38,10 +38,9 @@ def _free_port() -> int:
 @click.option("--keep-serving", is_flag=True, help="Keep the server (and its dashboard) up until Ctrl-C.")
 def demo(data_dir: Path, preset: str, port: int | None, keep_serving: bool) -> None:
     """Serve, write the built-in dataset, submit PRESET, watch it, export the best network."""
-    import uvicorn
 
     from api.app import create_app
-    from api.serving import server_config
+    from api.serving import serve
     from api.settings import Settings
     from cli.client import ApiClient
     from cli.service_commands import follow
@@ -56,7 +55,7 @@ def demo(data_dir: Path, preset: str, port: int | None, keep_serving: bool) -> N
     url = f"http://127.0.0.1:{port}"
     token = "demo-" + data_dir.name
     settings = Settings(data_dir=data_dir, token=token, run_scheduler=True)
-    server = uvicorn.Server(server_config(create_app(settings), "127.0.0.1", port))
+    server = serve(create_app(settings), "127.0.0.1", port)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:

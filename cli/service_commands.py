@@ -34,10 +34,9 @@ def serve(
     host: str, port: int, data_dir: Path | None, data_roots: tuple[Path, ...], no_scheduler: bool
 ) -> None:
     """The API with its job scheduler, a local Ray per job and a local MLflow store."""
-    import uvicorn
 
     from api.app import create_app
-    from api.serving import server_config
+    from api.serving import serve as serve_app
     from api.settings import get_settings
 
     settings = get_settings()
@@ -61,7 +60,7 @@ def serve(
             click.echo(f"dashboard   http://{host}:{port}/dashboard/  (paste your token)")
 
     app = create_app(settings, on_ready=announce)
-    uvicorn.Server(server_config(app, host, port)).run()
+    serve_app(app, host, port).run()
 
 
 @click.command()

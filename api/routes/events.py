@@ -6,11 +6,12 @@ The stream sends every stored event after the client's last one (``Last-Event-ID
 it, found by reading the table every ``POLL_SECONDS`` on a worker thread (a read takes a pooled
 connection and hands it back: an open stream holds none). A comment line every
 ``KEEP_ALIVE_SECONDS`` keeps proxies from closing a quiet stream. It ends once the job has ended
-and its events are sent, or after ``STREAM_SECONDS``: the client reconnects with its last id (and
-its token is checked again)."""
+and its events are sent, after ``STREAM_SECONDS`` (the client reconnects with its last id, and its
+token is checked again), or as the server starts to stop (``api.serving.serve``)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -53,10 +54,12 @@ def _page(factory: sessionmaker[Session], job_id: str, after: int, limit: int) -
         return events_after(session, job_id, after, limit)
 
 
-async def _stream(factory: sessionmaker[Session], job_id: str, after: int) -> AsyncIterator[bytes]:
+async def _stream(
+    factory: sessionmaker[Session], job_id: str, after: int, stopping: threading.Event
+) -> AsyncIterator[bytes]:
     yield f"retry: {RETRY_MILLISECONDS}\n\n".encode()
     started = quiet_since = time.monotonic()
-    while time.monotonic() - started < STREAM_SECONDS:
+    while time.monotonic() - started < STREAM_SECONDS and not stopping.is_set():
         page = await anyio.to_thread.run_sync(_page, factory, job_id, after, PAGE)
         for event in page.items:
             yield sse_message(event)
@@ -106,4 +109,5 @@ async def job_events(
     if EVENT_STREAM not in request.headers.get("accept", ""):
         return await run_in_threadpool(_page, factory, job_id, after, limit)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy buffering either
-    return StreamingResponse(_stream(factory, job_id, after), media_type=EVENT_STREAM, headers=headers)
+    stream = _stream(factory, job_id, after, request.app.state.stopping)
+    return StreamingResponse(stream, media_type=EVENT_STREAM, headers=headers)

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 from api.app import create_app
 from api.auth import create_token
 from api.db.session import make_engine, make_session_factory, normalise_url
-from api.serving import server_config
+from api.serving import serve
 from api.settings import Settings
 
 POSTGRES_URL = os.environ.get("SCALER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -89,7 +89,7 @@ class Server:
 def start_server(settings: Settings) -> Server:
     port = free_port()
     app = create_app(settings)
-    server = uvicorn.Server(server_config(app, "127.0.0.1", port))
+    server = serve(app, "127.0.0.1", port)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

@@ -21,7 +21,7 @@ from api.db.session import make_engine, make_session_factory
 from api.runner import DatabaseWriter
 from cli.job_events import JobEvent, job_events
 from search_spaces import JobSpec
-from tests.api.conftest import OTHER_TOKEN, TINY, TOKEN, Server, wait_for_job
+from tests.api.conftest import OTHER_TOKEN, TINY, TOKEN, Server, make_settings, start_server, wait_for_job
 from workers.api import SearchTrial
 
 STREAM = {"Accept": "text/event-stream"}
@@ -93,6 +93,29 @@ def test_the_stream_carries_a_jobs_events_live_and_resumes_after_the_last_one_se
         ]
         page = client.get(f"/v1/jobs/{job_id}/events").json()  # without the stream: a JSON page
         assert [item["id"] for item in page["items"]] == ids and page["finished"] is True
+
+
+def test_a_stopping_server_ends_the_open_streams(tmp_path, synth_dataset):
+    server = start_server(make_settings(tmp_path, None))
+    opened, lines = threading.Event(), []
+
+    def follow() -> None:  # a queued job's stream: nothing happens to the job
+        with server.client() as client:
+            job = client.post("/v1/jobs", json={**TINY, "dataset": str(synth_dataset)}).json()["id"]
+            with client.stream("GET", f"/v1/jobs/{job}/events", headers=STREAM) as answer:
+                for line in answer.iter_lines():
+                    opened.set()
+                    lines.append(line)
+                lines.append("(ended)")  # not reached when the connection is cut
+
+    reader = threading.Thread(target=follow)
+    reader.start()
+    try:
+        assert opened.wait(30)
+    finally:
+        server.stop()
+    reader.join(30)
+    assert not reader.is_alive() and lines == ["retry: 2000", "", "(ended)"]
 
 
 class Hook(BaseHTTPRequestHandler):
