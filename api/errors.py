@@ -85,11 +85,17 @@ def first_problem(errors: Sequence[Any], located: bool = True) -> tuple[str, str
 
 def allowed_methods(routes: Sequence[BaseRoute], scope: Mapping[str, Any]) -> list[str]:
     """The methods the request's path answers, over every route that matches it (a path's methods
-    are spread over several routes: GET /v1/jobs and POST /v1/jobs), OPTIONS included."""
+    are spread over several routes: GET /v1/jobs and POST /v1/jobs), OPTIONS included. Where routes
+    of different paths match, the most literal path's count: ``/v1/jobs/{job_id}/trials/import`` is
+    the import's path, not a trial's (``/v1/jobs/{job_id}/trials/{trial_id}``)."""
+    # included routers' routes too; a route without methods is a mount: the dashboards' static files
+    matching = [
+        route for route in iter_route_contexts(routes) if route.matches(dict(scope))[0] is not Match.NONE
+    ]
+    fewest = min((getattr(route, "path", "").count("{") for route in matching), default=0)
     methods = {"OPTIONS"}
-    for route in iter_route_contexts(routes):  # included routers' routes too
-        match, _ = route.matches(dict(scope))
-        if match is not Match.NONE:  # a route without methods is a mount: the dashboards' static files
+    for route in matching:
+        if getattr(route, "path", "").count("{") == fewest:
             methods.update(getattr(route, "methods", None) or ("GET", "HEAD"))
     return sorted(methods)
 

@@ -22,14 +22,14 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from api.errors import ERROR_DESCRIPTIONS, ErrorBody
-from api.schemas import DatasetIn, ExtendIn
+from api.schemas import DatasetIn, ExtendIn, ImportIn
 from api.settings import Settings
 from api.validation import budget_limits
 from search_spaces import JobSpec
 from search_spaces.devices import TargetDevice
 
 REF_TEMPLATE = REF_PREFIX + "{model}"
-BODY_MODELS: tuple[type[BaseModel], ...] = (JobSpec, DatasetIn, ExtendIn, TargetDevice, ErrorBody)
+BODY_MODELS: tuple[type[BaseModel], ...] = (JobSpec, DatasetIn, ExtendIn, ImportIn, TargetDevice, ErrorBody)
 FASTAPI_VALIDATION_MODELS = ("HTTPValidationError", "ValidationError")
 ERROR_BODY_REF = {"$ref": REF_PREFIX + ErrorBody.__name__}
 WWW_AUTHENTICATE = {

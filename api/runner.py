@@ -9,6 +9,7 @@ each trial's epoch history going on from the one in its row."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import threading
@@ -34,17 +35,12 @@ from api.events import (
 )
 from api.job_outcome import all_failed, failure_summary
 from api.job_states import JobState
+from api.known_results import stored_known_results, trial_of, warm_start_points
 from api.settings import Settings, get_settings
-from search_spaces import JobSpec, Point
-from workers.api import LatencyStats, SearchTrial, TrialStatus
+from search_spaces import JobSpec
+from workers.api import LatencyStats, SearchResult, SearchTrial, TrialOrigin, TrialStatus
 
 HEARTBEAT_SECONDS = 5.0
-
-
-def trial_of(row: TrialRecord) -> SearchTrial:
-    """A trial's record from its row (a column per field of the record)."""
-    columns = TrialRecord.__table__.columns
-    return SearchTrial.from_dict({column.key: getattr(row, column.key) for column in columns})
 
 
 def job_folder(settings: Settings, job_id: str) -> Path:
@@ -95,14 +91,14 @@ class DatabaseWriter:
             session.commit()
 
     def on_search_restored(self, trial_ids: Collection[str]) -> None:
-        """A resumed search holds these trials (Tune's saved experiment state). Any other row of
-        the job is a trial that state never knew (it started after the state was last saved, before
-        the runner died): the search redoes that work under a new trial id, so the row goes,
-        leaving no trial counted twice or running for ever."""
+        """A resumed search holds these trials (Tune's saved experiment state). Any other trained
+        row of the job is a trial that state never knew (it started after the state was last saved,
+        before the runner died): the search redoes that work under a new trial id, so the row goes,
+        leaving no trial counted twice or running for ever. Results it did not train stay."""
         with self.lock, self.factory() as session:
             rows = session.scalars(select(TrialRecord).where(TrialRecord.job_id == self.job_id)).all()
             for row in rows:
-                if row.trial_id not in trial_ids:
+                if row.trial_id not in trial_ids and TrialOrigin(row.origin).trained:
                     session.delete(row)
             self._update_job(session)
 
@@ -167,8 +163,25 @@ class DatabaseWriter:
                     add_event(session, self.job_id, trial_ended(row))
             self._update_job(session)
 
+    def with_stored_front(self, result: SearchResult) -> SearchResult:
+        """``result`` with the front, hypervolume and history of every result the job's rows hold
+        (results imported while the search ran among them)."""
+        from workers.api import summarise
+
+        with self.lock, self.factory() as session:
+            rows = session.scalars(select(TrialRecord).where(TrialRecord.job_id == self.job_id)).all()
+            trials = [trial_of(row) for row in rows if row.status != TrialStatus.RUNNING]
+        front, volume, history, _ = summarise(trials, self.spec.objectives)
+        return dataclasses.replace(result, front=front, hypervolume=volume, hypervolume_history=history)
+
+    def refresh_job(self, session: Session) -> None:
+        """The job's summary from its rows in ``session`` (commits): results imported into the job
+        join its front and hypervolume at once, whatever its state."""
+        self._update_job(session)
+
     def _update_job(self, session: Session) -> None:
-        """The job's progress, compute used, front and hypervolume from its trial rows; commits."""
+        """The job's progress, compute used, front and hypervolume from its trial rows (progress
+        and compute: the trials it trained; the front: every measured result); commits."""
         from workers.api import summarise
 
         session.flush()
@@ -179,8 +192,8 @@ class DatabaseWriter:
         job = session.get(Job, self.job_id)
         assert job is not None
         job.device_hours = sum(row.device_hours or 0.0 for row in rows)
-        job.trials_finished = len(finished)
-        job.epochs_used = sum(row.epochs for row in rows)
+        job.trials_finished = sum(trial.origin.trained for trial in trials)
+        job.epochs_used = sum(row.epochs for row in rows if TrialOrigin(row.origin).trained)
         add_front_change(session, job, front, volume)
         job.front, job.hypervolume, job.hypervolume_history = list(front), volume, list(history)
         job.heartbeat_at = utcnow()
@@ -216,22 +229,6 @@ def known_latencies(factory: sessionmaker[Session], spec: JobSpec) -> dict[str, 
     with factory() as session:
         rows = session.scalars(select(LatencyMeasurement).where(LatencyMeasurement.device == scope)).all()
         return {row.key: LatencyStats.from_dict(row.stats) for row in rows}
-
-
-def _warm_start_points(factory: sessionmaker[Session], spec: JobSpec) -> list[Point]:
-    """The front trials of the named earlier jobs, best AP first, as initial points."""
-    names = {parameter.name for parameter in spec.space.parameters()}
-    points: list[Point] = []
-    with factory() as session:
-        for job_id in spec.warm_start_from:
-            job = session.get(Job, job_id)
-            if job is None:
-                continue
-            rows = session.scalars(select(TrialRecord).where(TrialRecord.job_id == job_id)).all()
-            for row in sorted((r for r in rows if r.trial_id in (job.front or [])), key=lambda r: -r.ap):
-                if set(row.point) == names and row.point not in points:
-                    points.append(dict(row.point))
-    return points
 
 
 def _initial_weights(factory: sessionmaker[Session], team_id: int, spec: JobSpec, folder: Path) -> str | None:
@@ -294,7 +291,7 @@ def run_job(settings: Settings, job_id: str) -> str:
             tracking_uri=settings.resolved_tracking_uri(),
             resume=resume,
             # a fresh search seeds its searcher with them (a restored one keeps its searcher's state)
-            initial_points=_warm_start_points(factory, spec),
+            initial_points=warm_start_points(factory, spec),
             ray_address=settings.ray_address,
             stop_requested=cancel_requested,
             data_roots=settings.allowed_roots(),
@@ -302,11 +299,13 @@ def run_job(settings: Settings, job_id: str) -> str:
             initial_weights=initial_weights,
             target_device=device,
             known_latencies=known_latencies(factory, spec),
+            known_results=stored_known_results(factory, job_id, spec),  # told to its searcher
         )
         writer.settle(result.trials)
+        result = writer.with_stored_front(result)  # with the results imported while it ran
         if cancel_requested():
             status = JobState.CANCELLED
-        elif all_failed(result.trials):
+        elif all_failed([trial for trial in result.trials if trial.origin.trained]):
             status, error = JobState.FAILED, failure_summary(result.trials)
     except Exception as failure:  # the job fails with its reason; the service goes on
         status, error = JobState.FAILED, f"{type(failure).__name__}: {failure}"

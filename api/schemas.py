@@ -6,12 +6,13 @@ import dataclasses
 import datetime as dt
 from typing import Annotated, Any, get_type_hints
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, field_validator
 
 from api.job_states import JobState
 from search_spaces.budget import MAX_TRIAL_EPOCHS, MAX_TRIALS
 from search_spaces.devices import TargetDevice
 from search_spaces.job import NAME_MAX_LENGTH, NAME_PATTERN
+from search_spaces.names import PATH_MAX_LENGTH
 from workers.api import SearchTrial
 
 
@@ -176,3 +177,82 @@ class DeviceOut(TargetDevice):
     definition) and whether it ships with Scaler (``preset``) or was registered with this service."""
 
     preset: bool
+
+
+IMPORT_MAX_TRIALS = 1000  # results one request may import
+SOURCE_MAX_LENGTH = 500
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class MeasuredResultIn(BaseModel):
+    """One network measured outside the job (another run, another service), imported as a result:
+    it joins the job's trials (origin ``imported``) and front, and its searcher learns from it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    point: dict[str, int | float | str] = Field(
+        max_length=64,
+        description="the network's scaling parameters, named as in the job's space without 'arch/' "
+        "(family, input_size, stages, depth_multiple, width_multiple, activation, depth_exponent_N); "
+        "every one the space searches is required, the others take the space's only value",
+    )
+    hyperparameters: dict[str, FiniteFloat] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="the hyperparameters it trained with (reference names, within the meta table's "
+        "limits; a searched one within the job's range); the others: the job's base values",
+    )
+    ap: float = Field(ge=0, le=1, allow_inf_nan=False, description="AP@[.5:.95] on the job's dataset")
+    ap50: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="required when the job optimises ap50 or fitness",
+    )
+    latency_ms: float = Field(gt=0, le=1e9, allow_inf_nan=False, description="on the job's latency device")
+    latency_nms_ms: float | None = Field(
+        default=None,
+        gt=0,
+        le=1e9,
+        allow_inf_nan=False,
+        description="with NMS: required when the job optimises it",
+    )
+    params: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    gflops: float | None = Field(default=None, gt=0, le=1e9, allow_inf_nan=False)
+    device: str = Field(
+        min_length=1,
+        max_length=63,
+        description="where latency_ms was timed: the job's objectives.latency.device",
+    )
+    weights: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=PATH_MAX_LENGTH,
+        description="its trained weights on the server, inside the data roots (a Scaler export's "
+        "folder or weights.pt, or a checkpoint that carries its model yaml): what its export loads",
+    )
+    source: str | None = Field(
+        default=None, min_length=1, max_length=SOURCE_MAX_LENGTH, description="where it was measured (shown)"
+    )
+
+    @field_validator("source")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and not value.isprintable():
+            raise ValueError("no control characters (newlines, tabs, escapes)")
+        return value
+
+
+class ImportIn(BaseModel):
+    """``POST /v1/jobs/{id}/trials/import``: results measured outside the job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trials: list[MeasuredResultIn] = Field(min_length=1, max_length=IMPORT_MAX_TRIALS)
+
+
+class ImportOut(BaseModel):
+    trial_ids: list[str]  # the imported trials' ids, in the order given
+    front: list[str]  # the job's front with them
+    hypervolume: float | None

@@ -20,7 +20,7 @@ from api.devices import known_devices, resolve_device
 from api.errors import FieldError
 from api.initial_weights import WeightsReferenceError, referenced_trial, trial_family
 from api.settings import Settings
-from scaler.weight_source import EXPORT_MEMBERS, read_weight_source
+from scaler.weight_source import EXPORT_MEMBERS, WeightSource, read_weight_source
 from search_spaces import PATH_MAX_LENGTH, JobSpec, SpecLoadError, parse_job_spec, parse_weights_reference
 from workers.api import ALLOW_HINT, DataRoots, Dataset, DatasetError, OutsideRootsError, open_dataset
 
@@ -188,24 +188,30 @@ UNREADABLE_WEIGHTS = (ValueError, OSError, pickle.UnpicklingError, zipfile.BadZi
 
 
 def weights_family(value: str, settings: Settings) -> str:
-    """The family of the weights at the server path ``value``: every file of them that would be
-    read inside the data roots (403), and readable as weights through the safe loader (422).
-    Reads the whole checkpoint (seconds for a large one): call it on the thread pool."""
-    path = allowed_path(value, INITIAL_WEIGHTS_FIELD, settings)
+    """The family of the weights at the server path ``value`` (``weight_source``)."""
+    return weight_source(value, settings, INITIAL_WEIGHTS_FIELD).family
+
+
+def weight_source(value: str, settings: Settings, field: str) -> WeightSource:
+    """The weights at the server path ``value`` with their structure: every file of them that would
+    be read inside the data roots (403), and readable as weights through the safe loader (422,
+    naming ``field``, the request's field that names them). Reads the whole checkpoint (seconds for
+    a large one): call it on the thread pool."""
+    path = allowed_path(value, field, settings)
     try:  # exists() raises for a name too long for the file system (ENAMETOOLONG)
         if not path.exists():
-            raise FieldError(INITIAL_WEIGHTS_FIELD, f"{value}: no such file or folder")
+            raise FieldError(field, f"{value}: no such file or folder")
         roots = DataRoots.of(settings.allowed_roots())
         folder = path if path.is_dir() else path.parent
         for member in EXPORT_MEMBERS:  # an export's files are read beside the path: a symlink among them
             if (folder / member).exists() and not roots.contains(folder / member):
-                raise outside_roots(INITIAL_WEIGHTS_FIELD, str(folder / member), settings)
+                raise outside_roots(field, str(folder / member), settings)
     except OSError as error:
-        raise FieldError(INITIAL_WEIGHTS_FIELD, f"not a usable path: {error.strerror or error}") from None
+        raise FieldError(field, f"not a usable path: {error.strerror or error}") from None
     try:
-        return read_weight_source(path).family
+        return read_weight_source(path)
     except UNREADABLE_WEIGHTS as error:
-        raise FieldError(INITIAL_WEIGHTS_FIELD, f"{value} cannot be read as weights: {error}") from None
+        raise FieldError(field, f"{value} cannot be read as weights: {error}") from None
 
 
 def check_initial_weights(spec: JobSpec, session: Session, team: Caller, settings: Settings) -> None:

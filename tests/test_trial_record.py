@@ -13,7 +13,7 @@ from ray.tune.utils import flatten_dict
 from api.db.models import TrialRecord
 from api.schemas import NOT_SERVED, TrialOut
 from workers.results import LatencyStats, TrialReport, TrialStatus
-from workers.search.outcome import MLFLOW_LEFT_OUT, RECORD_FIELDS, SearchTrial
+from workers.search.outcome import MLFLOW_LEFT_OUT, RECORD_FIELDS, SearchTrial, TrialOrigin
 
 DASHBOARD = Path(__file__).resolve().parents[1] / "dashboards" / "static"
 # the drawer's fields it shows in its own place rather than as ``trial.<field>``
@@ -39,6 +39,7 @@ def every_field_set() -> SearchTrial:
         finished_at=1.0, seconds=60.0,
         mlflow_run_id="run", history=({"epoch": 0.0, "ap": 0.1},), inherited_from="t0",
         initialised_from="trial:t0", inherited_share=0.8, latency_predicted_ms=10.5,
+        origin=TrialOrigin.IMPORTED, source="a run on the lab's machine",
     )  # fmt: skip
 
 
@@ -66,8 +67,9 @@ def test_the_api_serves_every_field_but_the_servers_paths_and_clock():
         mode="json"
     )
     assert document["latency_stats"]["p95_ms"] == 12.5 and document["latency_stats"]["runtime"] == "torch"
-    assert document["status"] == "completed"
+    assert document["status"] == "completed" and document["origin"] == "imported"
     assert TrialOut.model_json_schema()["$defs"]["TrialStatus"]["enum"] == [s.value for s in TrialStatus]
+    assert TrialOut.model_json_schema()["$defs"]["TrialOrigin"]["enum"] == [o.value for o in TrialOrigin]
 
 
 def test_the_mlflow_run_holds_every_number_and_text_of_the_record_and_the_latency_measurement():

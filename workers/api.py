@@ -35,16 +35,24 @@ if TYPE_CHECKING:
         FAILED_STATUSES,
         MEASURED_STATUSES,
         UNSTABLE_SPREAD,
+        CocoMetrics,
         LatencyStats,
         TrialStatus,
     )
-    from workers.search.outcome import SearchTrial, predictor_summary, screened_count, summarise
+    from workers.search.outcome import (
+        SearchResult,
+        SearchTrial,
+        TrialOrigin,
+        predictor_summary,
+        screened_count,
+        summarise,
+    )
     from workers.search.points import trial_config_of
     from workers.search.resources import resolve_resources
     from workers.search.run import ensure_ray, run_search
     from workers.training.hyp import RENAMED, Hyperparameters, HypError
     from workers.training.optim import OPTIMIZERS
-    from workers.trial import LatencyTarget, TrialConfig, run_trial
+    from workers.trial import LatencyTarget, TrialConfig, build_network, run_trial
 
 HOME_MODULES: dict[str, str] = {
     # datasets: cheap (numpy, yaml, PIL)
@@ -62,8 +70,11 @@ HOME_MODULES: dict[str, str] = {
     "HypError": "workers.training.hyp",
     "RENAMED": "workers.training.hyp",
     "OPTIMIZERS": "workers.training.optim",
+    "SearchResult": "workers.search.outcome",
     "SearchTrial": "workers.search.outcome",
+    "TrialOrigin": "workers.search.outcome",
     "TrialStatus": "workers.results",
+    "CocoMetrics": "workers.results",
     "UNSTABLE_SPREAD": "workers.results",
     "MEASURED_STATUSES": "workers.results",
     "FAILED_STATUSES": "workers.results",
@@ -81,6 +92,7 @@ HOME_MODULES: dict[str, str] = {
     "TrialConfig": "workers.trial",
     "export_trial": "workers.export",
     "run_trial": "workers.trial",
+    "build_network": "workers.trial",
     "zip_export": "workers.export",
     # latency models per device: torch, scipy
     "LatencyModel": "workers.latency_model",
@@ -105,6 +117,7 @@ __all__ = [
     "OPTIMIZERS",
     "RENAMED",
     "UNSTABLE_SPREAD",
+    "CocoMetrics",
     "DataRoots",
     "Dataset",
     "DatasetError",
@@ -115,10 +128,13 @@ __all__ = [
     "LatencyTarget",
     "MissingCheckpointError",
     "OutsideRootsError",
+    "SearchResult",
     "SearchTrial",
     "SynthConfig",
     "TrialConfig",
+    "TrialOrigin",
     "TrialStatus",
+    "build_network",
     "cache_entry",
     "cache_scope",
     "ensure_ray",

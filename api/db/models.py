@@ -170,6 +170,10 @@ class TrialRecord(Base):
     # "trial:<parent>" (an evolve child); and the share (0–1) of its parameter values taken from there
     initialised_from: Mapped[str | None] = mapped_column(Text, nullable=True)  # a path: up to 4096
     inherited_share: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # searched (trained by the job), imported or warm_start (``TrialOrigin``); and where a result
+    # the job did not train comes from (an import's source text, "job:<job>/<trial>")
+    origin: Mapped[str] = mapped_column(String(16), default="searched", server_default="searched")
+    source: Mapped[str | None] = mapped_column(Text, nullable=True)
     seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # wall time held
     device_hours: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -1,4 +1,5 @@
-"""A job's trials (paginated, sortable), its Pareto front, and trial exports."""
+"""A job's trials (paginated, sortable), its Pareto front, trial exports, and results imported
+into it from outside."""
 
 from __future__ import annotations
 
@@ -7,18 +8,27 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, sessionmaker
 
+from api.auth import Caller
+from api.body import parse_model_body, read_body
 from api.cache import cached_json
 from api.db.models import Job, TrialRecord
-from api.deps import SessionDep, TeamDep
+from api.deps import SessionDep, SettingsDep, TeamDep
 from api.errors import MAX_OFFSET, FieldError, error_responses
 from api.exports import export_stored_trial
+from api.known_results import imported_trial, stored_row
+from api.openapi import component_ref
 from api.routes.jobs import owned_job
 from api.routing import SessionReleasingRoute
-from api.schemas import Pareto, TrialList, TrialOut
-from workers.api import MEASURED_STATUSES, TrialStatus
+from api.runner import DatabaseWriter
+from api.schemas import ImportIn, ImportOut, Pareto, TrialList, TrialOut
+from api.settings import Settings
+from search_spaces import JobSpec
+from workers.api import MEASURED_STATUSES, TrialOrigin, TrialStatus
 
 router = APIRouter(prefix="/v1/jobs/{job_id}", tags=["trials"], route_class=SessionReleasingRoute)
 SORTABLE = (
@@ -160,6 +170,12 @@ def export(
     except MissingCheckpointError as error:
         _remove(folder)
         raise FieldError("trial_id", f"trial {trial_id}: {error}", 410) from error
+    except (RuntimeError, ValueError) as error:  # an imported trial's weights that fit no network
+        _remove(folder)
+        if TrialOrigin(row.origin).trained:
+            raise
+        reason = str(error).strip().splitlines()[0][:300]
+        raise FieldError("trial_id", f"trial {trial_id}: its weights do not load: {reason}", 409) from error
     archive = zip_export(folder / "export", folder / f"{job_id}-{trial_id}.zip")
     background.add_task(_remove, folder)
     return FileResponse(archive, media_type="application/zip", filename=archive.name)
@@ -169,3 +185,48 @@ def _remove(folder: Path) -> None:
     import shutil
 
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@router.post(
+    "/trials/import",
+    status_code=201,
+    response_model=ImportOut,
+    responses=error_responses(403, 404, 413, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": component_ref(ImportIn)}},
+        }
+    },
+)
+async def import_trials(job_id: str, request: Request, team: TeamDep, settings: SettingsDep) -> ImportOut:
+    """Results measured outside the job (another run; at most 1000 a request): each joins its
+    trials as ``origin: imported`` and its front and hypervolume at once, whatever the job's state,
+    and its searcher learns them, untrained, when its search starts, resumes or is extended. Each
+    is checked first, an error naming it (``trials[3].point.width_multiple``): its point within
+    the job's space, its latency timed on the job's latency device, its weights (optional) inside
+    the data roots and readable as weights of the point's family."""
+    results = parse_model_body(await read_body(request, settings.max_spec_bytes), ImportIn)
+    factory = request.app.state.session_factory
+    return await run_in_threadpool(_import, factory, team, job_id, results, settings)
+
+
+def _import(
+    factory: sessionmaker[Session], team: Caller, job_id: str, results: ImportIn, settings: Settings
+) -> ImportOut:
+    with factory() as session:
+        spec = JobSpec.model_validate(owned_job(session, team, job_id).spec)
+    # checked apart from the session: reading weights takes a while
+    trials = [
+        imported_trial(f"trials[{index}]", entry, spec, settings)
+        for index, entry in enumerate(results.trials)
+    ]
+    with factory() as session:
+        job = owned_job(session, team, job_id)
+        session.add_all(stored_row(job_id, trial) for trial in trials)
+        DatabaseWriter(factory, job_id, spec).refresh_job(session)  # commits
+        return ImportOut(
+            trial_ids=[trial.trial_id for trial in trials],
+            front=list(job.front or []),
+            hypervolume=job.hypervolume,
+        )

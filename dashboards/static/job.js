@@ -82,7 +82,8 @@
 
   function trialRow(trial) {
     const tr = el("tr", { "data-trial": trial.trial_id }, [
-      el("td", {}, [trial.trial_id]),
+      // a result the job did not train (imported, warm_start) says so beside its id
+      el("td", {}, [trial.trial_id, ...(trial.origin !== "searched" ? [" ", el("span", { class: "muted" }, [trial.origin])] : [])]),
       el("td", {}, [badge(trial.status)]),
       el("td", { class: "num" }, [number(trial.ap)]),
       el("td", { class: "num" }, [number(trial.ap50)]),
@@ -158,6 +159,8 @@
       // the device's latency model's prediction, made before the network was built
       ...(trial.latency_predicted_ms != null ? [["latency predicted", `${number(trial.latency_predicted_ms, 2)} ms`
         + (trial.latency_ms ? ` (${number((trial.latency_predicted_ms / trial.latency_ms - 1) * 100, 1)} % off the measurement)` : "")]] : []),
+      // searched (trained by this job), imported (measured elsewhere) or warm_start (an earlier job's)
+      ["origin", trial.origin + (trial.source ? ` · ${trial.source}` : "")],
       ["params / GFLOPs", `${millions(trial.params)} / ${number(trial.gflops, 2)}`], ["input size", trial.image_size ?? "–"], ["epochs", trial.epochs],
       ...(trial.inherited_from ? [["inherited from", `trial ${trial.inherited_from}`]] : []),
       // where its weights started: the job's initial weights as given, "supernet" or "trial:<parent>"

@@ -76,12 +76,14 @@ def test_client_errors_are_one_line_with_the_field(live, tmp_path):
     assert missing.returncode == 1 and "HTTP 404" in missing.stderr
 
 
-def test_warm_start_seeds_the_search_with_the_earlier_fronts(live):
+def test_warm_start_from_a_job_measured_otherwise_retrains_its_front(live):
+    """An earlier job timed with other device settings: its results do not stand for this job's
+    (tests/api/test_warm_start.py: those that do are reused), so its front's points are trained again."""
     from sqlalchemy import select
 
     from api.db.models import Job, TrialRecord
     from api.db.session import make_engine, make_session_factory
-    from api.runner import _warm_start_points
+    from api.known_results import store_warm_start_results, warm_start_points
     from search_spaces import load_job_spec
 
     server, dataset = live
@@ -105,8 +107,13 @@ def test_warm_start_seeds_the_search_with_the_earlier_fronts(live):
         session.get(Job, earlier).front = ["a", "b"]
         session.commit()
         assert len(session.scalars(select(TrialRecord).where(TrialRecord.job_id == earlier)).all()) == 3
-    seeded = spec.with_changes(warm_start_from=(earlier,))
-    assert _warm_start_points(factory, seeded) == [better, good]  # the front, best AP first
+    objectives = spec.objectives.model_dump()
+    objectives["latency"]["threads"] = 1  # the earlier job timed on every thread
+    seeded = spec.with_changes(warm_start_from=(earlier,), objectives=objectives)
+    assert warm_start_points(factory, seeded) == [better, good]  # the front, best AP first
+    with factory() as session:
+        assert store_warm_start_results(session, "no-job", seeded) == 0  # no result reused
+    assert warm_start_points(factory, spec.with_changes(warm_start_from=(earlier,))) == []  # reused instead
     with server.client() as client:
         response = client.post(
             "/v1/jobs", json={"preset": "tiny-cpu", "dataset": dataset, "warm_start_from": [earlier]}

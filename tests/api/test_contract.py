@@ -70,12 +70,14 @@ peers = ["admin", "other-team"]
 # /v1/devices: fp16 and tensorrt only on a cuda device, threads only on a cpu one, not named cpu or
 # cuda:N). More budget for a job (POST /v1/jobs/{{job_id}}/extend) depends on the job's own budget:
 # trial_epochs only for a budget that has max_trial_epochs, and the sum within the server's limits.
-# So a well-formed request to these six may be refused with a 422 naming the field; every other
-# status keeps its meaning.
+# Results imported into a job (POST /v1/jobs/{{job_id}}/trials/import) lie in that job's own space
+# and were timed on its own latency device. So a well-formed request to these seven may be refused
+# with a 422 naming the field; every other status keeps its meaning.
 [[operations]]
 include-name = [
     "POST /v1/jobs",
     "POST /v1/jobs/{{job_id}}/extend",
+    "POST /v1/jobs/{{job_id}}/trials/import",
     "POST /v1/datasets",
     "POST /v1/datasets/upload",
     "POST /v1/admin/tokens",

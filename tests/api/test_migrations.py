@@ -106,3 +106,48 @@ def test_0008_adds_the_device_registry_and_going_back_drops_it_alone(database_ur
     downgrade(database_url, "0007")
     assert "devices" not in _tables(database_url) and "teams" in _tables(database_url)
     engine.dispose()
+
+
+def test_0013_reads_every_earlier_trial_as_searched_and_going_back_keeps_the_trials(database_url):
+    """0013 says where a trial's result comes from: every trial recorded before was searched (its
+    job trained it); going back drops the origin and source, never a trial."""
+    upgrade(database_url, "0012")
+    engine = create_engine(normalise_url(database_url))
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO teams (id, name, created_at) VALUES (1, 'a', CURRENT_TIMESTAMP)")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO jobs (id, team_id, name, status, spec, created_by, cancel_requested,"
+                " resume_requested, trials_total, trials_finished, epochs_used, device_hours, front,"
+                " hypervolume_history, version, created_at) VALUES ('j', 1, 'j', 'done', '{}', 'a',"
+                " false, false, 1, 1, 1, 0, '[]', '[]', 0, CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO trials (job_id, trial_id, status, point, epochs, ap, ap50, fitness, history,"
+                " seconds, device_hours, updated_at) VALUES ('j', 't0', 'completed', '{}', 1, 0.1, 0.2,"
+                " 0.1, '[]', 1, 0, CURRENT_TIMESTAMP)"
+            )
+        )
+    upgrade(database_url)
+    with engine.begin() as connection:
+        assert tuple(connection.execute(text("SELECT origin, source FROM trials")).one()) == (
+            "searched",
+            None,
+        )
+        connection.execute(
+            text(
+                "INSERT INTO trials (job_id, trial_id, status, point, epochs, ap, ap50, fitness, history,"
+                " seconds, device_hours, updated_at, origin, source) VALUES ('j', 'imported-1', 'completed',"
+                " '{}', 0, 0.3, 0, 0, '[]', 0, 0, CURRENT_TIMESTAMP, 'imported', 'a paper')"
+            )
+        )
+    downgrade(database_url, "0012")
+    assert "origin" not in {column["name"] for column in inspect(engine).get_columns("trials")}
+    with engine.connect() as connection:
+        kept = connection.execute(text("SELECT trial_id FROM trials ORDER BY trial_id")).scalars().all()
+        assert kept == ["imported-1", "t0"]
+    engine.dispose()

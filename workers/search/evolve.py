@@ -155,6 +155,19 @@ class EvolveSearcher(Searcher):
         if self.inherit and completed and Path(self._weights_path(trial_id)).is_file():
             self.weights[trial_id] = self._weights_path(trial_id)
 
+    def tell_measured(self, trial_id: str, point: Point, values: Sequence[float]) -> bool:
+        """A result measured without this search (imported, warm start): a finished point of full
+        fidelity among the parents children are bred from (its weights are not inherited), never
+        proposed again. False when it was told before (a restored searcher keeps its history)."""
+        if any(item.trial_id == trial_id for item in self.history):
+            return False
+        result = dict(zip(self.metric, values, strict=True))  # type: ignore[arg-type]
+        objectives = minimised_vector(result, self.metric, self.mode)  # type: ignore[arg-type]
+        if objectives is None:
+            return False
+        self.history.append(Evaluated(dict(point), objectives, FULL_FIDELITY, trial_id))
+        return True
+
     def add_evaluated_point(
         self,
         parameters: dict,

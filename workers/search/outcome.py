@@ -6,12 +6,31 @@ import dataclasses
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from search_spaces import Objectives, Point
 from search_spaces.pareto import REFERENCE_MARGIN, hypervolume, hypervolume_history, pareto_front
 from workers.results import MEASURED_STATUSES, LatencyStats, TrialStatus
+
+
+class TrialOrigin(StrEnum):
+    """Where a trial's result comes from: ``searched``, a point the job's search proposed (its
+    ``space.initial_points`` and retrained warm-start points included) and trained; ``imported``,
+    measured elsewhere and posted to the job (``POST /v1/jobs/{id}/trials/import``); ``warm_start``,
+    an earlier job's measured trial reused (same dataset and latency device). Only a searched trial
+    was trained by the job: the others cost it nothing, count on no budget, and are told to its
+    searcher as completed trials (``workers.search.searchers.KnownResults``)."""
+
+    SEARCHED = "searched"
+    IMPORTED = "imported"
+    WARM_START = "warm_start"
+
+    @property
+    def trained(self) -> bool:
+        """Whether the job trained the trial itself."""
+        return self is TrialOrigin.SEARCHED
 
 
 @dataclass(frozen=True)
@@ -54,9 +73,14 @@ class SearchTrial:
     # "trial:<parent>" (an evolve child); and the share of its parameter values taken from there
     initialised_from: str | None = None
     inherited_share: float | None = None
+    origin: TrialOrigin = TrialOrigin.SEARCHED
+    # where a result the job did not train comes from: an import's ``source`` text, or
+    # "job:<job>/<trial>" for a warm start; None for a searched trial
+    source: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", TrialStatus(self.status))
+        object.__setattr__(self, "origin", TrialOrigin(self.origin))
 
     def accuracy(self, objectives: Objectives) -> float:
         return float(getattr(self, objectives.accuracy))
@@ -85,6 +109,7 @@ class SearchTrial:
         """The record as JSON-ready values (what the database row and the API hold)."""
         document = {name: getattr(self, name) for name in RECORD_FIELDS}
         document["status"] = self.status.value
+        document["origin"] = self.origin.value
         document["point"] = dict(self.point)
         document["history"] = [dict(row) for row in self.history]
         document["latency_stats"] = self.latency_stats.to_dict() if self.latency_stats else None

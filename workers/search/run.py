@@ -33,7 +33,7 @@ from workers.search.resources import resolve_resources
 from workers.search.rungs import keep_rungs
 from workers.search.schedulers import make_scheduler
 from workers.search.screening import make_screen
-from workers.search.searchers import make_searcher
+from workers.search.searchers import KnownResults, make_searcher
 from workers.search.stopper import SearchStopper
 from workers.search.supernet import SUPERNET, extreme_point, slicing_role, supernet_weights, training_role
 from workers.search.trainable import search_trial
@@ -87,6 +87,7 @@ def run_search(
     initial_weights: str | Path | None = None,
     target_device: TargetDevice | None = None,
     known_latencies: Mapping[str, LatencyStats] | None = None,
+    known_results: Sequence[SearchTrial] = (),
 ) -> SearchResult:
     """Run (or resume) the search of ``spec``; results, Tune state, exports under ``out_dir``.
     ``stop_requested`` is polled during the search; when it returns True the run is interrupted
@@ -105,7 +106,9 @@ def run_search(
     ``known_latencies``: measurements taken before (cache key → stats, e.g. the service's database),
     preloaded into the search's measurement cache (``workers.latency_cache``), which its trials ask
     before timing a network; a measurement that was unstable is timed again once Tune has finished
-    (``workers.search.remeasure``) before the front is computed."""
+    (``workers.search.remeasure``) before the front is computed. ``known_results``: results not
+    trained here (imported, warm start), told to the searcher when it starts, resumes or is extended
+    (``KnownResults``); in the result's trials and front, never exported nor finalized."""
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     ensure_ray(ray_address, resources=local_resources(spec, target_device))
@@ -157,26 +160,27 @@ def run_search(
         stopper.spent += _epochs_spent(restored)  # the trial-epoch budget carries on
         recorder.seed(logged_histories(restored))
         reattach_run_config(tuner, [recorder], stopper)  # the restored run config has no live ones
-        extend_restored_search(tuner, spec.budget.max_trials, restored)  # a larger budget: more trials
+        # a larger budget: more trials; the restored searcher learns the results it has not seen
+        extend_restored_search(tuner, spec.budget.max_trials, restored, KnownResults.of(spec, known_results))
         keep_rungs(restored_scheduler(tuner), out_dir, resume=True)  # restored with empty rungs
     else:
         scheduler = make_scheduler(spec)
         keep_rungs(scheduler, out_dir, resume=False)  # a fresh search starts its rung records anew
+        search = ExtensibleSearchGenerator(
+            make_searcher(
+                spec,
+                list(initial_points),
+                weights_dir=out_dir / "weights",
+                screen=make_screen(spec, shared[PREDICTOR_KEY], target, classes, shared["target_device"]),
+                search_dir=out_dir,
+            )
+        )
+        search.tell_known(KnownResults.of(spec, known_results))
         tuner = tune.Tuner(
             _trainable(spec),
             param_space=shared,
             tune_config=tune.TuneConfig(
-                search_alg=ExtensibleSearchGenerator(
-                    make_searcher(
-                        spec,
-                        list(initial_points),
-                        weights_dir=out_dir / "weights",
-                        screen=make_screen(
-                            spec, shared[PREDICTOR_KEY], target, classes, shared["target_device"]
-                        ),
-                        search_dir=out_dir,
-                    )
-                ),
+                search_alg=search,
                 scheduler=scheduler,
                 num_samples=spec.budget.max_trials,
                 time_budget_s=spec.budget.max_wall_minutes * 60 if spec.budget.max_wall_minutes else None,
@@ -205,6 +209,8 @@ def run_search(
     stop_cache(shared["latency_cache"])
     if not stopper.asked_to_stop:  # the device's latency model learns from what this search timed
         learn_from_search(spec, trials, target, classes)
+    trained = {trial.trial_id for trial in trials}
+    trials = [*trials, *(trial for trial in known_results if trial.trial_id not in trained)]
     front, volume, history, reference = summarise(trials, spec.objectives)
     result = SearchResult(
         trials=tuple(trials),
@@ -216,8 +222,9 @@ def run_search(
         mlflow_run_id=logger.parent_run_id,
     )
     if export_front:
+        exported = [trial_id for trial_id in result.front if trial_id in trained]  # its own networks
         result = replace(
-            result, export_dir=str(export_front_trials(spec, result.trials, result.front, out_dir / "export"))
+            result, export_dir=str(export_front_trials(spec, result.trials, exported, out_dir / "export"))
         )
     logger.finish(result, spec)
     return result

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +16,16 @@ from ray.tune.search.optuna import OptunaSearch
 from search_spaces import JobSpec, Parameter, Point
 from workers.results import FAILED_STATUSES, TrialReport, TrialStatus
 from workers.search.evolve import EvolveSearcher
+from workers.search.outcome import SearchTrial
 from workers.search.screening import Screen, ScreeningSearcher
-from workers.search.tune_adapter import optuna_study, optuna_trial, take_optuna_trial
+from workers.search.tune_adapter import first_generation, optuna_study, optuna_trial, take_optuna_trial
 
 MIN_POPULATION, MAX_POPULATION = 4, 50
 REDRAWS = 25  # asks for a new point before a repeat is trained after all
 RUNNING = "running"
 CONSTRAINT = "constraint_violation"  # the Optuna constraint an infeasible trial breaks
 UNMEASURED_VIOLATION = 1.0  # an infeasible report that says not by how much
+KNOWN_ATTRIBUTE = "scaler:known_trial"  # an Optuna trial's user attribute: the known result it is
 
 logger = logging.getLogger(__name__)
 
@@ -50,11 +52,35 @@ class MultiObjectiveOptunaSearch(OptunaSearch):
     it. A point already trained or training is never handed to Ray again (see ``suggest``), as
     ``evolve`` never proposes one."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, space: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(space=space, **kwargs)
+        self.distributions = dict(space)
         self.outcomes: dict[str, Outcome] = {}  # point key → what Optuna was told
         self.point_keys: dict[str, str] = {}  # trial id → point key
         self.repeats_told = 0
+        self.known_told: set[str] = set()  # the known results' trial ids told (``tell_measured``)
+
+    def tell_measured(self, trial_id: str, point: Point, values: Sequence[float]) -> bool:
+        """A result measured without this search (imported, warm start) joins the study as a
+        complete trial with its objective values (in NSGA-II's first generation, whose population
+        its parents come from), and a suggest that draws its point again is told its outcome
+        instead of training it. False when it was told before (a restored searcher keeps them)."""
+        import optuna
+
+        if trial_id in self.known_told:
+            return False
+        study = optuna_study(self)
+        trial = optuna.trial.create_trial(
+            values=list(values),
+            params=dict(point),
+            distributions=self.distributions,
+            user_attrs={KNOWN_ATTRIBUTE: trial_id},
+            system_attrs=first_generation(study.sampler),
+        )
+        study.add_trial(trial)
+        self.outcomes[json.dumps(point, sort_keys=True)] = Outcome("complete", list(values))
+        self.known_told.add(trial_id)
+        return True
 
     def suggest(self, trial_id: str) -> dict | None:
         """Optuna's next point, never one already trained or training: NSGA-II's crossover and
@@ -115,6 +141,42 @@ class MultiObjectiveOptunaSearch(OptunaSearch):
             else:
                 self.outcomes[key] = Outcome("infeasible" if violation else "complete", values, violation)
         super().on_trial_complete(trial_id, result, error)
+
+
+@dataclasses.dataclass(frozen=True)
+class KnownResults:
+    """Results the search did not measure (``TrialOrigin`` imported or warm_start): each trial id, its
+    point (the space's parameters) and objective values (accuracy, latency). ``tell`` hands them to
+    a searcher as completed trials, never trained: Optuna's study holds them (NSGA-II's parents and
+    TPE's model draw on them, random sampling ignores them), ``evolve`` ranks them among its parents.
+    Picklable: Tune keeps it with the search, and a restored searcher is told the ones it missed."""
+
+    entries: tuple[tuple[str, Point, tuple[float, float]], ...] = ()
+
+    @classmethod
+    def of(cls, spec: JobSpec, trials: Sequence[SearchTrial]) -> KnownResults:
+        """The measured ones of ``trials`` whose point names every parameter of the job's space."""
+        names = [parameter.name for parameter in spec.space.parameters()]
+        entries = []
+        for trial in trials:
+            vector = trial.objective_vector(spec.objectives)
+            if vector is not None and all(name in trial.point for name in names):
+                point = {name: trial.point[name] for name in names}
+                entries.append((trial.trial_id, point, (-vector[0], vector[1])))
+        return cls(tuple(entries))
+
+    def tell(self, searcher: Searcher) -> int:
+        """Tell the searcher under ``searcher``'s wrappers each result it was not told yet; how
+        many were new to it."""
+        base: Any = searcher
+        while hasattr(base, "searcher"):  # ConcurrencyLimiter, ScreeningSearcher
+            base = base.searcher
+        if not hasattr(base, "tell_measured"):
+            return 0
+        told = sum(bool(base.tell_measured(*entry)) for entry in self.entries)
+        if told:
+            logger.info("%d results measured without this search told to its searcher", told)
+        return told
 
 
 def objective_metrics(spec: JobSpec) -> tuple[list[str], list[str]]:

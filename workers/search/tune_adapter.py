@@ -76,10 +76,23 @@ class ExtensibleSearchGenerator(SearchGenerator):
         super().__init__(searcher)
         self.total_at_least = 0
         self.ended: set[str] = set()  # the restored trials that ended (TERMINATED)
+        # results measured without this search, told to its searcher (``tell_known``)
+        self.known: Any = None
+
+    def tell_known(self, known: Any) -> None:
+        """Tell the searcher ``known`` now, and again when the search is restored (its restored
+        searcher then learns the ones it was not told before). ``known``: anything with a
+        ``tell(searcher)`` (``workers.search.searchers.KnownResults``); None: nothing."""
+        self.known = known
+        if known is not None:
+            known.tell(self.searcher)
 
     def set_state(self, state: dict) -> None:
         """Called last when Tune restores the search (after its wrappers' and base's states)."""
         super().set_state(state)
+        known = getattr(self, "known", None)  # a generator pickled before it had one: None
+        if known is not None:
+            known.tell(self.searcher)
         if not self.total_at_least:
             return
         # restored to go on: the stopper (trial-epoch budget) decides again
@@ -97,10 +110,11 @@ class ExtensibleSearchGenerator(SearchGenerator):
             searcher = getattr(searcher, "searcher", None)
 
 
-def extend_restored_search(tuner: Tuner, total_trials: int, restored: ResultGrid) -> None:
+def extend_restored_search(tuner: Tuner, total_trials: int, restored: ResultGrid, known: Any = None) -> None:
     """Let restored ``tuner`` (its results so far: ``restored``) create trials up to
     ``total_trials`` in all (never fewer than it had) and go on where its trial-epoch budget
-    stopped it. Relies on Ray 2.60.0's ``ResultGrid._experiment_analysis.trials`` (the restored
+    stopped it; its searcher, once restored, is told ``known`` (``ExtensibleSearchGenerator.
+    tell_known``). Relies on Ray 2.60.0's ``ResultGrid._experiment_analysis.trials`` (the restored
     ``Trial`` objects, with their status). ``RuntimeError`` for a search saved before its
     generator could be extended."""
     from ray.tune.experiment import Trial
@@ -109,6 +123,7 @@ def extend_restored_search(tuner: Tuner, total_trials: int, restored: ResultGrid
     if not isinstance(search, ExtensibleSearchGenerator):
         raise RuntimeError("this search was saved by an older Scaler: its trial budget cannot be raised")
     search.total_at_least = total_trials
+    search.known = known
     search.ended = {
         trial.trial_id for trial in restored._experiment_analysis.trials if trial.status == Trial.TERMINATED
     }
@@ -128,6 +143,16 @@ def optuna_trial(searcher: OptunaSearch, trial_id: str) -> optuna.trial.Trial | 
     """The Optuna trial ``searcher`` asked its study for Tune's ``trial_id`` (its ``params`` the
     point suggested), while Ray holds it; None when it holds none."""
     return searcher._ot_trials.get(trial_id)
+
+
+def first_generation(sampler: optuna.samplers.BaseSampler) -> dict[str, Any]:
+    """The system attributes that place a trial added to a study (``Study.add_trial``) in the first
+    generation of ``sampler`` when it is a genetic one (NSGA-II: its parents are drawn from its
+    generations' populations, which it reads by this attribute, Optuna 5.0.0's
+    ``BaseGASampler._get_generation_key``); none for any other sampler, which reads every trial."""
+    from optuna.samplers import BaseGASampler
+
+    return {sampler._get_generation_key(): 0} if isinstance(sampler, BaseGASampler) else {}
 
 
 def take_optuna_trial(searcher: OptunaSearch, trial_id: str) -> optuna.trial.Trial:

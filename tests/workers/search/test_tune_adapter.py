@@ -21,6 +21,7 @@ from ray.tune.stopper import MaximumIterationStopper
 from workers.search.tune_adapter import (
     asha_rungs,
     asha_stopped_count,
+    first_generation,
     forget_asha_trial,
     optuna_study,
     optuna_trial,
@@ -127,6 +128,21 @@ def test_a_taken_optuna_trial_is_told_by_the_caller_and_the_next_suggestion_asks
     assert again is not None and again.number != taken.number
     with pytest.raises(KeyError):
         take_optuna_trial(searcher, "never suggested")
+
+
+def test_a_trial_added_in_the_first_generation_is_among_nsga2s_first_population():
+    sampler = optuna.samplers.NSGAIISampler(population_size=2, seed=0)
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+    distributions = {"width": CategoricalDistribution([0.25, 0.5])}
+    added = optuna.trial.create_trial(
+        values=[0.3, 5.0],
+        params={"width": 0.5},
+        distributions=distributions,
+        system_attrs=first_generation(sampler),
+    )
+    study.add_trial(added)
+    assert [trial.number for trial in sampler.get_population(study, 0)] == [0]
+    assert first_generation(optuna.samplers.TPESampler(seed=0)) == {}  # TPE reads every trial
 
 
 def _asha() -> ASHAScheduler:
