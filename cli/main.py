@@ -9,6 +9,7 @@ from cli.admin_commands import team, token
 from cli.data_commands import data
 from cli.demo_command import demo
 from cli.device_commands import devices
+from cli.import_command import import_results
 from cli.latency_commands import latency
 from cli.model_commands import model
 from cli.search_command import search
@@ -38,6 +39,7 @@ for command in (
     export,
     cancel,
     extend,
+    import_results,
     demo,
     team,
     token,

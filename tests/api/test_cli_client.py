@@ -122,6 +122,47 @@ def test_warm_start_from_a_job_measured_otherwise_retrains_its_front(live):
     engine.dispose()
 
 
+def test_import_posts_a_results_file_or_an_export(live, tmp_path):
+    """``scaler import``: a YAML file of results, or a Scaler export's metrics (here a zip holding
+    only metrics.json, as another server's export of a tiny-cpu trial would), join the job."""
+    import zipfile
+
+    from search_spaces import load_job_spec
+
+    server, dataset = live
+    with server.client() as client:
+        job_id = client.post("/v1/jobs", json={"preset": "tiny-cpu", "dataset": dataset}).json()["id"]
+    point = {"input_size": 128, "depth_multiple": 0.33, "width_multiple": 0.25, "activation": "leaky"}
+    results = tmp_path / "results.yaml"
+    results.write_text(
+        "trials:\n"
+        f"  - {{point: {json.dumps(point)}, ap: 0.2, latency_ms: 3.5, device: cpu, source: laptop}}\n"
+        f"  - {{point: {json.dumps(point)}, hyperparameters: {{lr0: 0.002}}, ap: 0.1, latency_ms: 2.5,"
+        " device: cpu}\n"
+    )
+    posted = _scaler(server, "import", job_id, str(results))
+    assert posted.returncode == 0, posted.stderr
+    assert posted.stdout.count("imported  imported-") == 2 and "front     2 trials" in posted.stdout
+
+    flat = {**load_job_spec("tiny-cpu").space.default_point(), "arch/width_multiple": 0.375, "hyp/lr0": 0.003}
+    metrics = {"trial_id": "t7", "point": flat, "ap": 0.3, "ap50": 0.5, "latency_ms": 9.0,
+               "latency_stats": {"device": "cpu", "target": None}, "params": 12345}  # fmt: skip
+    with zipfile.ZipFile(tmp_path / "best.zip", "w") as archive:
+        archive.writestr("metrics.json", json.dumps(metrics))
+    exported = _scaler(server, "import", job_id, str(tmp_path / "best.zip"), "--json")
+    assert exported.returncode == 0, exported.stderr
+    (trial_id,) = json.loads(exported.stdout)["trial_ids"]
+    with server.client() as client:
+        trial = client.get(f"/v1/jobs/{job_id}/trials/{trial_id}").json()
+    assert trial["origin"] == "imported" and trial["source"] == "Scaler export best.zip (trial t7)"
+    assert trial["point"]["arch/width_multiple"] == 0.375 and trial["point"]["hyp/lr0"] == 0.003
+    assert trial["ap50"] == 0.5 and trial["params"] == 12345
+
+    results.write_text(f"[{{point: {json.dumps(point)}, ap: 0.2, latency_ms: 3.5, device: cuda}}]")
+    refused = _scaler(server, "import", job_id, str(results))
+    assert refused.returncode == 1 and "HTTP 422: trials[0].device:" in refused.stderr
+
+
 def test_db_upgrade_command(tmp_path):
     env = {**os.environ, "SCALER_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
     result = subprocess.run(
