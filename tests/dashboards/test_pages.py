@@ -204,3 +204,25 @@ def test_screenshots_for_the_docs(page, jobs, tmp_path):
     page.wait_for_function("(document.getElementById('curve-plot').data || []).length === 3")
     page.screenshot(path=folder / "dashboard-trial.png")
     assert (folder / "dashboard-job.png").stat().st_size > 10_000 and page.problems == []
+
+
+def test_an_imported_result_says_so_in_the_table_and_the_drawer(page, jobs):
+    """A result measured outside the job: its row names its origin beside its id, its drawer where
+    it was measured."""
+    headers = {"Authorization": "Bearer team-a-token"}
+    with httpx.Client(base_url=jobs.server.url, headers=headers) as client:
+        job_id = client.post("/v1/jobs", json={"preset": "tiny-cpu", "dataset": jobs.spec.dataset}).json()[
+            "id"
+        ]
+        point = {"input_size": 160, "depth_multiple": 0.3, "width_multiple": 0.25, "activation": "mish"}
+        result = {"point": point, "ap": 0.3, "latency_ms": 4.0, "device": "cpu", "source": "the lab's run"}
+        answer = client.post(f"/v1/jobs/{job_id}/trials/import", json={"trials": [result]})
+        (trial_id,) = answer.json()["trial_ids"]
+    page.goto(f"{jobs.server.url}/dashboard/jobs/{job_id}")
+    row = f"tr[data-trial='{trial_id}']"
+    page.wait_for_selector(row)
+    assert page.text_content(f"{row} td:nth-child(1)") == f"{trial_id} imported"
+    page.click(row)
+    page.wait_for_selector("#drawer:not([hidden])")
+    assert "originimported · the lab's run" in page.text_content("#drawer-details")  # <dt><dd>
+    assert page.problems == []
