@@ -10,6 +10,7 @@ from api.db.models import Job, TrialRecord
 from api.deps import SessionDep, TeamDep
 from api.routing import SessionReleasingRoute
 from api.schemas import Usage
+from workers.api import TrialOrigin
 
 router = APIRouter(prefix="/v1/usage", tags=["usage"], route_class=SessionReleasingRoute)
 
@@ -26,8 +27,11 @@ def team_usage(session: SessionDep, team: TeamDep) -> Usage:
         else:
             cpu_hours += hours
         by_status[status] = by_status.get(status, 0.0) + hours
-    trials = session.scalar(
-        select(func.count()).select_from(TrialRecord).join(Job).where(Job.team_id == team.id)
+    trials = session.scalar(  # those the team's jobs trained (not the results imported into them)
+        select(func.count())
+        .select_from(TrialRecord)
+        .join(Job)
+        .where(Job.team_id == team.id, TrialRecord.origin == TrialOrigin.SEARCHED)
     )
     return Usage(
         team=team.name,

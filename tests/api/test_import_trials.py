@@ -91,6 +91,7 @@ def test_imported_results_join_a_finished_jobs_front_at_once(
     ]
     with server.client() as client:
         before = client.get(f"/v1/jobs/{job_id}").json()
+        trained = client.get("/v1/usage").json()["trials"]
         answer = client.post(f"/v1/jobs/{job_id}/trials/import", json={"trials": results})
         assert answer.status_code == 201, answer.text
         fast, slow_dominated, accurate = answer.json()["trial_ids"]
@@ -99,6 +100,7 @@ def test_imported_results_join_a_finished_jobs_front_at_once(
         assert job["status"] == "done" and job["front"] == [fast, "t0", accurate]
         assert job["hypervolume"] > before["hypervolume"] and job["best_ap"] == 0.5
         assert job["trials_finished"] == 1 and job["epochs_used"] == 1  # the job trained only t0
+        assert client.get("/v1/usage").json()["trials"] == trained
         trials = {item["trial_id"]: item for item in client.get(f"/v1/jobs/{job_id}/trials").json()["items"]}
         assert trials["t0"]["origin"] == "searched" and trials["t0"]["source"] is None
         imported = trials[fast]
