@@ -30,6 +30,7 @@ SERVICE_COMMANDS = (
     "export",
     "cancel",
     "extend",
+    "import",
     "usage",
     "devices",
     "team",
@@ -134,7 +135,9 @@ def test_the_tour_runs_as_written(tmp_path):
                 assert "CPU-hours" in output
             if line.startswith("scaler extend"):
                 assert "queued" in output, output
+            if line.startswith("scaler import"):
+                assert output.startswith("imported  imported-"), output
         jobs = json.loads(run("scaler jobs --json", tmp_path, env))
         assert any(job["id"] == job_id and job["status"] == "done" for job in jobs["items"])
-    for step in ("submit", "jobs", "watch", "export", "extend", "cancel", "usage"):
+    for step in ("submit", "jobs", "watch", "export", "import", "extend", "cancel", "usage"):
         assert any(line.startswith(f"scaler {step}") for line in ran), (step, ran)
