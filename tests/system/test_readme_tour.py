@@ -46,7 +46,7 @@ def tour_lines() -> list[str]:
     for raw in block.splitlines():
         line = re.split(r"\s{2,}#", raw)[0].strip()
         words = line.split()
-        if line.startswith("export SCALER_TOKEN="):
+        if line.startswith("export SCALER_TOKEN=") or words[:1] == ["curl"]:
             lines.append(line)
         elif len(words) > 1 and words[0] == "scaler":
             head = " ".join(words[1:3]) if words[1] == "data" else words[1]
@@ -131,6 +131,8 @@ def test_the_tour_runs_as_written(tmp_path):
                 trial_id = pareto["front"][0]["trial_id"]
             if line.startswith("scaler export"):
                 assert (tmp_path / command.split("-o", 1)[1].strip()).stat().st_size > 0
+            if line.startswith("curl"):  # the live events of the watched (ended) job, as a stream
+                assert "event: job_ended" in output and "id: " in output, output
             if line.startswith("scaler usage"):
                 assert "CPU-hours" in output
             if line.startswith("scaler extend"):
