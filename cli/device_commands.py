@@ -13,7 +13,7 @@ from cli.client import ApiClient, token_option, url_option
 # the choices of search_spaces.devices (not imported: the CLI starts without pydantic's models)
 KINDS = ("cpu", "cuda")
 RUNTIMES = ("torch", "torch-compile", "onnxruntime", "tensorrt")
-PRECISIONS = ("fp32", "fp16")
+PRECISIONS = ("fp32", "fp16", "int8")
 
 
 @click.group()

@@ -28,8 +28,8 @@ DeviceKind = Literal["cpu", "cuda"]
 # torch.compile; onnxruntime: the exported ONNX graph in ONNX Runtime (CPU provider on a cpu device,
 # CUDA provider on a cuda one); tensorrt: an engine built from the ONNX graph (where importable)
 Runtime = Literal["torch", "torch-compile", "onnxruntime", "tensorrt"]
-# int8 is not offered yet: it needs a calibration set per network (TensorRT) or quantised weights
-Precision = Literal["fp32", "fp16"]
+# int8: the exported graph statically quantised (workers.runtimes), in ONNX Runtime on a CPU only
+Precision = Literal["fp32", "fp16", "int8"]
 
 
 class TargetDevice(BaseModel):
@@ -50,6 +50,11 @@ class TargetDevice(BaseModel):
     def _consistent(self) -> TargetDevice:
         if IN_PROCESS_DEVICE.match(self.name):
             raise ValueError(f"name: {self.name!r} is the trial's own device, not a registry name")
+        # int8 first: a device that asks for it elsewhere is refused for its precision, not its runtime.
+        # On a GPU, ONNX Runtime's CUDA provider has no integer convolution: it would run the
+        # quantised graph's convolutions in float between (de)quantisations, slower than fp32
+        if self.precision == "int8" and (self.runtime != "onnxruntime" or self.kind != "cpu"):
+            raise ValueError("precision: int8 is measured with the onnxruntime runtime on a cpu device")
         if self.runtime == "tensorrt" and self.kind != "cuda":
             raise ValueError("runtime: tensorrt runs on a cuda device")
         if self.precision == "fp16" and self.kind != "cuda":

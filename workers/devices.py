@@ -97,16 +97,17 @@ def measure_on_device(
     return LatencyStats.from_dict(ray.get(reference, timeout=timeout_s))
 
 
-def _measure(
-    device_values: dict[str, Any],
+def time_as_device(
+    device: TargetDevice,
     network: NetworkSpec,
     input_size: int,
-    include_nms: bool,
+    include_nms: bool = False,
+    *,
     runs: int,
     rounds: int,
-) -> dict[str, Any]:
-    """The Ray task: runs on a node that carries the device's resource."""
-    device = TargetDevice(**device_values)
+) -> LatencyStats:
+    """Time ``network`` at ``input_size`` here, as ``device`` runs it (its runtime, precision,
+    batch and threads), built from its spec (latency does not depend on the weights)."""
     stats = measure_latency(
         Detector(network).eval(),
         device.torch_device,
@@ -119,5 +120,20 @@ def _measure(
         threads=device.threads,
         runtime=device.runtime,
     )
+    return dataclasses.replace(stats, target=device.name)
+
+
+def _measure(
+    device_values: dict[str, Any],
+    network: NetworkSpec,
+    input_size: int,
+    include_nms: bool,
+    runs: int,
+    rounds: int,
+) -> dict[str, Any]:
+    """The Ray task: runs on a node that carries the device's resource."""
+    stats = time_as_device(
+        TargetDevice(**device_values), network, input_size, include_nms, runs=runs, rounds=rounds
+    )
     node = ray.get_runtime_context().get_node_id()
-    return dataclasses.replace(stats, node_id=node, target=device.name).to_dict()
+    return dataclasses.replace(stats, node_id=node).to_dict()

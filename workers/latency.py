@@ -20,6 +20,7 @@ import platform
 import statistics
 import tempfile
 import time
+import typing
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 import torch
 
 from scaler import Detector
+from search_spaces.devices import Precision
 from workers.evaluation.nms import NMSConfig, non_max_suppression
 from workers.results import LatencyStats
 from workers.runtimes import runner
@@ -34,7 +36,7 @@ from workers.runtimes import runner
 MIN_CPU_RUNS = 30
 DEFAULT_ROUNDS = 3
 WARMUP_SECONDS = 0.25  # CPU: warm up at least this long (allocator, oneDNN primitives, caches)
-PRECISIONS = ("fp32", "fp16")
+PRECISIONS = typing.get_args(Precision)  # fp32, fp16 (CUDA), int8 (ONNX Runtime on CPU)
 
 
 @contextlib.contextmanager
@@ -175,7 +177,7 @@ def measure_latency(
     with (
         exclusive_device(target),
         _threads(threads if not cuda else None) as thread_count,
-        runner(runtime, model, image, thread_count if not cuda else None) as forward,
+        runner(runtime, model, image, thread_count if not cuda else None, precision) as forward,
         torch.inference_mode(),
     ):
 

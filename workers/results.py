@@ -59,7 +59,7 @@ class LatencyStats:
     cuda_version: str | None
     driver_version: str | None
     threads: int
-    precision: str  # "fp32" or "fp16"
+    precision: str  # "fp32", "fp16" or "int8"
     batch: int
     input_size: int
     include_nms: bool

@@ -5,7 +5,11 @@ that ``workers.latency`` times every runtime the same way (warm-up, rounds of ti
 - ``torch``: eager PyTorch (BN folded, fused Mish, channels_last).
 - ``torch-compile``: the same under ``torch.compile`` (compiled during the warm-up).
 - ``onnxruntime``: the exported ONNX graph (``scaler.onnx_export``) in ONNX Runtime, the CPU
-  execution provider on a CPU, the CUDA one on a GPU; the thread count is the session's.
+  execution provider on a CPU, the CUDA one on a GPU; the thread count is the session's. At
+  ``int8`` (CPU only: ``search_spaces.devices``) the graph is first quantised statically
+  (``quantise_int8``) and the quantised graph is timed: its **latency**, not its accuracy (the
+  calibration is a random image of the network's input shape; integer kernels take as long
+  whatever the values, so the ranges it finds do not change the time).
 - ``tensorrt``: an engine built from the same ONNX graph (fp16 when asked), where TensorRT is
   importable; elsewhere the measurement fails with ``RuntimeUnavailableError``.
 """
@@ -23,6 +27,7 @@ from scaler import Detector, deploy
 from scaler.onnx_export import export_onnx
 
 RUNTIMES = ("torch", "torch-compile", "onnxruntime", "tensorrt")
+CALIBRATION_IMAGES = 1  # min-max ranges from one image: enough for a graph timed, not judged
 
 Run = Callable[[], torch.Tensor]
 
@@ -32,11 +37,16 @@ class RuntimeUnavailableError(RuntimeError):
 
 
 @contextlib.contextmanager
-def runner(runtime: str, model: Detector, image: torch.Tensor, threads: int | None) -> Iterator[Run]:
+def runner(
+    runtime: str, model: Detector, image: torch.Tensor, threads: int | None, precision: str = "fp32"
+) -> Iterator[Run]:
     """A callable that runs ``image`` through ``model`` in ``runtime`` and returns the raw
-    predictions (batch, N, classes + 5) as a float tensor; resources it holds are freed on exit."""
+    predictions (batch, N, classes + 5) as a float tensor; resources it holds are freed on exit.
+    ``precision`` int8 quantises the ONNX graph (onnxruntime on a CPU); fp16 is ``image``'s dtype."""
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime: must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    if precision == "int8" and (runtime != "onnxruntime" or image.device.type != "cpu"):
+        raise ValueError("precision: int8 is measured with the onnxruntime runtime on a cpu device")
     if runtime in ("torch", "torch-compile"):
         network = deploy(model, fast_activations=True).to(image.device, image.dtype)
         if runtime == "torch-compile":
@@ -45,13 +55,78 @@ def runner(runtime: str, model: Detector, image: torch.Tensor, threads: int | No
         return
     with tempfile.TemporaryDirectory(prefix="scaler-runtime-") as folder:
         path = export_onnx(model, Path(folder) / "model.onnx", image.shape[-1], batch=image.shape[0])
+        if precision == "int8":
+            path = quantise_int8(path, Path(folder) / "model.int8.onnx", tuple(image.shape))
         if runtime == "onnxruntime":
-            yield _onnxruntime(path, image, threads)
+            yield onnxruntime_run(path, image, threads)
         else:
             yield _tensorrt(path, image)
 
 
-def _onnxruntime(path: Path, image: torch.Tensor, threads: int | None) -> Run:
+def quantise_int8(
+    source: Path,
+    target: Path,
+    input_shape: tuple[int, ...],
+    *,
+    quant_format: str = "QDQ",
+    per_channel: bool = True,
+) -> Path:
+    """``source`` (an exported graph) statically quantised to int8 at ``target``: weights int8 per
+    output channel, activations uint8 with min-max ranges from a random image of ``input_shape``
+    (``quant_format`` and ``per_channel``: the choices ``bench/model_latency.py --int8`` compares).
+
+    QDQ format (QuantizeLinear/DequantizeLinear pairs around the float operators), per-channel
+    weights: ONNX Runtime's CPU provider fuses each DQ → Conv → Q unit into the same integer kernel
+    (QLinearConv) that the QOperator format names outright, and on this project's 2-vCPU Xeon the
+    four choices timed alike, within the machine's noise (``bench/model_latency.py --int8
+    --int8-formats``, docs/benchmarks.md: yolov4-tiny at 320 11.2–11.5 ms, yolov4-csp at 192
+    151–153 ms). With no speed to choose by, QDQ is the format ONNX Runtime recommends and the one
+    its other providers read, and per-channel weights are what a convolution is deployed with."""
+    import numpy
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.registry import QLinearOpsRegistry
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class RandomImages(CalibrationDataReader):
+        """``CALIBRATION_IMAGES`` images in [0, 1), the network's input shape: a calibration for
+        timing (the quantised network's accuracy is not what is measured)."""
+
+        def __init__(self) -> None:
+            generator = numpy.random.default_rng(0)
+            images = [generator.random(input_shape, dtype=numpy.float32) for _ in range(CALIBRATION_IMAGES)]
+            self.feeds = iter([{"images": image} for image in images])
+
+        def get_next(self) -> dict[str, numpy.ndarray] | None:
+            return next(self.feeds, None)
+
+    # the export shares equal biases through Identity nodes, which the quantiser cannot read as
+    # initialisers: its pre-processing (constant folding, shape inference) resolves them first
+    prepared = target.with_suffix(".prepared.onnx")
+    quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+    quantize_static(
+        str(prepared),
+        str(target),
+        RandomImages(),
+        quant_format=QuantFormat[quant_format],
+        per_channel=per_channel,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        calibrate_method=CalibrationMethod.MinMax,
+        # the operators with an integer kernel on a CPU (QLinear…): quantising others (the CSP
+        # blocks' lone BatchNormalization) would only wrap a float operator in conversions
+        op_types_to_quantize=sorted(QLinearOpsRegistry),
+    )
+    return target
+
+
+def onnxruntime_run(path: Path, image: torch.Tensor, threads: int | None) -> Run:
+    """The graph at ``path`` in an ONNX Runtime session on ``image``'s device, as ``runner`` times it."""
     import onnxruntime
 
     provider = "CUDAExecutionProvider" if image.device.type == "cuda" else "CPUExecutionProvider"

@@ -87,6 +87,11 @@ def test_an_admin_registers_a_device_and_a_member_gets_a_403(admin_server):
         assert created in member.get("/v1/devices").json()
 
 
+def test_an_int8_device_is_onnxruntime_on_a_cpu(admin_server):
+    created = registered(admin_server, unique("int8"), precision="int8")  # onnxruntime, cpu
+    assert (created["precision"], created["runtime"], created["kind"]) == ("int8", "onnxruntime", "cpu")
+
+
 def test_a_name_is_taken_by_a_preset_or_a_registered_device(admin_server):
     name = unique("taken")
     registered(admin_server, name)
@@ -106,6 +111,10 @@ def test_a_name_is_taken_by_a_preset_or_a_registered_device(admin_server):
     [
         ({"kind": "tpu"}, "kind"),
         ({"precision": "int8", "kind": "cuda", "threads": None}, "precision"),
+        ({"precision": "int8", "runtime": "torch"}, "precision"),  # int8: onnxruntime on a cpu only
+        ({"precision": "int8", "runtime": "torch-compile"}, "precision"),
+        ({"precision": "int8", "runtime": "tensorrt"}, "precision"),
+        ({"precision": "int4"}, "precision"),
         ({"precision": "fp16"}, "precision"),  # fp16 latency needs a cuda device
         ({"runtime": "tensorrt"}, "runtime"),  # tensorrt runs on a cuda device
         ({"kind": "cuda"}, "threads"),  # only a cpu device has a thread count

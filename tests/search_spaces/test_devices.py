@@ -11,12 +11,20 @@ from search_spaces.devices import TargetDevice, is_in_process, preset_devices
 
 def test_the_presets_load_and_each_carries_its_own_ray_resource() -> None:
     presets = preset_devices()
-    assert {"cpu-1thread", "cpu-onnxruntime", "cuda-fp16", "cuda-tensorrt-fp16"} <= presets.keys()
+    assert {
+        "cpu-1thread",
+        "cpu-onnxruntime",
+        "cpu-onnxruntime-int8",
+        "cuda-fp16",
+        "cuda-tensorrt-fp16",
+    } <= presets.keys()
     for name, device in presets.items():
         assert device.name == name and device.resource == f"device:{name}"
     onnx = presets["cpu-onnxruntime"]
     assert (onnx.kind, onnx.runtime, onnx.threads, onnx.torch_device) == ("cpu", "onnxruntime", 1, "cpu")
     assert presets["cuda-fp16"].torch_device == "cuda"
+    int8 = presets["cpu-onnxruntime-int8"]
+    assert (int8.kind, int8.runtime, int8.precision, int8.threads) == ("cpu", "onnxruntime", "int8", 1)
 
 
 @pytest.mark.parametrize(
@@ -30,7 +38,13 @@ def test_the_presets_load_and_each_carries_its_own_ray_resource() -> None:
         ({"name": "box", "kind": "tpu"}, "'cpu' or 'cuda'"),
         ({"name": "box", "kind": "cpu", "runtime": "tensorrt"}, "tensorrt runs on a cuda device"),
         ({"name": "box", "kind": "cpu", "precision": "fp16"}, "fp16 latency needs a cuda device"),
-        ({"name": "box", "kind": "cuda", "runtime": "onnxruntime", "precision": "int8"}, "'fp32' or 'fp16'"),
+        ({"name": "box", "kind": "cpu", "precision": "int4"}, "'fp32', 'fp16' or 'int8'"),
+        # int8 is a statically quantised ONNX graph in ONNX Runtime on a CPU, nowhere else
+        ({"name": "box", "kind": "cpu", "runtime": "torch", "precision": "int8"}, "precision: int8"),
+        ({"name": "box", "kind": "cpu", "runtime": "torch-compile", "precision": "int8"}, "precision: int8"),
+        ({"name": "box", "kind": "cpu", "runtime": "tensorrt", "precision": "int8"}, "precision: int8"),
+        ({"name": "box", "kind": "cuda", "runtime": "onnxruntime", "precision": "int8"}, "precision: int8"),
+        ({"name": "box", "kind": "cuda", "runtime": "tensorrt", "precision": "int8"}, "precision: int8"),
         ({"name": "box", "kind": "cuda", "threads": 4}, "only a cpu device"),
         ({"name": "box", "kind": "cuda", "runtime": "onnxruntime", "precision": "fp16"}, "torch-compile"),
         ({"name": "box", "kind": "cpu", "batch": 0}, "greater than or equal to 1"),
