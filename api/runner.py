@@ -327,7 +327,8 @@ def run_job(settings: Settings, job_id: str) -> str:
     if spec.notify is not None:
         from api.webhook import notify_job_end, webhook_body
 
-        notify_job_end(factory, job_id, spec.notify.webhook, webhook_body(job_id, job.name, ended))
+        body = webhook_body(job_id, job.name, ended)
+        notify_job_end(factory, job_id, spec.notify.webhook, body, settings.webhook_allowed())
     engine.dispose()
     return status
 

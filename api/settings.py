@@ -10,6 +10,8 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from api.webhook_targets import AllowedHosts, allowed_entry
+
 # a team's name as the teams table holds it (what the per-team settings are keyed by)
 TeamName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 # per team: a JSON object in the environment, read by ``_json_object`` (strict: 2, not "2" or 2.0)
@@ -45,6 +47,9 @@ class Settings(BaseSettings):
     token_cache_seconds: float = 10.0  # a deleted token keeps working this long (per process)
     request_threads: int = Field(default=16, ge=1, le=256)  # per process; = database connections kept
     mlflow_ui_url: str | None = None  # e.g. http://mlflow:5000: dashboards link trials to their runs
+    # where a job's webhook may be called besides public addresses (api/webhook_targets.py): host
+    # names, IP addresses and CIDR networks, comma-separated in the environment
+    webhook_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
 
     @field_validator("team_max_jobs_overrides", "team_priorities", mode="before")
     @classmethod
@@ -59,6 +64,19 @@ class Settings(BaseSettings):
         if not isinstance(parsed, dict):
             raise ValueError('a JSON object of team names, such as {"team-a": 2}')
         return parsed
+
+    @field_validator("webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: Any) -> Any:
+        """The environment's text split at commas (empty: none), each entry checked and normalised."""
+        if isinstance(value, str):
+            value = value.split(",") if value.strip() else []
+        if isinstance(value, list | tuple) and all(isinstance(entry, str) for entry in value):
+            return tuple(allowed_entry(entry) for entry in value)
+        return value  # the field's type refuses it
+
+    def webhook_allowed(self) -> AllowedHosts:
+        return AllowedHosts.of(self.webhook_allowed_hosts)
 
     def team_max_jobs_of(self, team: str) -> int | None:
         """The jobs ``team`` may have running at once (None: no limit of its own)."""
@@ -81,6 +99,7 @@ class Settings(BaseSettings):
             "SCALER_DATABASE_URL": self.resolved_database_url(),
             "SCALER_MLFLOW_TRACKING_URI": self.resolved_tracking_uri(),
             "SCALER_DATA_ROOTS": json.dumps([str(root) for root in self.allowed_roots()]),
+            "SCALER_WEBHOOK_ALLOWED_HOSTS": ",".join(self.webhook_allowed_hosts),
         }
         if self.ray_address:
             environment["SCALER_RAY_ADDRESS"] = self.ray_address

@@ -20,6 +20,7 @@ from api.devices import known_devices, resolve_device
 from api.errors import FieldError
 from api.initial_weights import WeightsReferenceError, referenced_trial, trial_family
 from api.settings import Settings
+from api.webhook_targets import UnresolvedWebhookError, WebhookTargetError, webhook_target
 from scaler.weight_source import EXPORT_MEMBERS, WeightSource, read_weight_source
 from search_spaces import PATH_MAX_LENGTH, JobSpec, SpecLoadError, parse_job_spec, parse_weights_reference
 from workers.api import ALLOW_HINT, DataRoots, Dataset, DatasetError, OutsideRootsError, open_dataset
@@ -255,11 +256,29 @@ def check_latency_device(spec: JobSpec, session: Session) -> None:
         )
 
 
+WEBHOOK_FIELD = "notify.webhook"
+
+
+def check_webhook(spec: JobSpec, settings: Settings) -> None:
+    """``notify.webhook`` leads only to addresses its runner may call: public ones, or ones the
+    operator allows (``api/webhook_targets.py``). A host that does not resolve here passes: the
+    runner checks it again when it calls it."""
+    if spec.notify is None:
+        return
+    try:
+        webhook_target(spec.notify.webhook, settings.webhook_allowed())
+    except WebhookTargetError as error:
+        raise FieldError(WEBHOOK_FIELD, str(error)) from None
+    except UnresolvedWebhookError:
+        return
+
+
 def validated_spec(
     body: bytes, content_type: str, session: Session, team: Caller, settings: Settings
 ) -> JobSpec:
     spec = parse_body(body, content_type)
     check_limits(spec, settings)
+    check_webhook(spec, settings)
     check_latency_device(spec, session)
     check_warm_start(spec, session, team)
     check_initial_weights(spec, session, team, settings)
