@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Engine, create_engine, inspect, text
 
 from api.db.migrate import downgrade, upgrade
 from api.db.models import Base
@@ -44,11 +44,9 @@ def test_upgrade_from_empty_equals_the_models_and_downgrade_then_upgrade_again(d
     assert _differences(database_url) == []
 
 
-def test_trials_of_an_older_schema_keep_their_rows_through_0006_up_and_down(database_url):
-    """0006 adds what a trial's weights started from; older rows read as not recorded (NULL), and
-    going back drops the columns without losing a trial."""
-    upgrade(database_url, "0005")
-    engine = create_engine(normalise_url(database_url))
+def _insert_a_trial_of_the_0005_schema(engine: Engine) -> None:
+    """A team, a done job and one completed trial, written with the columns every schema since 0005
+    has (what an older deployment holds before it upgrades)."""
     with engine.begin() as connection:
         connection.execute(
             text("INSERT INTO teams (id, name, created_at) VALUES (1, 'a', CURRENT_TIMESTAMP)")
@@ -68,6 +66,14 @@ def test_trials_of_an_older_schema_keep_their_rows_through_0006_up_and_down(data
                 " 0.1, '[]', 1, 0, CURRENT_TIMESTAMP)"
             )
         )
+
+
+def test_trials_of_an_older_schema_keep_their_rows_through_0006_up_and_down(database_url):
+    """0006 adds what a trial's weights started from; older rows read as not recorded (NULL), and
+    going back drops the columns without losing a trial."""
+    upgrade(database_url, "0005")
+    engine = create_engine(normalise_url(database_url))
+    _insert_a_trial_of_the_0005_schema(engine)
     upgrade(database_url)
     with engine.begin() as connection:
         row = connection.execute(
@@ -113,25 +119,7 @@ def test_0013_reads_every_earlier_trial_as_searched_and_going_back_keeps_the_tri
     job trained it); going back drops the origin and source, never a trial."""
     upgrade(database_url, "0012")
     engine = create_engine(normalise_url(database_url))
-    with engine.begin() as connection:
-        connection.execute(
-            text("INSERT INTO teams (id, name, created_at) VALUES (1, 'a', CURRENT_TIMESTAMP)")
-        )
-        connection.execute(
-            text(
-                "INSERT INTO jobs (id, team_id, name, status, spec, created_by, cancel_requested,"
-                " resume_requested, trials_total, trials_finished, epochs_used, device_hours, front,"
-                " hypervolume_history, version, created_at) VALUES ('j', 1, 'j', 'done', '{}', 'a',"
-                " false, false, 1, 1, 1, 0, '[]', '[]', 0, CURRENT_TIMESTAMP)"
-            )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO trials (job_id, trial_id, status, point, epochs, ap, ap50, fitness, history,"
-                " seconds, device_hours, updated_at) VALUES ('j', 't0', 'completed', '{}', 1, 0.1, 0.2,"
-                " 0.1, '[]', 1, 0, CURRENT_TIMESTAMP)"
-            )
-        )
+    _insert_a_trial_of_the_0005_schema(engine)
     upgrade(database_url)
     with engine.begin() as connection:
         assert tuple(connection.execute(text("SELECT origin, source FROM trials")).one()) == (
