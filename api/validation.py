@@ -23,7 +23,16 @@ from api.settings import Settings
 from api.webhook_targets import UnresolvedWebhookError, WebhookTargetError, webhook_target
 from scaler.weight_source import EXPORT_MEMBERS, WeightSource, read_weight_source
 from search_spaces import PATH_MAX_LENGTH, JobSpec, SpecLoadError, parse_job_spec, parse_weights_reference
-from workers.api import ALLOW_HINT, DataRoots, Dataset, DatasetError, OutsideRootsError, open_dataset
+from workers.api import (
+    ALLOW_HINT,
+    DataRoots,
+    Dataset,
+    DatasetError,
+    InitialModelError,
+    OutsideRootsError,
+    open_dataset,
+    resolve_initial_models,
+)
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 JSON_TYPES = ("application/json", "")
@@ -273,6 +282,17 @@ def check_webhook(spec: JobSpec, settings: Settings) -> None:
         return
 
 
+def check_initial_models(spec: JobSpec, settings: Settings) -> None:
+    """Each model yaml among ``space.initial_points`` lies inside the data roots (403) and is the
+    network of a point of the space (422 naming ``space.initial_points[i].model``)."""
+    try:
+        resolve_initial_models(spec, DataRoots.of(settings.allowed_roots()))
+    except OutsideRootsError as error:
+        raise FieldError(str(error.source), error.problems[0], 403) from None
+    except InitialModelError as error:
+        raise FieldError(error.field, error.message) from None
+
+
 def validated_spec(
     body: bytes, content_type: str, session: Session, team: Caller, settings: Settings
 ) -> JobSpec:
@@ -282,5 +302,6 @@ def validated_spec(
     check_latency_device(spec, session)
     check_warm_start(spec, session, team)
     check_initial_weights(spec, session, team, settings)
+    check_initial_models(spec, settings)
     dataset, _ = resolve_dataset(spec.dataset, session, team, settings)
     return spec.with_changes(dataset=str(dataset))

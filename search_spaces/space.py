@@ -3,11 +3,13 @@ hyperparameter axes (the reference evolution's meta table), flattened into ``Par
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from search_spaces.hyp_meta import AUGMENTATION_KEYS, HYP_DEFAULTS, HYP_META
+from search_spaces.names import NAME_PATTERN, PATH_MAX_LENGTH
 from search_spaces.parameters import Parameter, Point, Value
 
 # Kept in step with scaler.scaling.point by a test (search_spaces does not import the scaler).
@@ -16,6 +18,11 @@ FIXED_LAYOUT_FAMILIES = ("tiny", "yolov4")
 ACTIVATIONS = ("mish", "leaky", "silu", "relu", "linear")
 MIN_STAGES, MAX_STAGES = 4, 8
 MAX_DEPTH_EXPONENT = 8
+# an initial point that names a model yaml (``{model: PATH}``): the yaml gives its architecture,
+# ``workers.search.initial_models`` turns it into the point it describes; the entry may name
+# only these parameters beside it
+MODEL_KEY = "model"
+MODEL_ENTRY_PARAMETERS = ("arch/input_size",)  # and every ``hyp/`` one
 
 
 class Range(BaseModel):
@@ -111,6 +118,26 @@ class ArchitectureSpace(BaseModel):
             )
         result.append(Parameter(name="arch/activation", kind="choice", choices=self.activation))
         return result
+
+
+def _check_model_entry(point: dict[str, Value], index: int) -> None:
+    path = point[MODEL_KEY]
+    if (
+        not isinstance(path, str)
+        or not path
+        or len(path) > PATH_MAX_LENGTH
+        or not re.match(NAME_PATTERN, path)
+    ):
+        raise ValueError(
+            f"initial_points[{index}].{MODEL_KEY}: a path to a model yaml of at most {PATH_MAX_LENGTH} "
+            "characters, without control characters"
+        )
+    for name in point:
+        if name != MODEL_KEY and name not in MODEL_ENTRY_PARAMETERS and not name.startswith("hyp/"):
+            raise ValueError(
+                f"initial_points[{index}]: {name} is set by the model yaml; beside {MODEL_KEY} an entry "
+                f"names only {', '.join(MODEL_ENTRY_PARAMETERS)} and hyp/ parameters"
+            )
 
 
 def _known(value: tuple[str, ...], known: tuple[str, ...], field: str) -> tuple[str, ...]:
@@ -232,15 +259,20 @@ class SearchSpace(BaseModel):
     hyperparameters: HyperparameterSpace = HyperparameterSpace()
     # user-written candidates the searcher evaluates first (before any point of its own): each
     # names some parameters of this space by their flat names (``arch/input_size``, ``hyp/lr0``);
-    # the others take the space's defaults
+    # the others take the space's defaults. Or ``{model: PATH}`` (a model yaml) with at most the
+    # input size and hyperparameters: the point the yaml's network is (resolved by the workers)
     initial_points: tuple[dict[str, Value], ...] = Field(default=(), max_length=1000)
 
     @model_validator(mode="after")
     def _initial_points_lie_in_the_space(self) -> SearchSpace:
         parameters = {parameter.name: parameter for parameter in self.parameters()}
         for index, point in enumerate(self.initial_points):
+            if MODEL_KEY in point:
+                _check_model_entry(point, index)
             for name, value in point.items():
                 parameter = parameters.get(name)
+                if name == MODEL_KEY:
+                    continue
                 if parameter is None:
                     raise ValueError(
                         f"initial_points[{index}]: {name!r} is not a parameter of this space "
@@ -259,11 +291,19 @@ class SearchSpace(BaseModel):
                     )
         return self
 
+    def model_entries(self) -> list[tuple[int, dict[str, Value]]]:
+        """The ``initial_points`` that name a model yaml, with their index."""
+        return [(index, point) for index, point in enumerate(self.initial_points) if MODEL_KEY in point]
+
     def parameters(self) -> list[Parameter]:
         return [*self.architecture.parameters(), *self.hyperparameters.parameters()]
 
     def initial_candidates(self) -> list[Point]:
-        """``initial_points`` as whole points: the space's defaults under the values each names."""
+        """``initial_points`` as whole points: the space's defaults under the values each names.
+        Model entries must have been resolved to points first (``workers.search.initial_models``)."""
+        if self.model_entries():
+            index = self.model_entries()[0][0]
+            raise ValueError(f"initial_points[{index}] names a model yaml: resolve it to its point first")
         return [{**self.default_point(), **point} for point in self.initial_points]
 
     def default_point(self) -> Point:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         LatencyStats,
         TrialStatus,
     )
+    from workers.search.initial_models import InitialModelError, resolve_initial_models
     from workers.search.outcome import (
         SearchResult,
         SearchTrial,
@@ -70,6 +71,8 @@ HOME_MODULES: dict[str, str] = {
     "HypError": "workers.training.hyp",
     "RENAMED": "workers.training.hyp",
     "OPTIMIZERS": "workers.training.optim",
+    "InitialModelError": "workers.search.initial_models",
+    "resolve_initial_models": "workers.search.initial_models",
     "SearchResult": "workers.search.outcome",
     "SearchTrial": "workers.search.outcome",
     "TrialOrigin": "workers.search.outcome",
@@ -123,6 +126,7 @@ __all__ = [
     "DatasetError",
     "HypError",
     "Hyperparameters",
+    "InitialModelError",
     "LatencyModel",
     "LatencyStats",
     "LatencyTarget",
@@ -147,6 +151,7 @@ __all__ = [
     "model_path",
     "open_dataset",
     "predictor_summary",
+    "resolve_initial_models",
     "resolve_resources",
     "run_search",
     "run_trial",

@@ -22,6 +22,7 @@ from workers.devices import local_resources, target_device_config
 from workers.latency_cache import start_cache, stop_cache
 from workers.results import LatencyStats
 from workers.search.front_export import export_front_trials
+from workers.search.initial_models import resolve_initial_models
 from workers.search.mlflow_logger import MlflowLogger
 from workers.search.outcome import SearchResult, SearchTrial, summarise
 from workers.search.points import latency_target, nest, starting_point
@@ -110,6 +111,9 @@ def run_search(
     trained here (imported, warm start), told to the searcher when it starts, resumes or is extended
     (``KnownResults``); in the result's trials and front, never exported nor finalized."""
     out_dir = Path(out_dir).resolve()
+    # model yamls among space.initial_points become the points they are (checked again here)
+    roots = DataRoots.of(None if data_roots is None else [str(root) for root in data_roots])
+    spec = resolve_initial_models(spec, roots)
     out_dir.mkdir(parents=True, exist_ok=True)
     ensure_ray(ray_address, resources=local_resources(spec, target_device))
     spec = resolve_resources(spec)
@@ -137,7 +141,6 @@ def run_search(
     }
     target = latency_target(spec, shared["target_device"])
     shared[PREDICTOR_KEY] = predictor_config(target)  # the device's latency model, when it has one
-    roots = DataRoots.of(None if data_roots is None else [str(root) for root in data_roots])
 
     def classes() -> int:
         return open_dataset(spec.dataset, roots, decode=False).num_classes
