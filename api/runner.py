@@ -103,8 +103,11 @@ class DatabaseWriter:
             self._update_job(session)
 
     def on_trial_result(self, trial: SearchTrial) -> None:
+        """An epoch: the trial's row and the job's trial-epochs so far (progress within a trial)."""
         with self.lock, self.factory() as session:
             self._upsert(session, trial)
+            session.flush()
+            session.get_one(Job, self.job_id).epochs_used = _trained_epochs(session, self.job_id)
             session.commit()
         self._store_latency(trial)
 
@@ -164,8 +167,7 @@ class DatabaseWriter:
             self._update_job(session)
 
     def with_stored_front(self, result: SearchResult) -> SearchResult:
-        """``result`` with the front, hypervolume and history of every result the job's rows hold
-        (results imported while the search ran among them)."""
+        """``result`` with the front, volume and history of all the job's rows (imports included)."""
         from workers.api import summarise
 
         with self.lock, self.factory() as session:
@@ -175,8 +177,7 @@ class DatabaseWriter:
         return dataclasses.replace(result, front=front, hypervolume=volume, hypervolume_history=history)
 
     def refresh_job(self, session: Session) -> None:
-        """The job's summary from its rows in ``session`` (commits): results imported into the job
-        join its front and hypervolume at once, whatever its state."""
+        """The job's summary from its rows (commits): imported results join its front at once."""
         self._update_job(session)
 
     def _update_job(self, session: Session) -> None:
@@ -193,11 +194,17 @@ class DatabaseWriter:
         assert job is not None
         job.device_hours = sum(row.device_hours or 0.0 for row in rows)
         job.trials_finished = sum(trial.origin.trained for trial in trials)
-        job.epochs_used = sum(row.epochs for row in rows if TrialOrigin(row.origin).trained)
+        job.epochs_used = _trained_epochs(session, self.job_id)
         add_front_change(session, job, front, volume)
         job.front, job.hypervolume, job.hypervolume_history = list(front), volume, list(history)
         job.heartbeat_at = utcnow()
         session.commit()
+
+
+def _trained_epochs(session: Session, job_id: str) -> int:
+    """The epochs the job's trials have trained so far (results it did not train count none)."""
+    rows = session.scalars(select(TrialRecord).where(TrialRecord.job_id == job_id)).all()
+    return sum(row.epochs for row in rows if TrialOrigin(row.origin).trained)
 
 
 def _heartbeat(factory: sessionmaker[Session], job_id: str, stop: threading.Event) -> None:

@@ -59,6 +59,8 @@ def test_the_stream_carries_a_jobs_events_live_and_resumes_after_the_last_one_se
         writer = DatabaseWriter(make_session_factory(engine), job_id, spec)
         point = spec.space.default_point()
         writer.on_trial_result(SearchTrial("t0", "running", point, epochs=1, ap=0.1, latency_ms=4.0))
+        # a watcher's progress moves within a trial: the job counts the running trial's epoch
+        assert client.get(f"/v1/jobs/{job_id}").json()["epochs_used"] == 1
         measured = {"epochs": 2, "ap": 0.2, "latency_ms": 4.0, "params": 1000}
         writer.on_trial_result(SearchTrial("t0", "completed", point, **measured))  # its last report
         writer.on_trial_complete(SearchTrial("t0", "completed", point, **measured))
