@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import threading
 import time
@@ -138,3 +139,12 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         running = start_server(make_settings(data_dir, url))
         yield running
         running.stop()
+
+
+@pytest.fixture(scope="module")
+def dataset(server: Server, synth_dataset: Path) -> str:
+    """The shared synth dataset, copied inside the server's data root."""
+    target = Path(server.settings.data_dir) / "synth"
+    if not target.exists():
+        shutil.copytree(synth_dataset, target)
+    return str(target)

@@ -7,20 +7,10 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from tests.api.conftest import OTHER_TOKEN, TINY
 from workers.data.boxes import label_sizes
 from workers.data.open import open_dataset
-
-
-@pytest.fixture(scope="module")
-def dataset(server, synth_dataset) -> str:
-    """The shared synth dataset, copied inside the server's data root."""
-    target = Path(server.settings.data_dir) / "synth"
-    if not target.exists():
-        shutil.copytree(synth_dataset, target)
-    return str(target)
 
 
 def test_the_boxes_of_a_jobs_dataset_at_an_input_size(server, dataset):

@@ -7,11 +7,9 @@ once and is called again."""
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import ClassVar
 
 import httpx
@@ -25,14 +23,6 @@ from tests.api.conftest import OTHER_TOKEN, TINY, TOKEN, Server, make_settings, 
 from workers.api import SearchTrial
 
 STREAM = {"Accept": "text/event-stream"}
-
-
-@pytest.fixture(scope="module")
-def dataset(server, synth_dataset) -> str:
-    target = Path(server.settings.data_dir) / "synth"
-    if not target.exists():
-        shutil.copytree(synth_dataset, target)
-    return str(target)
 
 
 def read_stream(server: Server, job_id: str, **headers: str) -> list[JobEvent]:

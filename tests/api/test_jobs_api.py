@@ -11,15 +11,6 @@ import yaml
 from tests.api.conftest import OTHER_TOKEN, TINY
 
 
-@pytest.fixture(scope="module")
-def dataset(server, synth_dataset) -> str:
-    """The shared synth dataset, copied inside the server's data root."""
-    target = Path(server.settings.data_dir) / "synth"
-    if not target.exists():
-        shutil.copytree(synth_dataset, target)
-    return str(target)
-
-
 def test_health_and_readiness_need_no_token(server):
     with server.client(token=None) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
