@@ -53,7 +53,7 @@ def calibrate(
     """Time networks drawn from the spaces on DEVICE and fit its latency model."""
     from search_spaces import load_job_spec
     from search_spaces.loading import SpecLoadError
-    from workers.api import fit, model_path, space_networks, timed_samples
+    from workers.api import fit, graph_rules, model_path, space_networks, timed_samples
 
     target, setting = _target(device, threads)
     drawn = []
@@ -65,8 +65,8 @@ def calibrate(
         share = networks // len(spaces) + (1 if index < networks % len(spaces) else 0)
         drawn += space_networks(space, share, seed + index)
     with click.progressbar(drawn, label=f"timing {len(drawn)} networks on {device}", file=None) as bar:
-        samples = timed_samples(list(bar), target.measure, target.batch)
-    model = fit(setting, samples)
+        samples = timed_samples(list(bar), target.measure, target.batch, graph_rules(target.runtime))
+    model = fit(setting, samples, graph_rules(target.runtime))
     path = model.save(output or model_path(setting))
     errors = [abs(error) for error in model.relative_errors]
     within = sum(error <= 0.10 for error in errors) / len(errors) if errors else 0.0
@@ -98,7 +98,7 @@ def predict(
 ) -> None:
     """Predict a network's latency on DEVICE from its shapes (nothing is run)."""
     from scaler.latency_features import latency_features
-    from workers.api import LatencyModel, load_model
+    from workers.api import LatencyModel, graph_rules, load_model
 
     target, setting = _target(device, threads)
     if model_file is not None:
@@ -109,9 +109,15 @@ def predict(
         raise click.UsageError(
             f"no latency model for {setting}: run scaler latency calibrate --device {device}"
         )
+    rules = graph_rules(target.runtime)
+    if model.graph != rules.name:
+        raise click.UsageError(
+            f"the model of {model.setting} counts the {model.graph} graph, {target.runtime} runs the "
+            f"{rules.name} one: run scaler latency calibrate --device {device}"
+        )
     network = _build(name_or_yaml, **overrides)
     size = network.spec.input_size
-    prediction = model.predict(latency_features(network, size, target.batch))
+    prediction = model.predict(latency_features(network, size, target.batch, rules))
     document = {**prediction.to_dict(), "setting": model.setting, "input_size": size}
     if as_json:
         click.echo(json.dumps(document))

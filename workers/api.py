@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from workers.latency_model import (
         LatencyModel,
         fit,
+        graph_rules,
         load_model,
         local_target,
         model_path,
@@ -100,6 +101,7 @@ HOME_MODULES: dict[str, str] = {
     # latency models per device: torch, scipy
     "LatencyModel": "workers.latency_model",
     "fit": "workers.latency_model",
+    "graph_rules": "workers.latency_model",
     "load_model": "workers.latency_model",
     "local_target": "workers.latency_model",
     "model_path": "workers.latency_model",
@@ -144,6 +146,7 @@ __all__ = [
     "ensure_ray",
     "export_trial",
     "fit",
+    "graph_rules",
     "label_size_sample",
     "load_model",
     "local_resources",

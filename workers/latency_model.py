@@ -11,6 +11,9 @@ networks timed on the device (``calibrate``, and every real measurement a search
 samples, so it says how far a prediction may be off on this device.
 
 One model per measurement setting (device, runtime, precision, batch, threads): ``setting_key``.
+Its features are counted the way its runtime runs the network (``graph_rules``: eager torch, or
+the exported ONNX graph with its fusions), and the model records which (``graph``), so a model
+fitted on one count is never fed the other.
 Stored as JSON under ``SCALER_LATENCY_MODELS`` (default ``~/.cache/scaler/latency-models``)."""
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from scaler import Detector, ScalingPoint, SpecError, compound_scale
-from scaler.latency_features import FEATURES, latency_features
+from scaler.latency_features import EAGER, FEATURES, GRAPH_RULES, ONNX, GraphRules, latency_features
 from search_spaces import ArchitectureSpace, scaling_values
 from search_spaces.devices import is_in_process, preset_devices
 from search_spaces.mutation import sample_point
@@ -64,12 +67,14 @@ class Prediction:
 @dataclass(frozen=True)
 class LatencyModel:
     """``setting``: what was measured (``setting_key``); ``weights``: one per feature, then the
-    constant; ``relative_errors``: leave-one-out (measured / predicted − 1) of the samples."""
+    constant; ``relative_errors``: leave-one-out (measured / predicted − 1) of the samples;
+    ``graph``: the ``GraphRules`` its features were counted by."""
 
     setting: str
     weights: tuple[float, ...]
     relative_errors: tuple[float, ...]
     samples: tuple[LatencySample, ...] = field(repr=False)
+    graph: str = EAGER.name
 
     def predict(self, features: dict[str, float]) -> Prediction:
         row = LatencySample(features, 0.0).row()
@@ -83,7 +88,7 @@ class LatencyModel:
         combined = [*self.samples, *samples][-MAX_SAMPLES:]
         if len(combined) < MIN_SAMPLES:
             return replace(self, samples=tuple(combined))
-        return fit(self.setting, combined)
+        return fit(self.setting, combined, GRAPH_RULES[self.graph])
 
     def accuracy(self, samples: Sequence[LatencySample], tolerance: float = 0.10) -> dict[str, float]:
         """How well it predicts ``samples`` (networks it was not fitted on): the share within
@@ -96,6 +101,7 @@ class LatencyModel:
         return {
             "setting": self.setting,
             "features": list(FEATURES),
+            "graph": self.graph,
             "weights": list(self.weights),
             "relative_errors": list(self.relative_errors),
             "samples": [asdict(sample) for sample in self.samples],
@@ -105,7 +111,11 @@ class LatencyModel:
     def from_dict(cls, document: dict[str, Any]) -> LatencyModel:
         if list(document.get("features", [])) != list(FEATURES):
             raise ValueError("latency model: fitted on other features; calibrate the device again")
+        graph = str(document.get("graph", EAGER.name))  # models stored before the graph rules: eager
+        if graph not in GRAPH_RULES:
+            raise ValueError(f"latency model: unknown graph rules {graph!r}; calibrate the device again")
         return cls(
+            graph=graph,
             setting=str(document["setting"]),
             weights=tuple(float(value) for value in document["weights"]),
             relative_errors=tuple(float(value) for value in document["relative_errors"]),
@@ -141,8 +151,15 @@ def load_model(setting: str) -> LatencyModel | None:
     return LatencyModel.from_dict(json.loads(path.read_text()))
 
 
-def fit(setting: str, samples: Sequence[LatencySample]) -> LatencyModel:
-    """Non-negative weights minimising the squared relative error over ``samples``."""
+def graph_rules(runtime: str) -> GraphRules:
+    """How ``runtime`` runs a network: eager torch runs the module's operators (torch.compile's
+    fusions are left to the fit), ONNX Runtime and TensorRT the exported ONNX graph."""
+    return ONNX if runtime in ("onnxruntime", "tensorrt") else EAGER
+
+
+def fit(setting: str, samples: Sequence[LatencySample], rules: GraphRules = EAGER) -> LatencyModel:
+    """Non-negative weights minimising the squared relative error over ``samples`` (features
+    counted by ``rules``)."""
     if len(samples) < MIN_SAMPLES:
         raise ValueError(
             f"samples: a latency model needs at least {MIN_SAMPLES} timed networks, got {len(samples)}"
@@ -154,7 +171,9 @@ def fit(setting: str, samples: Sequence[LatencySample]) -> LatencyModel:
         predicted = float(sample.row() @ _weights(rest))
         errors.append(sample.measured_ms / predicted - 1 if predicted > 0 else math.inf)
     finite = tuple(error for error in errors if math.isfinite(error))
-    return LatencyModel(setting, tuple(float(value) for value in weights), finite, tuple(samples))
+    return LatencyModel(
+        setting, tuple(float(value) for value in weights), finite, tuple(samples), graph=rules.name
+    )
 
 
 def _weights(samples: Sequence[LatencySample]) -> np.ndarray:
@@ -215,13 +234,15 @@ def timed_samples(
     networks: Sequence[tuple[str, ScalingPoint]],
     measure: Callable[[Detector, int], LatencyStats],
     batch: int = 1,
+    rules: GraphRules = EAGER,
 ) -> list[LatencySample]:
-    """Each network built and timed with ``measure(model, input_size)``, as samples."""
+    """Each network built and timed with ``measure(model, input_size)``, as samples whose
+    features are counted by ``rules``."""
     samples = []
     for label, point in networks:
         model = Detector(compound_scale(point).to_network()).eval()
         stats = measure(model, point.input_size)
-        features = latency_features(model, point.input_size, batch)
+        features = latency_features(model, point.input_size, batch, rules)
         samples.append(LatencySample(features, stats.estimate_ms, label))
     return samples
 

@@ -8,12 +8,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 from scaler import Detector, ScalingPoint, compound_scale
-from scaler.latency_features import FEATURES, latency_features
+from scaler.latency_features import EAGER, FEATURES, ONNX, latency_features
 from search_spaces import load_job_spec
-from workers.latency_model import LatencyModel, LatencySample, agreement, fit, load_model, space_networks
+from workers.latency_model import (
+    LatencyModel,
+    LatencySample,
+    agreement,
+    fit,
+    graph_rules,
+    load_model,
+    space_networks,
+)
 
 
 def network(width: float = 0.25, activation: str = "mish", size: int = 64) -> Detector:
@@ -39,6 +48,42 @@ def test_the_features_follow_the_network_s_shapes() -> None:
     assert twice["conv3x3_gflops"] == pytest.approx(2 * once["conv3x3_gflops"])
     larger = latency_features(network(size=128), 128)
     assert larger["conv3x3_gflops"] == pytest.approx(4 * once["conv3x3_gflops"])
+
+
+def test_the_onnx_graph_fuses_leaky_into_its_convolutions_and_runs_mish_as_three_passes() -> None:
+    """ONNX Runtime folds a ReLU-like activation into the convolution before it and runs the
+    exported Mish as softplus, tanh and a product: the features count the graph the runtime runs."""
+    leaky, mish = network(activation="leaky"), network()
+    eager_leaky, onnx_leaky = latency_features(leaky, 64), latency_features(leaky, 64, rules=ONNX)
+    eager_mish, onnx_mish = latency_features(mish, 64), latency_features(mish, 64, rules=ONNX)
+    convolutions = [name for name in FEATURES if name.startswith("conv")]
+    for name in convolutions:  # the convolutions are the same work in either runtime
+        assert onnx_leaky[name] == eager_leaky[name] and onnx_mish[name] == eager_mish[name]
+    # every activation that follows a convolution (through its batch norm) is gone; a CSP block's
+    # activation after its concatenation and batch norm stays
+    layers = sum(isinstance(module, torch.nn.LeakyReLU) for module in leaky.modules())
+    fused = (eager_leaky["operators_k"] - onnx_leaky["operators_k"]) * 1000
+    assert 0.8 * layers <= round(fused) < layers
+    assert onnx_leaky["other_output_melements"] < 0.5 * eager_leaky["other_output_melements"]
+    activations = sum(type(module).__name__ == "Mish" for module in mish.modules())
+    assert onnx_mish["operators_k"] - eager_mish["operators_k"] == pytest.approx(2 * activations / 1000)
+    assert onnx_mish["transcendental_melements"] == pytest.approx(
+        2 * eager_mish["transcendental_melements"] - eager_leaky["transcendental_melements"]
+    )  # the head's sigmoid is one pass in either graph
+    assert graph_rules("onnxruntime") == graph_rules("tensorrt") == ONNX
+    assert graph_rules("torch") == graph_rules("torch-compile") == EAGER
+
+
+def test_a_model_records_the_graph_its_features_count() -> None:
+    truth = np.array([30.0, 25.0, 40.0, 0.0, 2.0, 1.5, 20.0, 0.0, 0.8])
+    model = fit("cpu-onnxruntime-fp32-b1-t1", synthetic(truth, 12, seed=0), ONNX)
+    document = model.to_dict()
+    assert document["graph"] == "onnx" and LatencyModel.from_dict(document).graph == "onnx"
+    del document["graph"]  # a model stored before the graph rules counted the eager graph
+    assert LatencyModel.from_dict(document).graph == "eager"
+    assert model.updated(synthetic(truth, 2, seed=1)).graph == "onnx"
+    with pytest.raises(ValueError, match="unknown graph rules"):
+        LatencyModel.from_dict({**document, "graph": "tflite"})
 
 
 def synthetic(weights: np.ndarray, count: int, seed: int) -> list[LatencySample]:

@@ -21,7 +21,7 @@ import torch
 
 from scaler import Detector, NetworkSpec
 from scaler.builder import build_modules, route_layers
-from scaler.latency_features import latency_features
+from scaler.latency_features import EAGER, GraphRules, latency_features
 from search_spaces import Constraints, JobSpec
 from workers.failures import CandidateError, InfeasibleCandidateError
 from workers.latency_model import (
@@ -30,6 +30,7 @@ from workers.latency_model import (
     LatencySample,
     Prediction,
     fit,
+    graph_rules,
     load_model,
     model_path,
     setting_of,
@@ -42,17 +43,30 @@ LOG = logging.getLogger(__name__)
 CONFIG_KEY = "latency_model"  # where a trial's Tune config carries the model
 
 
-def network_features(network: NetworkSpec, input_size: int, batch: int) -> dict[str, float]:
-    """The latency features of ``network``, built on the meta device: no weights, no memory."""
+def network_features(
+    network: NetworkSpec, input_size: int, batch: int, rules: GraphRules = EAGER
+) -> dict[str, float]:
+    """The latency features of ``network`` as ``rules``' runtime runs it, built on the meta
+    device: no weights, no memory."""
     with torch.device("meta"):  # its modules only: no stride probe, no initialisation
         model = Detector(network, build_modules(network, route_layers(network)))
-    return latency_features(model, input_size, batch)
+    return latency_features(model, input_size, batch, rules)
 
 
 def predictor_config(target: LatencyTarget) -> dict[str, Any] | None:
-    """The model of ``target``'s setting, as a Tune config carries it (no samples), or None."""
-    model = load_model(setting_of(target))
+    """The model of ``target``'s setting, as a Tune config carries it (no samples), or None (also
+    when it counts another graph than the target's runtime runs: calibrated before the runtime's
+    rules; the search then teaches a new one)."""
+    model = _known_model(target)
     return None if model is None else dataclasses.replace(model, samples=()).to_dict()
+
+
+def _known_model(target: LatencyTarget) -> LatencyModel | None:
+    model = load_model(setting_of(target))
+    if model is not None and model.graph != graph_rules(target.runtime).name:
+        LOG.warning("the latency model of %s counts another graph: not used, refitted", model.setting)
+        return None
+    return model
 
 
 class PredictedTooSlowError(InfeasibleCandidateError):
@@ -69,7 +83,8 @@ def predict(
     """The latency ``config``'s model predicts for ``network`` at ``size`` (None: no model)."""
     if not config:
         return None
-    return LatencyModel.from_dict(config).predict(network_features(network, size, target.batch))
+    rules = graph_rules(target.runtime)
+    return LatencyModel.from_dict(config).predict(network_features(network, size, target.batch, rules))
 
 
 def reject_if_too_slow(prediction: Prediction | None, constraints: Constraints) -> None:
@@ -120,14 +135,17 @@ def learn_from_search(
         stats = trial.latency_stats
         assert stats is not None
         config = trial_config_of(spec, trial)
-        features = network_features(build_network(config, classes), config.image_size, target.batch)
+        network = build_network(config, classes)
+        features = network_features(network, config.image_size, target.batch, graph_rules(target.runtime))
         samples.append(LatencySample(features, stats.estimate_ms, trial.trial_id))
     if not samples:
         return None
     setting = setting_of(target)
-    known = load_model(setting)
+    known = _known_model(target)
     if known is None and len(samples) < MIN_SAMPLES:
         return None
-    model = known.updated(samples) if known is not None else fit(setting, samples)
+    model = (
+        known.updated(samples) if known is not None else fit(setting, samples, graph_rules(target.runtime))
+    )
     model.save(model_path(setting))
     return model

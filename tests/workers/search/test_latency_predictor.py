@@ -66,3 +66,22 @@ def test_a_search_refuses_predicted_too_slow_candidates_unbuilt_and_learns_from_
     ]
     assert learned is not None and len(learned.samples) == len(stable)
     assert {sample.label for sample in learned.samples} == {trial.trial_id for trial in stable}
+
+
+def test_a_model_that_counts_another_graph_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model of an ONNX Runtime setting fitted on eager features (stored before the runtime's
+    graph rules) would mispredict every network: the search does without it and fits a new one."""
+    from workers.search.predictor import predictor_config
+    from workers.trial import LatencyTarget
+
+    monkeypatch.setenv("SCALER_LATENCY_MODELS", str(tmp_path / "models"))
+    target = LatencyTarget(device="cpu", runtime="onnxruntime", threads=1)
+    setting = setting_of(target)
+    constant_model(setting, 5.0).save(model_path(setting))  # graph "eager": the old count
+    assert predictor_config(target) is None
+    onnx = constant_model(setting, 5.0)
+    LatencyModel(onnx.setting, onnx.weights, onnx.relative_errors, (), graph="onnx").save(model_path(setting))
+    config = predictor_config(target)
+    assert config is not None and config["graph"] == "onnx"
