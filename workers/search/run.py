@@ -187,7 +187,7 @@ def run_search(
                 scheduler=scheduler,
                 num_samples=spec.budget.max_trials,
                 time_budget_s=spec.budget.max_wall_minutes * 60 if spec.budget.max_wall_minutes else None,
-                reuse_actors=False,
+                reuse_actors=True,
             ),
             run_config=tune.RunConfig(
                 name=EXPERIMENT,
@@ -276,7 +276,7 @@ def _finalize(
     tuner = tune.Tuner(
         _trainable(spec),
         param_space={**shared, "supernet": None, "finalize": tune.grid_search(entries)},
-        tune_config=tune.TuneConfig(num_samples=1, reuse_actors=False),
+        tune_config=tune.TuneConfig(num_samples=1, reuse_actors=True),
         run_config=_tune_run(spec, FINALIZE, out_dir, recorder),
     )
     return _collect(tuner.fit(), recorder)
@@ -297,7 +297,7 @@ def _supernet(
         tuner = tune.Tuner(
             _trainable(spec),
             param_space={**shared, **largest, "supernet": training_role(spec, out_dir)},
-            tune_config=tune.TuneConfig(num_samples=1, reuse_actors=False),
+            tune_config=tune.TuneConfig(num_samples=1, reuse_actors=True),
             run_config=_tune_run(spec, SUPERNET, out_dir, recorder),
         )
         grid = tuner.fit()
