@@ -98,13 +98,14 @@ SCALER_DATA_DIR=$state/data
 SCALER_URL=http://127.0.0.1:$api_port
 SCALER_TOKEN=$token
 ENV
-  "$bin/ray" start --head --port "$ray_port" --num-cpus 0 --num-gpus 0 --include-dashboard false \
-    --temp-dir "$ray_temp" --disable-usage-stats >"$state/ray-head.log" 2>&1
-  worker_up
+  # MLflow first: its first start migrates its database, while the Ray nodes start
   nohup "$bin/mlflow" server --host 127.0.0.1 --port "$mlflow_port" \
     --backend-store-uri "${postgres/postgresql:\/\//postgresql+psycopg://}/$mlflow_database" \
     --artifacts-destination "$state/mlartifacts" >"$state/mlflow.log" 2>&1 &
   echo $! >"$state/mlflow.pid"
+  "$bin/ray" start --head --port "$ray_port" --num-cpus 0 --num-gpus 0 --include-dashboard false \
+    --temp-dir "$ray_temp" --disable-usage-stats >"$state/ray-head.log" 2>&1
+  worker_up
   wait_for "http://127.0.0.1:$mlflow_port/health" 120
   (
     set -a

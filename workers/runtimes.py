@@ -138,6 +138,8 @@ def onnxruntime_run(path: Path, image: torch.Tensor, threads: int | None) -> Run
     options.inter_op_num_threads = 1
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     session = onnxruntime.InferenceSession(str(path), options, providers=[provider])
+    if provider not in session.get_providers():  # it falls back to the CPU where CUDA does not load
+        raise RuntimeUnavailableError(f"runtime: ONNX Runtime could not start its {provider} here")
     feed = {"images": image.float().cpu().contiguous().numpy()}
 
     def run() -> torch.Tensor:

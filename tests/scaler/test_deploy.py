@@ -77,6 +77,15 @@ def test_fast_mish_equals_mish_over_the_float_range():
     assert torch.isfinite(fast_mish(x)).all()
 
 
+def test_fast_mish_in_half_precision_stays_finite_and_equals_mish():
+    """An fp16 deployment (cuda-fp16) runs Mish in half precision: e^x (e^x + 2) would overflow
+    float16 from x ≈ 5.5 and turn every larger activation into NaN."""
+    x = torch.cat([torch.linspace(-60, 60, 12_001), torch.tensor([-65504.0, 65504.0, 0.0])])
+    half = fast_mish(x.half())
+    assert torch.isfinite(half).all()
+    assert torch.allclose(half.float(), nn.functional.mish(x.half().float()), rtol=2e-3, atol=2e-3)
+
+
 def test_the_fused_mish_kernel_equals_mish_and_serves_deploy_unless_switched_off(monkeypatch):
     from scaler.blocks.activations import fast_mish, fused_mish_kernel, mish_kernel
 

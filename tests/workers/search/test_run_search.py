@@ -216,7 +216,11 @@ def test_a_diverging_candidate_fails_with_its_reason_and_the_search_goes_on(
     result = run_search(spec, tmp_path / "search", initial_points=[diverging, healthy], export_front=False)
     by_lr0 = {trial.point["hyp/lr0"]: trial for trial in result.trials}
     assert by_lr0[1e12].status == "failed" and "non-finite loss" in by_lr0[1e12].error
-    assert by_lr0[0.004].status == "completed" and result.front == (by_lr0[0.004].trial_id,)
+    healthy_trial = by_lr0[0.004]
+    assert healthy_trial.status == "completed"
+    # on the front, unless a saturated machine left its timing unstable even when re-measured
+    # (an unstable measurement never joins the front: seen once with three test workers on two cores)
+    assert result.front == (healthy_trial.trial_id,) or healthy_trial.latency_unstable, healthy_trial
 
 
 @pytest.mark.slow
