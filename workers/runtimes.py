@@ -17,6 +17,7 @@ that ``workers.latency`` times every runtime the same way (warm-up, rounds of ti
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -53,6 +54,7 @@ def runner(
             network = torch.compile(network)
         yield lambda: network(image)[0]
         return
+    check_available(runtime, image.device)  # before the export it would waste
     with tempfile.TemporaryDirectory(prefix="scaler-runtime-") as folder:
         path = export_onnx(model, Path(folder) / "model.onnx", image.shape[-1], batch=image.shape[0])
         if precision == "int8":
@@ -125,13 +127,31 @@ def quantise_int8(
     return target
 
 
+def _provider(device: torch.device) -> str:
+    return "CUDAExecutionProvider" if device.type == "cuda" else "CPUExecutionProvider"
+
+
+def check_available(runtime: str, device: torch.device) -> None:
+    """Raise ``RuntimeUnavailableError`` when the graph runtime ``runtime`` cannot run on
+    ``device`` here (not importable, no provider for the device, TensorRT off CUDA)."""
+    if runtime == "onnxruntime":
+        import onnxruntime
+
+        if _provider(device) not in onnxruntime.get_available_providers():
+            raise RuntimeUnavailableError(f"runtime: ONNX Runtime here has no {_provider(device)}")
+    elif runtime == "tensorrt":
+        if importlib.util.find_spec("tensorrt") is None:
+            raise RuntimeUnavailableError("runtime: TensorRT is not importable on this node")
+        if device.type != "cuda":
+            raise RuntimeUnavailableError("runtime: TensorRT needs a CUDA device")
+
+
 def onnxruntime_run(path: Path, image: torch.Tensor, threads: int | None) -> Run:
     """The graph at ``path`` in an ONNX Runtime session on ``image``'s device, as ``runner`` times it."""
     import onnxruntime
 
-    provider = "CUDAExecutionProvider" if image.device.type == "cuda" else "CPUExecutionProvider"
-    if provider not in onnxruntime.get_available_providers():
-        raise RuntimeUnavailableError(f"runtime: ONNX Runtime here has no {provider}")
+    provider = _provider(image.device)
+    check_available("onnxruntime", image.device)
     options = onnxruntime.SessionOptions()
     if threads is not None:
         options.intra_op_num_threads = threads

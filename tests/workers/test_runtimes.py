@@ -89,3 +89,25 @@ def test_the_latency_cache_keeps_each_precision_apart(tiny_network: NetworkSpec)
     # the trial's own device too
     own = [LatencyTarget(device="cpu", precision=precision) for precision in ("fp32", "fp16")]
     assert len({measurement_key(tiny_network, SIZE, target, False) for target in own}) == 2
+
+
+def test_a_runtime_that_cannot_run_here_is_refused_before_the_export(
+    tiny_network: NetworkSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TensorRT off CUDA (or not installed) and ONNX Runtime without a CUDA provider say why at
+    once, without exporting the graph first."""
+    import torch
+
+    import workers.runtimes
+    from workers.runtimes import RuntimeUnavailableError, runner
+
+    def no_export(*args: object, **options: object) -> None:
+        raise AssertionError("exported before the runtime was checked")
+
+    monkeypatch.setattr(workers.runtimes, "export_onnx", no_export)
+    model, image = Detector(tiny_network).eval(), torch.zeros(1, 3, SIZE, SIZE)
+    with pytest.raises(RuntimeUnavailableError, match="TensorRT"), runner("tensorrt", model, image, 1):
+        pass
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        with pytest.raises(RuntimeUnavailableError, match="CUDAExecutionProvider"):
+            workers.runtimes.check_available("onnxruntime", torch.device("cuda"))
