@@ -86,7 +86,16 @@ def initialised_from(config: TrialConfig, lineage: Lineage, label: str | None) -
 def search_trial(config: dict[str, Any]) -> None:
     """Tune config: {"job": JobSpec as JSON, "arch": {…}, "hyp": {…}, "data_roots": the service's
     data roots or None} and, from a searcher that breeds with weight inheritance, its ``Lineage``
-    (``EvolveSearcher._lineage``)."""
+    (``EvolveSearcher._lineage``). Trials reuse their actor (``run_search``): what a trial cached
+    on a GPU goes back to the device when it ends, for the next trial in the same process."""
+    try:
+        _run_trial(config)
+    finally:
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def _run_trial(config: dict[str, Any]) -> None:
     spec = JobSpec.model_validate(config["job"])
     torch.set_num_threads(trial_threads(spec))  # train with the CPUs the trial holds, no more
     # Tune's per-epoch checkpoint is the trial's only saved state (what a retry resumes from and
