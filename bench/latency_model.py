@@ -9,10 +9,11 @@ is reported beside the model's: a prediction cannot beat the noise of what it is
 Every figure is the estimate a search optimises (the lowest of the rounds' medians). The same
 timings are fitted and judged twice, with the features counted by the runtime's graph rules
 (``workers.latency_model.graph_rules``) and by the eager ones, so what the rules buy is measured
-side by side. Every timed network is written out (``calibration``, ``held_out``). Run alone.
+side by side. Every timed network is written out (``calibration``, ``held_out``). Run alone, with
+the Mish kernel a search's trials use (leave ``SCALER_FUSED_MISH`` unset: ``=0`` times the eager
+form, seven passes, which a search never runs).
 
-    SCALER_FUSED_MISH=0 python bench/latency_model.py --device cpu --threads 1 \\
-        --out bench/results/latency-model-cpu.jsonl
+    python bench/latency_model.py --device cpu --threads 1 --out bench/results/latency-model-cpu.jsonl
 """
 
 from __future__ import annotations
